@@ -1,0 +1,172 @@
+package webhook
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SignatureTolerance is how far svix-timestamp may be from the clock, in
+// either direction, before a delivery is refused as a possible replay.
+const SignatureTolerance = 5 * time.Minute
+
+// minSecretBytes is the shortest decoded AgentRef secret accepted.
+const minSecretBytes = 16
+
+// AgentRefAuth configures AgentRef deliveries (the Svix signature scheme).
+type AgentRefAuth struct {
+	// Secrets are "whsec_<base64>" signing secrets; several allow rotation.
+	Secrets []string
+	// Environment is the envelope environment accepted (default production);
+	// events of another environment are acknowledged and ignored.
+	Environment string
+}
+
+type agentRefVerifier struct {
+	keys        [][]byte
+	environment string
+}
+
+func newAgentRefVerifier(a AgentRefAuth) (*agentRefVerifier, error) {
+	v := &agentRefVerifier{environment: a.Environment}
+	if v.environment == "" {
+		v.environment = "production"
+	}
+	for i, s := range a.Secrets {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
+		if err != nil {
+			return nil, configError(fmt.Sprintf("AGENTREF_WEBHOOK_SECRETS entry %d is not whsec_ followed by base64", i+1))
+		}
+		if len(key) < minSecretBytes {
+			return nil, configError(fmt.Sprintf("AGENTREF_WEBHOOK_SECRETS entry %d decodes to %d bytes; at least %d are required", i+1, len(key), minSecretBytes))
+		}
+		v.keys = append(v.keys, key)
+	}
+	return v, nil
+}
+
+func (v *agentRefVerifier) configured() bool { return len(v.keys) > 0 }
+
+func (v *agentRefVerifier) verify(h Header, body []byte, now time.Time) error {
+	if !v.configured() {
+		return reject(ErrUnauthenticated, "no authentication is configured for agentref deliveries: set AGENTREF_WEBHOOK_SECRETS")
+	}
+	id, ts, sigs := h.Get("svix-id"), h.Get("svix-timestamp"), h.Get("svix-signature")
+	switch {
+	case id == "":
+		return reject(ErrUnauthenticated, "missing svix-id header")
+	case ts == "":
+		return reject(ErrUnauthenticated, "missing svix-timestamp header")
+	case sigs == "":
+		return reject(ErrUnauthenticated, "missing svix-signature header")
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return reject(ErrUnauthenticated, "svix-timestamp is not a Unix time in seconds")
+	}
+	skew := now.Sub(time.Unix(sec, 0))
+	if skew > SignatureTolerance {
+		return reject(ErrUnauthenticated, "svix-timestamp is %s in the past; deliveries more than %s old are refused as replays", skew.Truncate(time.Second), SignatureTolerance)
+	}
+	if -skew > SignatureTolerance {
+		return reject(ErrUnauthenticated, "svix-timestamp is %s in the future; check the sender's clock", (-skew).Truncate(time.Second))
+	}
+	var macs [4][sha256.Size]byte // typical rotation sizes stay on the stack
+	expected := macs[:0]
+	for _, key := range v.keys {
+		expected = append(expected, svixMAC(key, id, ts, body))
+	}
+	var got [sha256.Size]byte
+	for field := range strings.FieldsSeq(sigs) {
+		version, b64, ok := strings.Cut(field, ",")
+		if !ok || version != "v1" || base64.StdEncoding.DecodedLen(len(b64)) < sha256.Size {
+			continue
+		}
+		n, err := base64.StdEncoding.Decode(got[:], []byte(b64))
+		if err != nil || n != sha256.Size {
+			continue
+		}
+		for i := range expected {
+			if hmac.Equal(got[:], expected[i][:]) {
+				return nil
+			}
+		}
+	}
+	return reject(ErrUnauthenticated, "svix-signature has no v1 signature that matches a configured secret")
+}
+
+func svixMAC(key []byte, id, ts string, body []byte) [sha256.Size]byte {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(id))
+	mac.Write([]byte{'.'})
+	mac.Write([]byte(ts))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	var out [sha256.Size]byte
+	mac.Sum(out[:0])
+	return out
+}
+
+// SignAgentRef returns the svix-signature value AgentRef sends for body with
+// the given message id and Unix timestamp, signed with secret ("whsec_...").
+func SignAgentRef(secret, id string, ts int64, body []byte) (string, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		return "", fmt.Errorf("sign agentref: secret is not whsec_ followed by base64: %w", err)
+	}
+	mac := svixMAC(key, id, strconv.FormatInt(ts, 10), body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac[:]), nil
+}
+
+// agentRefEnvelope is the part of AgentRef's envelope that ingest checks.
+type agentRefEnvelope struct {
+	ID            string    `json:"id"`
+	Type          string    `json:"type"`
+	SchemaVersion *int      `json:"schemaVersion"`
+	CreatedAt     string    `json:"createdAt"`
+	Environment   string    `json:"environment"`
+	Data          *struct{} `json:"data"`
+}
+
+func (v *agentRefVerifier) check(body []byte) (Result, error) {
+	var env agentRefEnvelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return Result{}, jsonRejection(err)
+	}
+	switch {
+	case env.ID == "":
+		return Result{}, reject(ErrMalformed, "id is missing or empty")
+	case env.Type == "":
+		return Result{}, reject(ErrMalformed, "type is missing or empty")
+	case env.SchemaVersion == nil:
+		return Result{}, reject(ErrMalformed, "schemaVersion is missing")
+	case *env.SchemaVersion != 2:
+		return Result{}, reject(ErrMalformed, "schemaVersion %d is not supported; only 2 is", *env.SchemaVersion)
+	case env.CreatedAt == "":
+		return Result{}, reject(ErrMalformed, "createdAt is missing or empty")
+	case env.Environment == "":
+		return Result{}, reject(ErrMalformed, "environment is missing or empty")
+	case env.Data == nil:
+		return Result{}, reject(ErrMalformed, "data is missing or null")
+	}
+	if _, err := time.Parse(time.RFC3339, env.CreatedAt); err != nil {
+		return Result{}, reject(ErrMalformed, "createdAt is not an ISO 8601 (RFC 3339) time")
+	}
+	r := Result{Provider: AgentRef, EventID: env.ID, EventType: env.Type}
+	switch {
+	case env.Environment != v.environment:
+		r.Ignored, r.Reason = "other_environment", "environment "+quoteShort(env.Environment)+" is not "+quoteShort(v.environment)+"; acknowledged"
+	case !Handled(AgentRef, env.Type):
+		r.Ignored, r.Reason = "unhandled_event_type", "event type "+quoteShort(env.Type)+" is not processed; acknowledged"
+	}
+	return r, nil
+}

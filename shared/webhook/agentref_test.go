@@ -1,0 +1,136 @@
+package webhook
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The Standard Webhooks test vector (the Svix scheme AgentRef uses).
+const (
+	vectorSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	vectorID     = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+	vectorTS     = 1614265330
+	vectorBody   = `{"test": 2432232314}`
+	vectorSig    = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+	otherSecret  = "whsec_c2Vjb25kLXNlY3JldC0xNi1ieXRlcyE="
+)
+
+func TestSignAgentRefMatchesStandardWebhooksVector(t *testing.T) {
+	got, err := SignAgentRef(vectorSecret, vectorID, vectorTS, []byte(vectorBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != vectorSig {
+		t.Errorf("SignAgentRef = %q, want %q", got, vectorSig)
+	}
+}
+
+func TestAgentRefVerify(t *testing.T) {
+	at := time.Unix(vectorTS, 0)
+	ts := strconv.Itoa(vectorTS)
+	otherSig, err := SignAgentRef(otherSecret, vectorID, vectorTS, []byte(vectorBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	headers := func(id, ts, sig string) Header {
+		return Header{"svix-id": id, "svix-timestamp": ts, "svix-signature": sig}
+	}
+	tests := []struct {
+		name    string
+		secrets []string
+		header  Header
+		body    string
+		now     time.Time
+		reason  string // empty: accepted
+	}{
+		{name: "standard vector", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), now: at},
+		{name: "secret without whsec_ prefix", secrets: []string{strings.TrimPrefix(vectorSecret, "whsec_")}, header: headers(vectorID, ts, vectorSig), now: at},
+		{name: "rotation: signed with the second secret", secrets: []string{vectorSecret, otherSecret}, header: headers(vectorID, ts, otherSig), now: at},
+		{name: "rotation: several signatures, last one valid", secrets: []string{vectorSecret}, header: headers(vectorID, ts, otherSig+" "+vectorSig), now: at},
+		{name: "unknown versions are skipped", secrets: []string{vectorSecret}, header: headers(vectorID, ts, "v1a,abc v2,"+vectorSig[3:]+" "+vectorSig), now: at},
+		{name: "4m59s late", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), now: at.Add(4*time.Minute + 59*time.Second)},
+		{name: "4m59s early", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), now: at.Add(-4*time.Minute - 59*time.Second)},
+		{name: "exactly 5m late", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), now: at.Add(5 * time.Minute)},
+		{name: "5m01s late", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), now: at.Add(5*time.Minute + time.Second), reason: "svix-timestamp is 5m1s in the past"},
+		{name: "5m01s early", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), now: at.Add(-5*time.Minute - time.Second), reason: "svix-timestamp is 5m1s in the future"},
+		{name: "wrong secret", secrets: []string{otherSecret}, header: headers(vectorID, ts, vectorSig), now: at, reason: "no v1 signature that matches"},
+		{name: "body changed", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), body: `{"test": 2432232315}`, now: at, reason: "no v1 signature that matches"},
+		{name: "id changed", secrets: []string{vectorSecret}, header: headers("msg_other", ts, vectorSig), now: at, reason: "no v1 signature that matches"},
+		{name: "timestamp changed", secrets: []string{vectorSecret}, header: headers(vectorID, strconv.Itoa(vectorTS+1), vectorSig), now: at, reason: "no v1 signature that matches"},
+		{name: "missing id", secrets: []string{vectorSecret}, header: headers("", ts, vectorSig), now: at, reason: "missing svix-id"},
+		{name: "missing timestamp", secrets: []string{vectorSecret}, header: headers(vectorID, "", vectorSig), now: at, reason: "missing svix-timestamp"},
+		{name: "missing signature", secrets: []string{vectorSecret}, header: headers(vectorID, ts, ""), now: at, reason: "missing svix-signature"},
+		{name: "timestamp in milliseconds text", secrets: []string{vectorSecret}, header: headers(vectorID, "2021-02-25T15:02:10Z", vectorSig), now: at, reason: "not a Unix time"},
+		{name: "signature without version", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig[3:]), now: at, reason: "no v1 signature"},
+		{name: "signature not base64", secrets: []string{vectorSecret}, header: headers(vectorID, ts, "v1,!!!!"), now: at, reason: "no v1 signature"},
+		{name: "signature truncated", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig[:20]), now: at, reason: "no v1 signature"},
+		{name: "only separators", secrets: []string{vectorSecret}, header: headers(vectorID, ts, "   ,  "), now: at, reason: "no v1 signature"},
+		{name: "nothing configured", header: headers(vectorID, ts, vectorSig), now: at, reason: "no authentication is configured for agentref"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := newAgentRefVerifier(AgentRefAuth{Secrets: tt.secrets})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := tt.body
+			if body == "" {
+				body = vectorBody
+			}
+			err = v.verify(tt.header, []byte(body), tt.now)
+			checkReason(t, err, ErrUnauthenticated, tt.reason)
+		})
+	}
+}
+
+func TestAgentRefSecretsRefusedAtStartup(t *testing.T) {
+	tests := []struct {
+		name, secret, reason string
+	}{
+		{"too short", "whsec_" + "c2hvcnQ=", "decodes to 5 bytes; at least 16"},
+		{"15 bytes", "whsec_MTIzNDU2Nzg5MDEyMzQ1", "decodes to 15 bytes"},
+		{"not base64", "whsec_not*base64", "entry 2 is not whsec_ followed by base64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(Settings{AgentRef: AgentRefAuth{Secrets: []string{vectorSecret, tt.secret}}}, time.Now)
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("New: got %v, want ErrConfig", err)
+			}
+			if !strings.Contains(err.Error(), tt.reason) {
+				t.Errorf("New: got %q, want it to contain %q", err, tt.reason)
+			}
+			if strings.Contains(err.Error(), tt.secret) {
+				t.Errorf("error %q echoes the secret", err)
+			}
+		})
+	}
+}
+
+// checkReason fails unless err is nil when reason is empty, or a *Rejection
+// of kind wanting reason in its text.
+func checkReason(t *testing.T, err, kind error, reason string) {
+	t.Helper()
+	if reason == "" {
+		if err != nil {
+			t.Fatalf("got %v, want accepted", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("accepted, want rejection %q", reason)
+	}
+	if !errors.Is(err, kind) {
+		t.Errorf("got kind of %v, want %v", err, kind)
+	}
+	var r *Rejection
+	if !errors.As(err, &r) {
+		t.Fatalf("got %T, want *Rejection", err)
+	}
+	if !strings.Contains(r.Reason, reason) {
+		t.Errorf("reason %q, want it to contain %q", r.Reason, reason)
+	}
+}
