@@ -4,8 +4,8 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/rewardrelay/rewardrelay/functions/webhook/handler"
 	"github.com/rewardrelay/rewardrelay/shared/queue"
 	"github.com/rewardrelay/rewardrelay/shared/secret"
 	"github.com/rewardrelay/rewardrelay/shared/telemetry"
@@ -22,50 +23,45 @@ import (
 func main() {
 	log := telemetry.NewLogger(os.Stdout, os.Getenv("AWS_LAMBDA_LOG_LEVEL"))
 	ctx := context.Background()
-	fail := func(msg string, err error) {
-		log.Error(msg, "error", err)
-		os.Exit(1)
-	}
 
 	queueURL := os.Getenv("QUEUE_URL")
 	if queueURL == "" {
-		log.Error("QUEUE_URL is not set")
-		os.Exit(1)
+		fail(log, "QUEUE_URL is not set", nil)
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
-		fail("load AWS configuration", err)
+		fail(log, "load AWS configuration", err)
 	}
 	settings := secret.Env()
 	if arn := os.Getenv("SECRET_ARN"); arn != "" {
 		if settings, err = secret.Load(ctx, secretsmanager.NewFromConfig(awsCfg), arn); err != nil {
-			fail("load secret settings", err)
+			fail(log, "load secret settings", err)
 		}
 	}
-	ingest, err := webhook.New(webhook.Settings{
-		FirstPromoter: webhook.FirstPromoterAuth{
-			Secrets:     strings.Split(settings.Get("FIRSTPROMOTER_WEBHOOK_SECRETS"), ","),
-			TokenHeader: settings.Get("FIRSTPROMOTER_WEBHOOK_TOKEN_HEADER"),
-			Token:       settings.Get("FIRSTPROMOTER_WEBHOOK_TOKEN"),
-			BasicAuth:   settings.Get("FIRSTPROMOTER_WEBHOOK_BASIC_AUTH"),
-		},
-		AgentRef: webhook.AgentRefAuth{
-			Secrets:     strings.Split(settings.Get("AGENTREF_WEBHOOK_SECRETS"), ","),
-			Environment: os.Getenv("AGENTREF_ENVIRONMENT"),
-		},
-	}, time.Now)
+	ingest, err := webhook.New(handler.Settings(settings.Get), time.Now)
 	if err != nil {
-		fail("webhook settings", err)
+		fail(log, "webhook settings", err)
 	}
 	for _, p := range ingest.Unconfigured() {
 		log.Error("no webhook authentication is configured: every delivery from this provider is refused with 401", "provider", p)
 	}
 
-	h := Handler{
+	h := handler.Handler{
 		Ingest: ingest,
 		Queue:  &queue.Sender{Client: sqs.NewFromConfig(awsCfg), URL: queueURL},
 		Log:    log,
 		Now:    time.Now,
 	}
 	lambda.Start(h.Handle)
+}
+
+// fail logs why the function cannot start and exits; Lambda reports the
+// init failure and retries the cold start.
+func fail(log *slog.Logger, msg string, err error) {
+	if err != nil {
+		log.Error(msg, "error", err.Error())
+	} else {
+		log.Error(msg)
+	}
+	os.Exit(1)
 }

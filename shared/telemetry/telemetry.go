@@ -49,7 +49,7 @@ type Metric struct {
 // Spec is a prepared EMF directive: which top-level fields of a log line are
 // metrics and which are their dimensions.
 type Spec struct {
-	directive json.RawMessage
+	metrics slog.Attr
 }
 
 // NewSpec prepares a directive. Each dimension set lists top-level field
@@ -63,14 +63,11 @@ func NewSpec(dimensionSets [][]string, metrics ...Metric) Spec {
 		Dimensions [][]string
 		Metrics    []Metric
 	}{{Namespace, dimensionSets, metrics}})
-	return Spec{directive: directive}
+	return Spec{metrics: slog.Any("CloudWatchMetrics", json.RawMessage(directive))}
 }
 
 // Attr returns the "_aws" attribute that makes the log line carrying it an
 // EMF record at time t.
 func (s Spec) Attr(t time.Time) slog.Attr {
-	return slog.Group("_aws",
-		slog.Int64("Timestamp", t.UnixMilli()),
-		slog.Any("CloudWatchMetrics", s.directive),
-	)
+	return slog.GroupAttrs("_aws", slog.Int64("Timestamp", t.UnixMilli()), s.metrics)
 }

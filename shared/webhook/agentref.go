@@ -28,7 +28,7 @@ type AgentRefAuth struct {
 }
 
 type agentRefVerifier struct {
-	keys        [][]byte
+	keys        []*keyedMAC
 	environment string
 }
 
@@ -49,7 +49,7 @@ func newAgentRefVerifier(a AgentRefAuth) (*agentRefVerifier, error) {
 		if len(key) < minSecretBytes {
 			return nil, configError(fmt.Sprintf("AGENTREF_WEBHOOK_SECRETS entry %d decodes to %d bytes; at least %d are required", i+1, len(key), minSecretBytes))
 		}
-		v.keys = append(v.keys, key)
+		v.keys = append(v.keys, newKeyedMAC(key))
 	}
 	return v, nil
 }
@@ -83,7 +83,7 @@ func (v *agentRefVerifier) verify(h Header, body []byte, now time.Time) error {
 	var macs [4][sha256.Size]byte // typical rotation sizes stay on the stack
 	expected := macs[:0]
 	for _, key := range v.keys {
-		expected = append(expected, svixMAC(key, id, ts, body))
+		expected = append(expected, key.sum([]byte(id), []byte{'.'}, []byte(ts), []byte{'.'}, body))
 	}
 	var got [sha256.Size]byte
 	for field := range strings.FieldsSeq(sigs) {
@@ -104,18 +104,6 @@ func (v *agentRefVerifier) verify(h Header, body []byte, now time.Time) error {
 	return reject(ErrUnauthenticated, "svix-signature has no v1 signature that matches a configured secret")
 }
 
-func svixMAC(key []byte, id, ts string, body []byte) [sha256.Size]byte {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id))
-	mac.Write([]byte{'.'})
-	mac.Write([]byte(ts))
-	mac.Write([]byte{'.'})
-	mac.Write(body)
-	var out [sha256.Size]byte
-	mac.Sum(out[:0])
-	return out
-}
-
 // SignAgentRef returns the svix-signature value AgentRef sends for body with
 // the given message id and Unix timestamp, signed with secret ("whsec_...").
 func SignAgentRef(secret, id string, ts int64, body []byte) (string, error) {
@@ -123,7 +111,7 @@ func SignAgentRef(secret, id string, ts int64, body []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sign agentref: secret is not whsec_ followed by base64: %w", err)
 	}
-	mac := svixMAC(key, id, strconv.FormatInt(ts, 10), body)
+	mac := newKeyedMAC(key).sum([]byte(id), []byte{'.'}, []byte(strconv.FormatInt(ts, 10)), []byte{'.'}, body)
 	return "v1," + base64.StdEncoding.EncodeToString(mac[:]), nil
 }
 

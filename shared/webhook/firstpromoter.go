@@ -26,7 +26,7 @@ type FirstPromoterAuth struct {
 
 // firstPromoterVerifier is FirstPromoterAuth prepared for constant-time checks.
 type firstPromoterVerifier struct {
-	secrets     [][]byte
+	secrets     []*keyedMAC
 	tokenHeader string
 	token       *[sha256.Size]byte
 	basicUser   *[sha256.Size]byte
@@ -37,7 +37,7 @@ func newFirstPromoterVerifier(a FirstPromoterAuth) (*firstPromoterVerifier, erro
 	v := &firstPromoterVerifier{tokenHeader: a.TokenHeader}
 	for _, s := range a.Secrets {
 		if s = strings.TrimSpace(s); s != "" {
-			v.secrets = append(v.secrets, []byte(s))
+			v.secrets = append(v.secrets, newKeyedMAC([]byte(s)))
 		}
 	}
 	if v.tokenHeader == "" {
@@ -129,9 +129,8 @@ func (v *firstPromoterVerifier) signatureMatches(sig string, body []byte) bool {
 		return false
 	}
 	for _, secret := range v.secrets {
-		mac := hmac.New(sha256.New, secret)
-		mac.Write(body)
-		if hmac.Equal(mac.Sum(nil), got[:]) {
+		want := secret.sum(body)
+		if hmac.Equal(want[:], got[:]) {
 			return true
 		}
 	}

@@ -115,10 +115,18 @@ func checkText(body []byte) error {
 	if !utf8.Valid(body) {
 		return reject(ErrMalformed, "body is not valid UTF-8")
 	}
-	if bytes.Contains(body, []byte("\uFFFE")) || bytes.Contains(body, []byte("\uFFFF")) {
-		return reject(ErrMalformed, "body contains U+FFFE or U+FFFF, which a queue message cannot carry")
+	// U+FFFE and U+FFFF encode as EF BF BE and EF BF BF: one scan for the
+	// common prefix finds both.
+	for rest := body; ; {
+		i := bytes.Index(rest, []byte("\xef\xbf"))
+		if i < 0 || i+2 >= len(rest) {
+			return nil
+		}
+		if rest[i+2] == 0xbe || rest[i+2] == 0xbf {
+			return reject(ErrMalformed, "body contains U+FFFE or U+FFFF, which a queue message cannot carry")
+		}
+		rest = rest[i+2:]
 	}
-	return nil
 }
 
 func jsonRejection(err error) error {

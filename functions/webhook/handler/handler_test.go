@@ -1,4 +1,4 @@
-package main
+package handler
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -277,3 +279,5 @@ func TestHandleMetricDimensionsStayBounded(t *testing.T) {
 		t.Errorf("provider dimension %q, want \"unknown\" for an unknown path", line["provider"])
 	}
 }
+
+func discardLogger() *slog.Logger { return telemetry.NewLogger(io.Discard, "") }

@@ -1,4 +1,8 @@
-package main
+// Package handler is the WebhookFunction's handler: it turns an API Gateway
+// HTTP API request into an ingest decision, queues accepted deliveries and
+// answers with a status the platform understands. The Lambda entry point and
+// the local stack both run it.
+package handler
 
 import (
 	"context"
@@ -53,6 +57,9 @@ var (
 		telemetry.Metric{Name: "Webhooks", Unit: telemetry.Count})
 )
 
+// jsonHeaders are the headers of every response; shared, never modified.
+var jsonHeaders = map[string]string{"content-type": "application/json"}
+
 // response is every JSON body the function answers with.
 type response struct {
 	Status string `json:"status,omitempty"`
@@ -90,7 +97,7 @@ func (h Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	h.logOutcome(ctx, o, start)
 	return events.APIGatewayV2HTTPResponse{
 		StatusCode: o.status,
-		Headers:    map[string]string{"content-type": "application/json"},
+		Headers:    jsonHeaders,
 		Body:       string(raw),
 	}, nil
 }
@@ -171,14 +178,15 @@ func (h Handler) logOutcome(ctx context.Context, o outcome, start time.Time) {
 	if o.result == "rejected" {
 		level = slog.LevelWarn
 	}
-	attrs := []slog.Attr{
+	attrs := make([]slog.Attr, 0, 12)
+	attrs = append(attrs,
 		slog.String("provider", o.provider),
 		slog.String("outcome", o.result),
 		slog.Int("status", o.status),
 		slog.Int("Webhooks", 1),
 		slog.Float64("latency_ms", float64(h.Now().Sub(start).Microseconds())/1000),
 		spec.Attr(start),
-	}
+	)
 	if o.eventID != "" {
 		attrs = append(attrs, slog.String("event_id", o.eventID), slog.String("event_type", o.eventType))
 	}
