@@ -1,0 +1,51 @@
+# rewardrelay: build, test and run.
+#
+#   make test     unit + integration tests against the local emulators
+#   make run      the whole stack on this machine
+#   make lint     gofmt, go vet, staticcheck, the dependency rule
+#
+# SAM calls build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod: makefile).
+
+GOARCH ?= arm64
+ARTIFACTS_DIR ?= .aws-sam/manual
+GO_LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) go build -trimpath -tags lambda.norpc -ldflags='-s -w'
+EVENT ?= events/firstpromoter-commission-approved.json
+# Extra flags for go test, e.g. make test TESTFLAGS='-run Webhook -v'
+TESTFLAGS ?=
+
+.PHONY: build-WebhookFunction build test lint invoke-webhook run bench events clean
+
+build-WebhookFunction:
+	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/webhook
+
+# All functions for linux/$(GOARCH) into .aws-sam/manual/<function>/bootstrap.
+build:
+	$(MAKE) build-WebhookFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/WebhookFunction
+
+test:
+	emulators/with-emulators.sh go test -count=1 $(TESTFLAGS) ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	go tool staticcheck ./...
+	.ci/deps
+
+bench:
+	emulators/with-emulators.sh go test -run '^$$' -bench . -benchmem ./...
+
+# Rewrite events/ from the specs in functions/webhook/handler/events_test.go.
+events:
+	go test ./functions/webhook/handler -run TestSampleEvents -update
+
+# sam local invoke needs Docker and an SQS endpoint reachable from the
+# container: see events/env.json.
+invoke-webhook:
+	sam build WebhookFunction
+	sam local invoke WebhookFunction --event $(EVENT) --env-vars events/env.json
+
+run:
+	emulators/with-emulators.sh go run ./cmd/rewardctl local
+
+clean:
+	rm -rf .aws-sam emulators/logs

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	webhookhandler "github.com/rewardrelay/rewardrelay/functions/webhook/handler"
+	"github.com/rewardrelay/rewardrelay/shared/queue"
+	"github.com/rewardrelay/rewardrelay/shared/stack"
+	"github.com/rewardrelay/rewardrelay/shared/webhook"
+)
+
+// localStack is rewardrelay running on this machine: the template's queues in
+// the SQS emulator and the function handlers behind a local HTTP API.
+type localStack struct {
+	tpl      *stack.Template
+	sqs      *sqs.Client
+	settings localDefaults
+	log      *slog.Logger
+	prefix   string // queue name prefix
+
+	queueURL string
+	dlqURL   string
+}
+
+// createQueues creates the dead-letter queue and the event queue from the
+// template's own definitions.
+func (s *localStack) createQueues(ctx context.Context) error {
+	dlqAttrs, err := s.tpl.QueueAttributes("DeadLetterQueue", nil)
+	if err != nil {
+		return err
+	}
+	if s.dlqURL, err = s.createQueue(ctx, s.prefix+"-DeadLetterQueue", dlqAttrs); err != nil {
+		return err
+	}
+	out, err := s.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(s.dlqURL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return fmt.Errorf("dead-letter queue ARN: %w", err)
+	}
+	dlqARN := out.Attributes["QueueArn"]
+	attrs, err := s.tpl.QueueAttributes("EventQueue", func(id string) (string, bool) {
+		return dlqARN, id == "DeadLetterQueue.Arn"
+	})
+	if err != nil {
+		return err
+	}
+	s.queueURL, err = s.createQueue(ctx, s.prefix+"-EventQueue", attrs)
+	return err
+}
+
+func (s *localStack) createQueue(ctx context.Context, name string, attrs map[string]string) (string, error) {
+	out, err := s.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name), Attributes: attrs})
+	if err != nil {
+		return "", fmt.Errorf("create queue %s: %w", name, err)
+	}
+	return aws.ToString(out.QueueUrl), nil
+}
+
+// webhookHandler builds the WebhookFunction handler the way its main does,
+// with the local settings.
+func (s *localStack) webhookHandler() (*webhookhandler.Handler, error) {
+	in, err := webhook.New(webhookhandler.Settings(s.settings.get), time.Now)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range in.Unconfigured() {
+		s.log.Error("no webhook authentication is configured: every delivery from this provider is refused with 401", "provider", p)
+	}
+	return &webhookhandler.Handler{
+		Ingest: in,
+		Queue:  &queue.Sender{Client: s.sqs, URL: s.queueURL},
+		Log:    s.log,
+		Now:    time.Now,
+	}, nil
+}
+
+// serve runs the local HTTP API on ln until ctx is done.
+func (s *localStack) serve(ctx context.Context, ln net.Listener) error {
+	wh, err := s.webhookHandler()
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           &apiGateway{now: time.Now, routes: []route{newRoute("POST /webhooks/{provider}", wh.Handle)}},
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdown); err != nil {
+			return err
+		}
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+}
+
+func (s *localStack) banner(w io.Writer, baseURL string) {
+	fmt.Fprintf(w, `
+rewardrelay is running locally.
+
+  webhook URLs     %[1]s/webhooks/firstpromoter
+                   %[1]s/webhooks/agentref
+  event queue      %[2]s
+  dead letters     %[3]s
+
+  local secrets (events/env.json; override with the same variables):
+    FIRSTPROMOTER_WEBHOOK_SECRETS=%[4]s
+    AGENTREF_WEBHOOK_SECRETS=%[5]s
+
+  send a first webhook, signed like the platform signs it:
+    go run ./cmd/rewardctl send events/firstpromoter-commission-approved.json --url %[1]s
+    go run ./cmd/rewardctl send events/agentref-conversion-created.json --url %[1]s
+
+Ctrl-C stops everything.
+`, baseURL, s.queueURL, s.dlqURL, s.settings.get("FIRSTPROMOTER_WEBHOOK_SECRETS"), s.settings.get("AGENTREF_WEBHOOK_SECRETS"))
+}

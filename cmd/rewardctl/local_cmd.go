@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/spf13/cobra"
+
+	"github.com/rewardrelay/rewardrelay/shared/stack"
+	"github.com/rewardrelay/rewardrelay/shared/telemetry"
+)
+
+func localCommand(opts *options) *cobra.Command {
+	port := 3000
+	if p, err := strconv.Atoi(os.Getenv("PORT")); err == nil {
+		port = p
+	}
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Run the whole stack on this machine against the local emulators (make run)",
+		Long: `Creates the template's queues in the SQS emulator and serves the webhook
+function on 127.0.0.1 like API Gateway would. Start it with make run, which
+starts the emulators and sets AWS_ENDPOINT_URL_SQS.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLocal(cmd.Context(), opts, port)
+		},
+	}
+	cmd.Flags().IntVar(&port, "port", port, "HTTP port of the local API (default from PORT, else 3000)")
+	return cmd
+}
+
+func runLocal(ctx context.Context, opts *options, port int) error {
+	if os.Getenv("AWS_ENDPOINT_URL_SQS") == "" {
+		return fmt.Errorf("AWS_ENDPOINT_URL_SQS is not set: start the local stack with make run, which starts the emulators")
+	}
+	tpl, err := stack.Load(opts.template)
+	if err != nil {
+		return err
+	}
+	settings, err := loadLocalDefaults(opts.envFile)
+	if err != nil {
+		return err
+	}
+	cfg, err := localAWSConfig(ctx)
+	if err != nil {
+		return err
+	}
+	s := &localStack{
+		tpl:      tpl,
+		sqs:      sqs.NewFromConfig(cfg),
+		settings: settings,
+		log:      telemetry.NewLogger(os.Stderr, os.Getenv("AWS_LAMBDA_LOG_LEVEL")),
+		prefix:   "rewardrelay",
+	}
+	if err := s.createQueues(ctx); err != nil {
+		return fmt.Errorf("%w (is the SQS emulator at %s running?)", err, os.Getenv("AWS_ENDPOINT_URL_SQS"))
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return fmt.Errorf("listen on port %d: %w (set PORT to use another)", port, err)
+	}
+	s.banner(os.Stdout, "http://"+ln.Addr().String())
+	return s.serve(ctx, ln)
+}
+
+// localAWSConfig is the SDK configuration for the emulators: endpoints come
+// from AWS_ENDPOINT_URL_*, and credentials and region default to dummies.
+func localAWSConfig(ctx context.Context) (aws.Config, error) {
+	opts := []func(*config.LoadOptions) error{
+		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
+	}
+	if os.Getenv("AWS_REGION") == "" {
+		opts = append(opts, config.WithRegion("us-east-1"))
+	}
+	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
