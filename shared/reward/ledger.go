@@ -1,0 +1,68 @@
+package reward
+
+import (
+	"fmt"
+	"time"
+)
+
+// EntryKind names what a ledger entry does.
+type EntryKind string
+
+// Entry kinds: the two-phase model of a pending credit that is posted or
+// voided, with reversals as new entries, never edits.
+const (
+	KindPending EntryKind = "pending" // pending credit
+	KindPost    EntryKind = "post"    // pending -> available (or straight to available)
+	KindVoid    EntryKind = "void"    // pending credit cancelled (in part or whole)
+	KindReverse EntryKind = "reverse" // available -> reversed (clawback after delivery)
+	KindAck     EntryKind = "ack"     // the platform acknowledged the delivery
+	KindPayout  EntryKind = "payout"  // a payout debited from available
+	KindRefund  EntryKind = "payout_failed"
+)
+
+// Deltas are signed changes to the four balances.
+type Deltas struct {
+	Pending   int64
+	Available int64
+	Reversed  int64
+	Fulfilled int64
+}
+
+// Add returns the sum of two deltas.
+func (d Deltas) Add(o Deltas) Deltas {
+	return Deltas{d.Pending + o.Pending, d.Available + o.Available, d.Reversed + o.Reversed, d.Fulfilled + o.Fulfilled}
+}
+
+// Entry is one immutable ledger entry. ID is deterministic: the same
+// transition of the same commission always produces the same id.
+type Entry struct {
+	ID      string
+	Account Account
+	// Subject is the commission (or payout) the entry belongs to.
+	Subject string
+	Kind    EntryKind
+	Deltas  Deltas
+	EventID string
+	At      time.Time
+}
+
+// SameContent reports whether two entries with the same id say the same
+// thing. The event and time that wrote them may differ (a replay).
+func (e Entry) SameContent(o Entry) bool {
+	return e.ID == o.ID && e.Account == o.Account && e.Subject == o.Subject && e.Kind == o.Kind && e.Deltas == o.Deltas
+}
+
+// entryID is provider#subject#kind[#n].
+func entryID(p Provider, subject string, kind EntryKind, n ...int64) string {
+	id := fmt.Sprintf("%s#%s#%s", p, subject, kind)
+	for _, v := range n {
+		id += fmt.Sprintf("#%d", v)
+	}
+	return id
+}
+
+// Balance is an account's four balances.
+type Balance struct {
+	Account Account
+	Deltas
+}

@@ -1,0 +1,285 @@
+package reward
+
+import (
+	"fmt"
+	"time"
+)
+
+// Target is the state an event says a commission is in now.
+type Target string
+
+// Targets. Refunded carries the commission's remaining amount in the intent.
+const (
+	TargetPending  Target = "pending"
+	TargetApproved Target = "approved"
+	TargetDenied   Target = "denied"
+	TargetRefunded Target = "refunded"
+)
+
+// Intent is what one event asks of one commission, after the processor has
+// combined the webhook with the platform's current view.
+type Intent struct {
+	Provider     Provider
+	CommissionID string
+	EventID      string
+	Target       Target
+	Account      Account
+	// Amount is the commission's amount; for TargetRefunded, what remains
+	// of it after the refund (0 for a full refund).
+	Amount int64
+	// Held means the recipient is on hold: an approval may not post.
+	Held bool
+	// Acknowledge means the platform must be told of a delivery (the
+	// commission enters the fulfilment outbox).
+	Acknowledge bool
+	At          time.Time
+}
+
+// Outcome says what planning an intent came to.
+type Outcome string
+
+// Outcomes. Duplicate and Stale change nothing in the ledger.
+const (
+	Applied   Outcome = "applied"
+	Duplicate Outcome = "duplicate"
+	Stale     Outcome = "stale"
+)
+
+// Change is a planned transition: the commission before and after and the
+// entries that move the balances. Delivered is set when the change posts
+// the reward to the recipient's available balance.
+type Change struct {
+	Outcome   Outcome
+	Reason    string
+	Before    *Commission
+	After     Commission
+	Entries   []Entry
+	Delivered bool
+}
+
+// Deltas sums the change's entries for one account.
+func (c Change) Deltas() Deltas {
+	var d Deltas
+	for _, e := range c.Entries {
+		d = d.Add(e.Deltas)
+	}
+	return d
+}
+
+func (in Intent) validate() error {
+	switch {
+	case in.CommissionID == "":
+		return fmt.Errorf("commission id is empty: %w", ErrInvalid)
+	case in.Amount < 0:
+		return fmt.Errorf("commission %s: amount %d is negative: %w", in.CommissionID, in.Amount, ErrInvalid)
+	case !in.Account.Recipient.Valid():
+		return fmt.Errorf("commission %s: recipient %q: %w", in.CommissionID, in.Account.Recipient, ErrInvalid)
+	case in.Account.Unit == "":
+		return fmt.Errorf("commission %s: unit is empty: %w", in.CommissionID, ErrInvalid)
+	}
+	switch in.Target {
+	case TargetPending, TargetApproved, TargetDenied, TargetRefunded:
+		return nil
+	}
+	return fmt.Errorf("commission %s: target %q: %w", in.CommissionID, in.Target, ErrInvalid)
+}
+
+// Plan decides what an intent does to a commission in its current state
+// (nil: never seen). Only legal transitions apply: pending -> approved ->
+// reversed, pending -> denied, and partial refunds; an event for a state
+// already reached is a Duplicate, one that would move backwards is Stale.
+// A transition that arrives before its predecessor (approved before
+// created) is applied from the data it carries. Plan is pure.
+func Plan(current *Commission, in Intent) (Change, error) {
+	if err := in.validate(); err != nil {
+		return Change{}, err
+	}
+	p := planner{in: in, change: Change{Before: current}}
+	if current == nil {
+		p.change.After = Commission{Provider: in.Provider, ID: in.CommissionID, Account: in.Account}
+		p.fromNothing()
+	} else {
+		if current.Provider != in.Provider || current.ID != in.CommissionID {
+			return Change{}, fmt.Errorf("plan %s/%s against commission %s/%s: %w", in.Provider, in.CommissionID, current.Provider, current.ID, ErrInvalid)
+		}
+		p.change.After = *current
+		p.from(*current)
+	}
+	c := p.change
+	if c.Outcome == Applied {
+		c.After.Version++
+		c.After.UpdatedAt = in.At
+		if c.Delivered && in.Acknowledge {
+			c.After.Fulfilment = Requested
+		}
+	} else {
+		c.After = *current
+		c.Entries = nil
+	}
+	return c, nil
+}
+
+type planner struct {
+	in     Intent
+	change Change
+}
+
+func (p *planner) subject() string { return "commission:" + p.in.CommissionID }
+
+func (p *planner) entry(kind EntryKind, d Deltas, n ...int64) {
+	p.change.Entries = append(p.change.Entries, Entry{
+		ID:      entryID(p.in.Provider, p.subject(), kind, n...),
+		Account: p.change.After.Account,
+		Subject: p.subject(),
+		Kind:    kind,
+		Deltas:  d,
+		EventID: p.in.EventID,
+		At:      p.in.At,
+	})
+}
+
+func (p *planner) applied(status Status) {
+	p.change.Outcome = Applied
+	p.change.After.Status = status
+}
+
+func (p *planner) duplicate() { p.change.Outcome = Duplicate }
+
+func (p *planner) stale(format string, args ...any) {
+	p.change.Outcome = Stale
+	p.change.Reason = fmt.Sprintf(format, args...)
+}
+
+func (p *planner) fromNothing() {
+	in, a := p.in, &p.change.After
+	a.Amount = in.Amount
+	switch in.Target {
+	case TargetPending:
+		p.applied(Pending)
+		p.entry(KindPending, Deltas{Pending: in.Amount})
+	case TargetApproved:
+		if in.Held {
+			p.applied(Pending)
+			a.HeldApproval = true
+			p.entry(KindPending, Deltas{Pending: in.Amount})
+			return
+		}
+		p.applied(Approved)
+		p.entry(KindPost, Deltas{Available: in.Amount})
+		p.change.Delivered = true
+	case TargetDenied:
+		p.applied(Denied)
+	case TargetRefunded:
+		if in.Amount == 0 {
+			p.applied(Denied)
+			return
+		}
+		p.applied(Pending)
+		p.entry(KindPending, Deltas{Pending: in.Amount})
+	}
+}
+
+func (p *planner) from(cur Commission) {
+	in, a := p.in, &p.change.After
+	eff := cur.Effective()
+	switch cur.Status {
+	case Pending:
+		switch in.Target {
+		case TargetPending:
+			if in.Amount == eff {
+				p.duplicate()
+			} else {
+				p.stale("pending amount changed from %d to %d", eff, in.Amount)
+			}
+		case TargetApproved:
+			if in.Held {
+				if cur.HeldApproval {
+					p.duplicate()
+					return
+				}
+				p.applied(Pending)
+				a.HeldApproval = true
+				return
+			}
+			p.applied(Approved)
+			a.HeldApproval = false
+			a.Amount, a.Refunded = in.Amount, 0
+			p.entry(KindPost, Deltas{Pending: -eff, Available: in.Amount})
+			p.change.Delivered = true
+		case TargetDenied:
+			p.applied(Denied)
+			a.Refunded = cur.Amount
+			p.entry(KindVoid, Deltas{Pending: -eff}, 0)
+		case TargetRefunded:
+			if in.Amount >= eff {
+				p.duplicate()
+				return
+			}
+			diff := eff - in.Amount
+			status := Pending
+			if in.Amount == 0 {
+				status = Denied
+			}
+			p.applied(status)
+			a.Refunded += diff
+			p.entry(KindVoid, Deltas{Pending: -diff}, in.Amount)
+		}
+	case Approved:
+		switch in.Target {
+		case TargetPending:
+			p.stale("commission was delivered; it cannot return to pending")
+		case TargetApproved:
+			p.duplicate()
+		case TargetDenied:
+			p.applied(Reversed)
+			a.Refunded = cur.Amount
+			p.entry(KindReverse, Deltas{Available: -eff, Reversed: eff}, 0)
+		case TargetRefunded:
+			if in.Amount >= eff {
+				p.duplicate()
+				return
+			}
+			diff := eff - in.Amount
+			status := Approved
+			if in.Amount == 0 {
+				status = Reversed
+			}
+			p.applied(status)
+			a.Refunded += diff
+			p.entry(KindReverse, Deltas{Available: -diff, Reversed: diff}, in.Amount)
+		}
+	case Denied, Reversed:
+		switch in.Target {
+		case TargetDenied, TargetRefunded:
+			p.duplicate()
+		default:
+			p.stale("commission is %s; it cannot become %s", cur.Status, in.Target)
+		}
+	default:
+		p.stale("commission has unknown status %q", cur.Status)
+	}
+}
+
+// Acknowledge plans the platform's acknowledgement of a delivered reward:
+// the fulfilled balance takes the delivered amount once.
+func Acknowledge(cur Commission, eventID string, at time.Time) (Change, error) {
+	c := Change{Before: &cur, After: cur}
+	switch {
+	case cur.Fulfilment == Acknowledged:
+		c.Outcome = Duplicate
+		return c, nil
+	case cur.Status != Approved && cur.Status != Reversed:
+		return Change{}, fmt.Errorf("acknowledge %s/%s: commission is %s, not delivered: %w", cur.Provider, cur.ID, cur.Status, ErrInvalid)
+	}
+	c.Outcome = Applied
+	c.After.Fulfilment = Acknowledged
+	c.After.FulfilmentError = ""
+	c.After.Version++
+	c.After.UpdatedAt = at
+	subject := "commission:" + cur.ID
+	c.Entries = []Entry{{
+		ID: entryID(cur.Provider, subject, KindAck), Account: cur.Account, Subject: subject, Kind: KindAck,
+		Deltas: Deltas{Fulfilled: cur.Amount}, EventID: eventID, At: at,
+	}}
+	return c, nil
+}

@@ -1,0 +1,148 @@
+// Package reward is rewardrelay's domain: commissions, the recipients and
+// units of their rewards, the commission state machine and the two-phase
+// ledger that delivers each reward exactly once. It imports only the
+// standard library; storage and platforms are ports implemented elsewhere.
+package reward
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Provider names an affiliate platform.
+type Provider string
+
+// The supported providers.
+const (
+	FirstPromoter Provider = "firstpromoter"
+	AgentRef      Provider = "agentref"
+)
+
+// Unit is what a commission's amount counts. The amount is stored exactly as
+// the platform gives it, with its unit: what it means per unit (a count of
+// points, cents of a discount, percent or basis points) is the platform's.
+type Unit string
+
+// The units. Cash is never delivered by rewardrelay for FirstPromoter; for
+// AgentRef, commissions are cash amounts in a currency and are recorded.
+const (
+	Points      Unit = "points"
+	Credits     Unit = "credits"
+	FreeMonths  Unit = "free_months"
+	MonDiscount Unit = "mon_discount"
+	DiscountPer Unit = "discount_per"
+	Cash        Unit = "cash"
+)
+
+// NonMonetary lists the units a FirstPromoter deployment delivers by default.
+var NonMonetary = []Unit{Points, Credits, FreeMonths, MonDiscount, DiscountPer}
+
+// ParseUnit checks a platform's unit string.
+func ParseUnit(s string) (Unit, error) {
+	switch u := Unit(s); u {
+	case Points, Credits, FreeMonths, MonDiscount, DiscountPer, Cash:
+		return u, nil
+	}
+	return "", fmt.Errorf("unit %q: %w", s, ErrInvalid)
+}
+
+// Recipient is a typed recipient id: "promoter:<id>", "referral:<uid or
+// id>" (FirstPromoter) or "affiliate:<id>" (AgentRef).
+type Recipient string
+
+// Recipient constructors.
+func Promoter(id string) Recipient  { return Recipient("promoter:" + id) }
+func Affiliate(id string) Recipient { return Recipient("affiliate:" + id) }
+
+// Referral is the referred customer: the merchant's own uid when the
+// platform has it, else the platform's referral id.
+func Referral(uid, id string) Recipient {
+	if uid != "" {
+		return Recipient("referral:" + uid)
+	}
+	return Recipient("referral:" + id)
+}
+
+// Valid reports whether r is one of the typed forms with a non-empty id.
+func (r Recipient) Valid() bool {
+	kind, id, ok := strings.Cut(string(r), ":")
+	return ok && id != "" && (kind == "promoter" || kind == "referral" || kind == "affiliate")
+}
+
+// Account identifies a balance: one per provider, recipient, unit and
+// currency (empty for non-cash units).
+type Account struct {
+	Provider  Provider
+	Recipient Recipient
+	Unit      Unit
+	Currency  string
+}
+
+func (a Account) String() string {
+	return fmt.Sprintf("%s/%s/%s/%s", a.Provider, a.Recipient, a.Unit, a.Currency)
+}
+
+// Status is a commission's state in the ledger.
+type Status string
+
+// Commission states. Approved means delivered: the reward is in the
+// recipient's available balance.
+const (
+	Pending  Status = "pending"
+	Approved Status = "approved"
+	Denied   Status = "denied"
+	Reversed Status = "reversed"
+)
+
+// Fulfilment tracks the platform's acknowledgement of a delivered reward.
+type Fulfilment string
+
+// Fulfilment states. Requested is the outbox: delivered, not yet
+// acknowledged.
+const (
+	NotRequested Fulfilment = ""
+	Requested    Fulfilment = "requested"
+	Acknowledged Fulfilment = "acknowledged"
+	Failed       Fulfilment = "failed"
+)
+
+// Commission is one commission as the ledger knows it.
+type Commission struct {
+	Provider Provider
+	ID       string
+	Account  Account
+	// Amount is what was credited; Refunded is how much of it has been
+	// voided or reversed by partial refunds since.
+	Amount   int64
+	Refunded int64
+	Status   Status
+	// Version increments with every stored change; 0 means not stored.
+	Version int64
+	// HeldApproval marks an approval that arrived while the recipient was
+	// on hold: the reward stays pending until the hold is released.
+	HeldApproval bool
+
+	Fulfilment      Fulfilment
+	FulfilmentBatch string // platform batch process id, when asynchronous
+	FulfilmentError string
+	UpdatedAt       time.Time
+}
+
+// Effective is the amount the commission is worth now.
+func (c Commission) Effective() int64 { return c.Amount - c.Refunded }
+
+// Sentinel errors.
+var (
+	// ErrInvalid means the event's data cannot be applied as it is.
+	ErrInvalid = errors.New("reward: invalid event data")
+	// ErrEntryConflict means an entry id exists with other content: the
+	// ledger refuses to overwrite it and an operator must look.
+	ErrEntryConflict = errors.New("reward: ledger entry exists with different content")
+	// ErrConflict means the commission changed between planning and
+	// writing; retrying with the stored state resolves it.
+	ErrConflict = errors.New("reward: concurrent change")
+	// ErrNotFound means the item does not exist.
+	ErrNotFound = errors.New("reward: not found")
+)
