@@ -1,0 +1,308 @@
+package fake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rewardrelay/rewardrelay/shared/reward"
+)
+
+// RunStoreContract checks that a reward.Store behaves as the port says.
+// newStore returns an empty store for each subtest.
+func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
+	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	acct := reward.Account{Provider: reward.FirstPromoter, Recipient: reward.Promoter("12"), Unit: reward.Points}
+	ev := func(id string) reward.EventRecord {
+		return reward.EventRecord{Provider: reward.FirstPromoter, ID: id, Type: "commission.updated", ReceivedAt: at, ExpiresAt: at.Add(7 * 24 * time.Hour)}
+	}
+	in := func(target reward.Target, amount int64) reward.Intent {
+		return reward.Intent{Provider: reward.FirstPromoter, CommissionID: "41", EventID: "e", Target: target, Account: acct, Amount: amount, Acknowledge: true, At: at}
+	}
+	plan := func(t *testing.T, cur *reward.Commission, i reward.Intent) reward.Change {
+		t.Helper()
+		c, err := reward.Plan(cur, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	apply := func(t *testing.T, s reward.Store, e reward.EventRecord, c reward.Change) {
+		t.Helper()
+		if err := s.Apply(t.Context(), e, c); err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+	}
+	audit := func(t *testing.T, s reward.Store) reward.Ledger {
+		t.Helper()
+		l, err := s.Ledger(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := l.Audit(); len(v) > 0 {
+			t.Errorf("audit: %v", v)
+		}
+		return l
+	}
+	balance := func(t *testing.T, s reward.Store) reward.Deltas {
+		t.Helper()
+		for _, b := range audit(t, s).Balances {
+			if b.Account == acct {
+				return b.Deltas
+			}
+		}
+		return reward.Deltas{}
+	}
+
+	t.Run("apply, read back, version", func(t *testing.T) {
+		s := newStore(t)
+		apply(t, s, ev("e1"), plan(t, nil, in(reward.TargetPending, 500)))
+		got, err := s.Commission(t.Context(), reward.FirstPromoter, "41")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != reward.Pending || got.Amount != 500 || got.Version != 1 || got.Account != acct || !got.UpdatedAt.Equal(at) {
+			t.Errorf("stored %+v", got)
+		}
+		if b := balance(t, s); b != (reward.Deltas{Pending: 500}) {
+			t.Errorf("balance %+v", b)
+		}
+		apply(t, s, ev("e2"), plan(t, &got, in(reward.TargetApproved, 500)))
+		got, _ = s.Commission(t.Context(), reward.FirstPromoter, "41")
+		if got.Status != reward.Approved || got.Version != 2 || got.Fulfilment != reward.Requested {
+			t.Errorf("after approval %+v", got)
+		}
+		if b := balance(t, s); b != (reward.Deltas{Available: 500}) {
+			t.Errorf("balance %+v", b)
+		}
+	})
+
+	t.Run("missing items", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.Commission(t.Context(), reward.FirstPromoter, "nope"); !errors.Is(err, reward.ErrNotFound) {
+			t.Errorf("Commission: %v, want ErrNotFound", err)
+		}
+		if _, err := s.Payout(t.Context(), reward.AgentRef, "nope"); !errors.Is(err, reward.ErrNotFound) {
+			t.Errorf("Payout: %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("an exact redelivery changes nothing", func(t *testing.T) {
+		s := newStore(t)
+		c := plan(t, nil, in(reward.TargetPending, 500))
+		apply(t, s, ev("e1"), c)
+		if err := s.Apply(t.Context(), ev("e1"), plan(t, nil, in(reward.TargetApproved, 500))); !errors.Is(err, reward.ErrDuplicateEvent) {
+			t.Fatalf("Apply with a known event id: %v, want ErrDuplicateEvent", err)
+		}
+		if err := s.RecordEvent(t.Context(), ev("e1")); !errors.Is(err, reward.ErrDuplicateEvent) {
+			t.Errorf("RecordEvent of a known event: %v", err)
+		}
+		if err := s.RecordEvent(t.Context(), ev("e9")); err != nil {
+			t.Errorf("RecordEvent: %v", err)
+		}
+		if b := balance(t, s); b != (reward.Deltas{Pending: 500}) {
+			t.Errorf("balance %+v after a redelivery", b)
+		}
+	})
+
+	t.Run("a change planned on an old state is refused with the current one", func(t *testing.T) {
+		s := newStore(t)
+		apply(t, s, ev("e1"), plan(t, nil, in(reward.TargetPending, 500)))
+		err := s.Apply(t.Context(), ev("e2"), plan(t, nil, in(reward.TargetApproved, 500)))
+		var m *reward.Mismatch
+		if !errors.As(err, &m) || m.Current == nil || m.Current.Status != reward.Pending || m.Current.Amount != 500 || m.Current.Version != 1 {
+			t.Fatalf("Apply on a stale assumption: %v (%+v)", err, m)
+		}
+		assumed := &reward.Commission{Provider: reward.FirstPromoter, ID: "41", Account: acct, Status: reward.Pending, Amount: 400}
+		err = s.Apply(t.Context(), ev("e3"), plan(t, assumed, in(reward.TargetApproved, 400)))
+		if !errors.As(err, &m) {
+			t.Fatalf("Apply with the wrong amount assumed: %v", err)
+		}
+		gone := &reward.Commission{Provider: reward.FirstPromoter, ID: "42", Account: acct, Status: reward.Pending, Amount: 400}
+		c := plan(t, gone, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "42", Target: reward.TargetApproved, Account: acct, Amount: 400, At: at})
+		if err := s.Apply(t.Context(), ev("e4"), c); !errors.As(err, &m) || m.Current != nil {
+			t.Fatalf("Apply assuming a commission that does not exist: %v", err)
+		}
+		// Nothing of the refused writes happened, not even the event records.
+		if err := s.RecordEvent(t.Context(), ev("e2")); err != nil {
+			t.Errorf("the event of a refused change was recorded: %v", err)
+		}
+		if b := balance(t, s); b != (reward.Deltas{Pending: 500}) {
+			t.Errorf("balance %+v", b)
+		}
+	})
+
+	t.Run("an entry id with other content is a conflict and writes nothing", func(t *testing.T) {
+		s := newStore(t)
+		first := plan(t, nil, in(reward.TargetApproved, 500))
+		apply(t, s, ev("e1"), first)
+		other := reward.Intent{Provider: reward.FirstPromoter, CommissionID: "43", Target: reward.TargetApproved, Account: acct, Amount: 700, At: at}
+		c := plan(t, nil, other)
+		c.Entries[0].ID = first.Entries[0].ID
+		if err := s.Apply(t.Context(), ev("e2"), c); !errors.Is(err, reward.ErrEntryConflict) {
+			t.Fatalf("Apply: %v, want ErrEntryConflict", err)
+		}
+		if _, err := s.Commission(t.Context(), reward.FirstPromoter, "43"); !errors.Is(err, reward.ErrNotFound) {
+			t.Errorf("the commission of a refused change was written: %v", err)
+		}
+		if b := balance(t, s); b != (reward.Deltas{Available: 500}) {
+			t.Errorf("balance %+v", b)
+		}
+	})
+
+	t.Run("outbox and acknowledgement", func(t *testing.T) {
+		s := newStore(t)
+		for i, id := range []string{"51", "52", "53"} {
+			i := reward.Intent{Provider: reward.FirstPromoter, CommissionID: id, Target: reward.TargetApproved, Account: acct, Amount: 10, Acknowledge: true, At: at.Add(time.Duration(i) * time.Second)}
+			apply(t, s, ev("e"+id), plan(t, nil, i))
+		}
+		apply(t, s, ev("e54"), plan(t, nil, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "54", Target: reward.TargetPending, Account: acct, Amount: 10, At: at}))
+		out, err := s.Outbox(t.Context(), reward.FirstPromoter, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != 3 || out[0].ID != "51" || out[2].ID != "53" {
+			t.Fatalf("outbox %v, want 51, 52, 53 oldest first", ids(out))
+		}
+		if out, _ := s.Outbox(t.Context(), reward.FirstPromoter, 2); len(out) != 2 {
+			t.Errorf("outbox limit 2 gave %d", len(out))
+		}
+		if out, _ := s.Outbox(t.Context(), reward.AgentRef, 10); len(out) != 0 {
+			t.Errorf("agentref outbox %v", ids(out))
+		}
+		ack, err := reward.Acknowledge(out[0], "", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		apply(t, s, reward.EventRecord{}, ack)
+		failed := out[1]
+		failed.Fulfilment, failed.FulfilmentError = reward.Failed, "422 invalid_params"
+		if err := s.SetFulfilment(t.Context(), failed); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetFulfilment(t.Context(), failed); !errors.As(err, new(*reward.Mismatch)) {
+			t.Errorf("SetFulfilment at an old version: %v, want *Mismatch", err)
+		}
+		got, _ := s.Commission(t.Context(), reward.FirstPromoter, "52")
+		if got.Fulfilment != reward.Failed || got.FulfilmentError != "422 invalid_params" || got.Version != 2 {
+			t.Errorf("after SetFulfilment: %+v", got)
+		}
+		out, _ = s.Outbox(t.Context(), reward.FirstPromoter, 10)
+		if len(out) != 2 {
+			t.Errorf("outbox after one acknowledgement %v, want 52 (failed) and 53", ids(out))
+		}
+		if b := balance(t, s); b != (reward.Deltas{Pending: 10, Available: 30, Fulfilled: 10}) {
+			t.Errorf("balance %+v", b)
+		}
+	})
+
+	t.Run("holds", func(t *testing.T) {
+		s := newStore(t)
+		aff := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("a1")}
+		if held, err := s.Held(t.Context(), reward.AgentRef, aff.Recipient); err != nil || held {
+			t.Fatalf("Held before any event: %v %v", held, err)
+		}
+		if err := s.SetHold(t.Context(), reward.EventRecord{Provider: reward.AgentRef, ID: "h1", ExpiresAt: at.Add(time.Hour)}, aff, true); err != nil {
+			t.Fatal(err)
+		}
+		if held, _ := s.Held(t.Context(), reward.AgentRef, aff.Recipient); !held {
+			t.Error("not held after SetHold(true)")
+		}
+		if err := s.SetHold(t.Context(), reward.EventRecord{Provider: reward.AgentRef, ID: "h1", ExpiresAt: at.Add(time.Hour)}, aff, false); !errors.Is(err, reward.ErrDuplicateEvent) {
+			t.Errorf("SetHold with a known event: %v", err)
+		}
+		if err := s.SetHold(t.Context(), reward.EventRecord{Provider: reward.AgentRef, ID: "h2", ExpiresAt: at.Add(time.Hour)}, aff, false); err != nil {
+			t.Fatal(err)
+		}
+		if held, _ := s.Held(t.Context(), reward.AgentRef, aff.Recipient); held {
+			t.Error("still held after release")
+		}
+	})
+
+	t.Run("payouts", func(t *testing.T) {
+		s := newStore(t)
+		aff := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("a1"), Unit: reward.Cash, Currency: "usd"}
+		pi := reward.PayoutIntent{Provider: reward.AgentRef, PayoutID: "p1", Account: aff, Amount: 900, Status: reward.PayoutCompleted, At: at}
+		c, err := reward.PlanPayout(nil, pi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ApplyPayout(t.Context(), reward.EventRecord{Provider: reward.AgentRef, ID: "p-e1", ExpiresAt: at}, c); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ApplyPayout(t.Context(), reward.EventRecord{Provider: reward.AgentRef, ID: "p-e2", ExpiresAt: at}, c); !errors.As(err, new(*reward.PayoutMismatch)) {
+			t.Errorf("payout applied twice from the same state: %v", err)
+		}
+		got, err := s.Payout(t.Context(), reward.AgentRef, "p1")
+		if err != nil || got.Status != reward.PayoutCompleted || got.Attempts != 1 || got.Amount != 900 {
+			t.Errorf("payout %+v %v", got, err)
+		}
+		pi.Status = reward.PayoutFailed
+		f, _ := reward.PlanPayout(&got, pi)
+		if err := s.ApplyPayout(t.Context(), reward.EventRecord{Provider: reward.AgentRef, ID: "p-e3", ExpiresAt: at}, f); err != nil {
+			t.Fatal(err)
+		}
+		l := audit(t, s)
+		for _, b := range l.Balances {
+			if b.Account == aff && b.Deltas != (reward.Deltas{}) {
+				t.Errorf("payout and its failure left %+v", b.Deltas)
+			}
+		}
+	})
+
+	t.Run("concurrent writers: exactly one applies", func(t *testing.T) {
+		s := newStore(t)
+		apply(t, s, ev("e0"), plan(t, nil, in(reward.TargetPending, 500)))
+		cur, _ := s.Commission(t.Context(), reward.FirstPromoter, "41")
+		c := plan(t, &cur, in(reward.TargetApproved, 500))
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		applied, refused := 0, 0
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := applyRetrying(t.Context(), s, ev(fmt.Sprintf("race-%d", i)), c)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					applied++
+				case errors.As(err, new(*reward.Mismatch)):
+					refused++
+				default:
+					t.Errorf("Apply: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if applied != 1 || refused != 7 {
+			t.Errorf("applied %d, refused %d; want 1 and 7", applied, refused)
+		}
+		if b := balance(t, s); b != (reward.Deltas{Available: 500}) {
+			t.Errorf("balance %+v", b)
+		}
+	})
+}
+
+// applyRetrying retries ErrConflict, as the processor does.
+func applyRetrying(ctx context.Context, s reward.Store, ev reward.EventRecord, c reward.Change) error {
+	for {
+		err := s.Apply(ctx, ev, c)
+		if !errors.Is(err, reward.ErrConflict) {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func ids(cs []reward.Commission) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
+}

@@ -1,0 +1,260 @@
+// Package fake holds working in-memory implementations of the domain's
+// ports, for handler unit tests, and the contract suites that every
+// implementation (these fakes and the real adapters) must pass.
+package fake
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/rewardrelay/rewardrelay/shared/reward"
+)
+
+// Store is an in-memory reward.Store with the same atomicity and
+// conditions as the DynamoDB one.
+type Store struct {
+	mu          sync.Mutex
+	events      map[string]reward.EventRecord
+	commissions map[string]reward.Commission
+	payouts     map[string]reward.Payout
+	entries     map[string]reward.Entry
+	balances    map[reward.Account]reward.Deltas
+	holds       map[string]bool
+	// Fail, when set, is returned by the next write instead of writing.
+	Fail error
+	// Writes counts write calls, as DynamoDB would count requests.
+	Writes int
+}
+
+var _ reward.Store = (*Store)(nil)
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{
+		events:      map[string]reward.EventRecord{},
+		commissions: map[string]reward.Commission{},
+		payouts:     map[string]reward.Payout{},
+		entries:     map[string]reward.Entry{},
+		balances:    map[reward.Account]reward.Deltas{},
+		holds:       map[string]bool{},
+	}
+}
+
+func key(p reward.Provider, id string) string { return string(p) + "#" + id }
+
+func (s *Store) fail() error {
+	s.Writes++
+	if err := s.Fail; err != nil {
+		s.Fail = nil
+		return err
+	}
+	return nil
+}
+
+// checkEntries returns ErrEntryConflict for an existing id with other
+// content, and reports whether every entry already exists identically.
+func (s *Store) checkEntries(entries []reward.Entry) error {
+	for _, e := range entries {
+		if old, ok := s.entries[e.ID]; ok {
+			if !old.SameContent(e) {
+				return fmt.Errorf("entry %s: %w", e.ID, reward.ErrEntryConflict)
+			}
+			return fmt.Errorf("entry %s exists: %w", e.ID, reward.ErrEntryConflict)
+		}
+	}
+	return nil
+}
+
+func (s *Store) writeEntries(entries []reward.Entry) {
+	for _, e := range entries {
+		s.entries[e.ID] = e
+		s.balances[e.Account] = s.balances[e.Account].Add(e.Deltas)
+	}
+}
+
+func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fail(); err != nil {
+		return err
+	}
+	if ev.ID != "" {
+		if _, ok := s.events[key(ev.Provider, ev.ID)]; ok {
+			return reward.ErrDuplicateEvent
+		}
+	}
+	k := key(c.After.Provider, c.After.ID)
+	cur, ok := s.commissions[k]
+	var curp *reward.Commission
+	if ok {
+		curp = &cur
+	}
+	if !reward.SameState(curp, c.Before) {
+		return &reward.Mismatch{Current: curp}
+	}
+	if err := s.checkEntries(c.Entries); err != nil {
+		return err
+	}
+	if ev.ID != "" {
+		s.events[key(ev.Provider, ev.ID)] = ev
+	}
+	after := c.After
+	after.Version = cur.Version + 1
+	s.commissions[k] = after
+	s.writeEntries(c.Entries)
+	return nil
+}
+
+func (s *Store) ApplyPayout(_ context.Context, ev reward.EventRecord, c reward.PayoutChange) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fail(); err != nil {
+		return err
+	}
+	if ev.ID != "" {
+		if _, ok := s.events[key(ev.Provider, ev.ID)]; ok {
+			return reward.ErrDuplicateEvent
+		}
+	}
+	k := key(c.After.Provider, c.After.ID)
+	cur, ok := s.payouts[k]
+	if ok != (c.Before != nil) || ok && (cur.Status != c.Before.Status || cur.Attempts != c.Before.Attempts) {
+		if !ok {
+			return &reward.PayoutMismatch{}
+		}
+		return &reward.PayoutMismatch{Current: &cur}
+	}
+	if err := s.checkEntries(c.Entries); err != nil {
+		return err
+	}
+	if ev.ID != "" {
+		s.events[key(ev.Provider, ev.ID)] = ev
+	}
+	after := c.After
+	after.Version = cur.Version + 1
+	s.payouts[k] = after
+	s.writeEntries(c.Entries)
+	return nil
+}
+
+func (s *Store) RecordEvent(_ context.Context, ev reward.EventRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fail(); err != nil {
+		return err
+	}
+	if _, ok := s.events[key(ev.Provider, ev.ID)]; ok {
+		return reward.ErrDuplicateEvent
+	}
+	s.events[key(ev.Provider, ev.ID)] = ev
+	return nil
+}
+
+func (s *Store) SetHold(_ context.Context, ev reward.EventRecord, a reward.Account, held bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fail(); err != nil {
+		return err
+	}
+	if ev.ID != "" {
+		if _, ok := s.events[key(ev.Provider, ev.ID)]; ok {
+			return reward.ErrDuplicateEvent
+		}
+		s.events[key(ev.Provider, ev.ID)] = ev
+	}
+	s.holds[key(a.Provider, string(a.Recipient))] = held
+	return nil
+}
+
+func (s *Store) Held(_ context.Context, p reward.Provider, r reward.Recipient) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.holds[key(p, string(r))], nil
+}
+
+func (s *Store) Commission(_ context.Context, p reward.Provider, id string) (reward.Commission, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.commissions[key(p, id)]
+	if !ok {
+		return reward.Commission{}, fmt.Errorf("commission %s/%s: %w", p, id, reward.ErrNotFound)
+	}
+	return c, nil
+}
+
+func (s *Store) Payout(_ context.Context, p reward.Provider, id string) (reward.Payout, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.payouts[key(p, id)]
+	if !ok {
+		return reward.Payout{}, fmt.Errorf("payout %s/%s: %w", p, id, reward.ErrNotFound)
+	}
+	return c, nil
+}
+
+func (s *Store) SetFulfilment(_ context.Context, c reward.Commission) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fail(); err != nil {
+		return err
+	}
+	k := key(c.Provider, c.ID)
+	cur, ok := s.commissions[k]
+	if !ok || cur.Version != c.Version {
+		if !ok {
+			return &reward.Mismatch{}
+		}
+		return &reward.Mismatch{Current: &cur}
+	}
+	cur.Fulfilment, cur.FulfilmentBatch, cur.FulfilmentError = c.Fulfilment, c.FulfilmentBatch, c.FulfilmentError
+	cur.UpdatedAt = c.UpdatedAt
+	cur.Version++
+	s.commissions[k] = cur
+	return nil
+}
+
+func (s *Store) Outbox(_ context.Context, p reward.Provider, limit int) ([]reward.Commission, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []reward.Commission
+	for _, c := range s.commissions {
+		if c.Provider == p && (c.Fulfilment == reward.Requested || c.Fulfilment == reward.Failed) {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].UpdatedAt.Equal(out[j].UpdatedAt) {
+			return out[i].UpdatedAt.Before(out[j].UpdatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (s *Store) Ledger(context.Context) (reward.Ledger, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var l reward.Ledger
+	for _, e := range s.entries {
+		l.Entries = append(l.Entries, e)
+	}
+	for a, d := range s.balances {
+		l.Balances = append(l.Balances, reward.Balance{Account: a, Deltas: d})
+	}
+	for _, c := range s.commissions {
+		l.Commissions = append(l.Commissions, c)
+	}
+	for _, p := range s.payouts {
+		l.Payouts = append(l.Payouts, p)
+	}
+	sort.Slice(l.Entries, func(i, j int) bool { return l.Entries[i].ID < l.Entries[j].ID })
+	sort.Slice(l.Balances, func(i, j int) bool { return l.Balances[i].Account.String() < l.Balances[j].Account.String() })
+	sort.Slice(l.Commissions, func(i, j int) bool { return key(l.Commissions[i].Provider, l.Commissions[i].ID) < key(l.Commissions[j].Provider, l.Commissions[j].ID) })
+	sort.Slice(l.Payouts, func(i, j int) bool { return key(l.Payouts[i].Provider, l.Payouts[i].ID) < key(l.Payouts[j].Provider, l.Payouts[j].ID) })
+	return l, nil
+}

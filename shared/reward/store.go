@@ -1,0 +1,102 @@
+package reward
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// EventRecord remembers that a webhook event was handled, so an exact
+// redelivery costs one conditional write and changes nothing. It expires
+// after the longest platform retry window.
+type EventRecord struct {
+	Provider   Provider
+	ID         string
+	Type       string
+	Outcome    Outcome
+	ReceivedAt time.Time
+	ExpiresAt  time.Time
+}
+
+// Mismatch is the error Store.Apply returns when the commission is not in
+// the state the change was planned against. Current is the stored state
+// (nil: it does not exist): plan again from it.
+type Mismatch struct {
+	Current *Commission
+}
+
+func (m *Mismatch) Error() string {
+	if m.Current == nil {
+		return "reward: commission does not exist"
+	}
+	return fmt.Sprintf("reward: commission %s/%s is %s (amount %d, refunded %d)", m.Current.Provider, m.Current.ID, m.Current.Status, m.Current.Amount, m.Current.Refunded)
+}
+
+// PayoutMismatch is Mismatch for payouts.
+type PayoutMismatch struct {
+	Current *Payout
+}
+
+func (m *PayoutMismatch) Error() string { return "reward: payout is not in the planned state" }
+
+// ErrDuplicateEvent means the event id was already recorded: nothing was
+// written.
+var ErrDuplicateEvent = fmt.Errorf("reward: event already handled")
+
+// Store keeps the ledger. Every write is atomic: it happens whole or not at
+// all. Implementations translate their storage errors into the sentinel
+// errors of this package; any other error is transient and worth a retry.
+type Store interface {
+	// Apply writes a planned change in one atomic step: the event record
+	// (skipped when ev.ID is empty), the commission (only if it is still
+	// in the state of change.Before: same status, amount, refunded amount
+	// and held approval, or absent when Before is nil), the new entries
+	// (each only if its id is new) and the balance deltas. Errors:
+	// ErrDuplicateEvent; *Mismatch; ErrEntryConflict when an entry id
+	// exists with other content; ErrConflict when a concurrent write got
+	// in the way (retry).
+	Apply(ctx context.Context, ev EventRecord, change Change) error
+	// ApplyPayout is Apply for payouts (*PayoutMismatch on a state change).
+	ApplyPayout(ctx context.Context, ev EventRecord, change PayoutChange) error
+	// RecordEvent stores an event record alone (a stale or duplicate
+	// transition, an event that only needs acknowledging). ErrDuplicateEvent
+	// if it exists.
+	RecordEvent(ctx context.Context, ev EventRecord) error
+	// SetHold records whether a recipient is on hold, with its event.
+	SetHold(ctx context.Context, ev EventRecord, account Account, held bool) error
+	// Held reports whether a recipient of a provider is on hold.
+	Held(ctx context.Context, p Provider, r Recipient) (bool, error)
+	// Commission returns a stored commission or ErrNotFound.
+	Commission(ctx context.Context, p Provider, id string) (Commission, error)
+	// Payout returns a stored payout or ErrNotFound.
+	Payout(ctx context.Context, p Provider, id string) (Payout, error)
+	// SetFulfilment stores c's fulfilment fields (state, batch, error) if
+	// the commission is still at c.Version; *Mismatch otherwise.
+	SetFulfilment(ctx context.Context, c Commission) error
+	// Outbox lists up to limit commissions of p whose delivery is not yet
+	// acknowledged (requested or failed), oldest first.
+	Outbox(ctx context.Context, p Provider, limit int) ([]Commission, error)
+	// Ledger returns everything the audit needs: all entries, balances and
+	// commissions.
+	Ledger(ctx context.Context) (Ledger, error)
+}
+
+// Ledger is a full read of the store, for the audit and the CLI.
+type Ledger struct {
+	Entries     []Entry
+	Balances    []Balance
+	Commissions []Commission
+	Payouts     []Payout
+}
+
+// Audit checks the ledger's invariants.
+func (l Ledger) Audit() []Violation { return Audit(l.Entries, l.Balances, l.Commissions) }
+
+// SameState reports whether two commission states plan alike: the fields
+// Store.Apply's condition compares.
+func SameState(a, b *Commission) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Status == b.Status && a.Amount == b.Amount && a.Refunded == b.Refunded && a.HeldApproval == b.HeldApproval
+}
