@@ -102,6 +102,11 @@ func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change)
 	}
 	after := c.After
 	after.Version = cur.Version + 1
+	if !c.FulfilmentChanged && ok {
+		// Only some changes write the fulfilment fields: the planned state
+		// may be an assumption that did not know them.
+		after.Fulfilment, after.FulfilmentBatch, after.FulfilmentError = cur.Fulfilment, cur.FulfilmentBatch, cur.FulfilmentError
+	}
 	s.commissions[k] = after
 	s.writeEntries(c.Entries)
 	return nil
@@ -254,7 +259,11 @@ func (s *Store) Ledger(context.Context) (reward.Ledger, error) {
 	}
 	sort.Slice(l.Entries, func(i, j int) bool { return l.Entries[i].ID < l.Entries[j].ID })
 	sort.Slice(l.Balances, func(i, j int) bool { return l.Balances[i].Account.String() < l.Balances[j].Account.String() })
-	sort.Slice(l.Commissions, func(i, j int) bool { return key(l.Commissions[i].Provider, l.Commissions[i].ID) < key(l.Commissions[j].Provider, l.Commissions[j].ID) })
-	sort.Slice(l.Payouts, func(i, j int) bool { return key(l.Payouts[i].Provider, l.Payouts[i].ID) < key(l.Payouts[j].Provider, l.Payouts[j].ID) })
+	sort.Slice(l.Commissions, func(i, j int) bool {
+		return key(l.Commissions[i].Provider, l.Commissions[i].ID) < key(l.Commissions[j].Provider, l.Commissions[j].ID)
+	})
+	sort.Slice(l.Payouts, func(i, j int) bool {
+		return key(l.Payouts[i].Provider, l.Payouts[i].ID) < key(l.Payouts[j].Provider, l.Payouts[j].ID)
+	})
 	return l, nil
 }

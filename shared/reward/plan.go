@@ -55,6 +55,9 @@ type Change struct {
 	After     Commission
 	Entries   []Entry
 	Delivered bool
+	// FulfilmentChanged is set when the change writes the fulfilment
+	// fields (a delivery entering the outbox, an acknowledgement).
+	FulfilmentChanged bool
 }
 
 // Deltas sums the change's entries for one account.
@@ -111,6 +114,7 @@ func Plan(current *Commission, in Intent) (Change, error) {
 		c.After.UpdatedAt = in.At
 		if c.Delivered && in.Acknowledge {
 			c.After.Fulfilment = Requested
+			c.FulfilmentChanged = true
 		}
 	} else {
 		c.After = *current
@@ -272,6 +276,7 @@ func Acknowledge(cur Commission, eventID string, at time.Time) (Change, error) {
 		return Change{}, fmt.Errorf("acknowledge %s/%s: commission is %s, not delivered: %w", cur.Provider, cur.ID, cur.Status, ErrInvalid)
 	}
 	c.Outcome = Applied
+	c.FulfilmentChanged = true
 	c.After.Fulfilment = Acknowledged
 	c.After.FulfilmentError = ""
 	c.After.Version++

@@ -50,7 +50,8 @@ type Store interface {
 	// Apply writes a planned change in one atomic step: the event record
 	// (skipped when ev.ID is empty), the commission (only if it is still
 	// in the state of change.Before: same status, amount, refunded amount
-	// and held approval, or absent when Before is nil), the new entries
+	// and held approval, or absent when Before is nil; its fulfilment
+	// fields change only with change.FulfilmentChanged), the new entries
 	// (each only if its id is new) and the balance deltas. Errors:
 	// ErrDuplicateEvent; *Mismatch; ErrEntryConflict when an entry id
 	// exists with other content; ErrConflict when a concurrent write got

@@ -299,3 +299,24 @@ func TestResolve(t *testing.T) {
 		t.Errorf("with a secret, %d policies, want 2", n)
 	}
 }
+
+func TestLedgerTable(t *testing.T) {
+	tpl := load(t)
+	r := tpl.Resources["LedgerTable"]
+	if r.DeletionPolicy != "Retain" || r.UpdateReplacePolicy != "Retain" {
+		t.Errorf("LedgerTable policies %q/%q, want Retain/Retain", r.DeletionPolicy, r.UpdateReplacePolicy)
+	}
+	if toString(r.Properties["PointInTimeRecoverySpecification"]) != `{"PointInTimeRecoveryEnabled":true}` {
+		t.Errorf("point-in-time recovery is off")
+	}
+	if r.Properties["BillingMode"] != "PAY_PER_REQUEST" || toString(r.Properties["SSESpecification"]) != `{"SSEEnabled":true}` {
+		t.Errorf("billing %v, SSE %v", r.Properties["BillingMode"], r.Properties["SSESpecification"])
+	}
+	in, ttl, err := tpl.Table("LedgerTable", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl != "expires_at" || len(in.KeySchema) != 2 || len(in.GlobalSecondaryIndexes) != 1 || *in.GlobalSecondaryIndexes[0].IndexName != "outbox" {
+		t.Errorf("table %+v ttl %q", in, ttl)
+	}
+}

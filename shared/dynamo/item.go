@@ -1,0 +1,181 @@
+package dynamo
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rewardrelay/rewardrelay/shared/reward"
+)
+
+// Item types, in the "type" attribute of every item.
+const (
+	typeCommission = "commission"
+	typePayout     = "payout"
+	typeEntry      = "entry"
+	typeBalance    = "balance"
+	typeEvent      = "event"
+	typeHold       = "hold"
+)
+
+// Keys. A commission, its entries and (for payouts) the payout share a
+// partition: one Query returns a commission's whole history.
+func subjectPK(p reward.Provider, subject string) string { return string(p) + "#" + subject }
+func commissionPK(p reward.Provider, id string) string {
+	return subjectPK(p, "commission:"+id)
+}
+func payoutPK(p reward.Provider, id string) string { return subjectPK(p, "payout:"+id) }
+func eventPK(p reward.Provider, id string) string  { return "EVENT#" + string(p) + "#" + id }
+func balancePK(a reward.Account) string            { return "BALANCE#" + a.String() }
+func holdPK(p reward.Provider, r reward.Recipient) string {
+	return "HOLD#" + string(p) + "#" + string(r)
+}
+
+const (
+	skState   = "STATE"
+	skEvent   = "EVENT"
+	skBalance = "BALANCE"
+	skHold    = "HOLD"
+)
+
+// entryKey derives an entry's key from its id alone, so that one id can only
+// ever be one item; ids start with provider#subject, which puts entries in
+// their commission's partition.
+func entryKey(id string) (pk, sk string) {
+	parts := strings.SplitN(id, "#", 3)
+	if len(parts) < 3 {
+		return "ENTRY#" + id, "ENTRY#" + id
+	}
+	return parts[0] + "#" + parts[1], "ENTRY#" + id
+}
+
+type accountItem struct {
+	Provider  string `dynamodbav:"provider"`
+	Recipient string `dynamodbav:"recipient"`
+	Unit      string `dynamodbav:"unit"`
+	Currency  string `dynamodbav:"currency"`
+}
+
+func accountOf(a reward.Account) accountItem {
+	return accountItem{string(a.Provider), string(a.Recipient), string(a.Unit), a.Currency}
+}
+
+func (a accountItem) account() reward.Account {
+	return reward.Account{Provider: reward.Provider(a.Provider), Recipient: reward.Recipient(a.Recipient), Unit: reward.Unit(a.Unit), Currency: a.Currency}
+}
+
+type commissionItem struct {
+	PK   string `dynamodbav:"pk"`
+	SK   string `dynamodbav:"sk"`
+	Type string `dynamodbav:"type"`
+	accountItem
+	ID              string `dynamodbav:"id"`
+	Amount          int64  `dynamodbav:"amount"`
+	Refunded        int64  `dynamodbav:"refunded"`
+	Status          string `dynamodbav:"status"`
+	Version         int64  `dynamodbav:"version"`
+	HeldApproval    bool   `dynamodbav:"held_approval"`
+	Fulfilment      string `dynamodbav:"fulfilment,omitempty"`
+	FulfilmentBatch string `dynamodbav:"fulfilment_batch,omitempty"`
+	FulfilmentError string `dynamodbav:"fulfilment_error,omitempty"`
+	UpdatedAt       string `dynamodbav:"updated_at"`
+	Outbox          string `dynamodbav:"outbox,omitempty"`
+	OutboxAt        string `dynamodbav:"outbox_at,omitempty"`
+}
+
+func (c commissionItem) commission() (reward.Commission, error) {
+	at, err := time.Parse(time.RFC3339Nano, c.UpdatedAt)
+	if err != nil {
+		return reward.Commission{}, fmt.Errorf("commission %s: updated_at %q: %w", c.PK, c.UpdatedAt, err)
+	}
+	return reward.Commission{
+		Provider: reward.Provider(c.Provider), ID: c.ID, Account: c.account(),
+		Amount: c.Amount, Refunded: c.Refunded, Status: reward.Status(c.Status), Version: c.Version,
+		HeldApproval: c.HeldApproval, Fulfilment: reward.Fulfilment(c.Fulfilment),
+		FulfilmentBatch: c.FulfilmentBatch, FulfilmentError: c.FulfilmentError, UpdatedAt: at,
+	}, nil
+}
+
+type payoutItem struct {
+	PK   string `dynamodbav:"pk"`
+	SK   string `dynamodbav:"sk"`
+	Type string `dynamodbav:"type"`
+	accountItem
+	ID        string `dynamodbav:"id"`
+	Amount    int64  `dynamodbav:"amount"`
+	Status    string `dynamodbav:"status"`
+	Attempts  int64  `dynamodbav:"attempts"`
+	Version   int64  `dynamodbav:"version"`
+	UpdatedAt string `dynamodbav:"updated_at"`
+}
+
+func (p payoutItem) payout() reward.Payout {
+	at, _ := time.Parse(time.RFC3339Nano, p.UpdatedAt)
+	return reward.Payout{
+		Provider: reward.Provider(p.Provider), ID: p.ID, Account: p.account(), Amount: p.Amount,
+		Status: reward.PayoutStatus(p.Status), Attempts: p.Attempts, Version: p.Version, UpdatedAt: at,
+	}
+}
+
+type entryItem struct {
+	PK   string `dynamodbav:"pk"`
+	SK   string `dynamodbav:"sk"`
+	Type string `dynamodbav:"type"`
+	accountItem
+	ID        string `dynamodbav:"id"`
+	Subject   string `dynamodbav:"subject"`
+	Kind      string `dynamodbav:"kind"`
+	Pending   int64  `dynamodbav:"pending"`
+	Available int64  `dynamodbav:"available"`
+	Reversed  int64  `dynamodbav:"reversed"`
+	Fulfilled int64  `dynamodbav:"fulfilled"`
+	EventID   string `dynamodbav:"event_id,omitempty"`
+	At        string `dynamodbav:"at"`
+}
+
+func entryOf(e reward.Entry) entryItem {
+	pk, sk := entryKey(e.ID)
+	return entryItem{
+		PK: pk, SK: sk, Type: typeEntry, accountItem: accountOf(e.Account),
+		ID: e.ID, Subject: e.Subject, Kind: string(e.Kind),
+		Pending: e.Deltas.Pending, Available: e.Deltas.Available, Reversed: e.Deltas.Reversed, Fulfilled: e.Deltas.Fulfilled,
+		EventID: e.EventID, At: e.At.UTC().Format(time.RFC3339Nano),
+	}
+}
+
+func (e entryItem) entry() reward.Entry {
+	at, _ := time.Parse(time.RFC3339Nano, e.At)
+	return reward.Entry{
+		ID: e.ID, Account: e.account(), Subject: e.Subject, Kind: reward.EntryKind(e.Kind),
+		Deltas:  reward.Deltas{Pending: e.Pending, Available: e.Available, Reversed: e.Reversed, Fulfilled: e.Fulfilled},
+		EventID: e.EventID, At: at,
+	}
+}
+
+type balanceItem struct {
+	accountItem
+	Pending   int64 `dynamodbav:"pending"`
+	Available int64 `dynamodbav:"available"`
+	Reversed  int64 `dynamodbav:"reversed"`
+	Fulfilled int64 `dynamodbav:"fulfilled"`
+}
+
+type eventItem struct {
+	PK         string `dynamodbav:"pk"`
+	SK         string `dynamodbav:"sk"`
+	Type       string `dynamodbav:"type"`
+	Provider   string `dynamodbav:"provider"`
+	ID         string `dynamodbav:"id"`
+	EventType  string `dynamodbav:"event_type"`
+	Outcome    string `dynamodbav:"outcome,omitempty"`
+	ReceivedAt string `dynamodbav:"received_at"`
+	ExpiresAt  int64  `dynamodbav:"expires_at"`
+}
+
+func eventOf(ev reward.EventRecord) eventItem {
+	return eventItem{
+		PK: eventPK(ev.Provider, ev.ID), SK: skEvent, Type: typeEvent, Provider: string(ev.Provider), ID: ev.ID,
+		EventType: ev.Type, Outcome: string(ev.Outcome), ReceivedAt: ev.ReceivedAt.UTC().Format(time.RFC3339Nano),
+		ExpiresAt: ev.ExpiresAt.Unix(),
+	}
+}

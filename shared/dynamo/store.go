@@ -1,0 +1,510 @@
+// Package dynamo keeps the reward ledger in one DynamoDB table: every state
+// change is one TransactWriteItems (event record, conditional commission
+// state, append-only entries, balance deltas), and DynamoDB's cancellation
+// reasons are translated into the domain's errors here and nowhere else.
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rewardrelay/rewardrelay/shared/reward"
+)
+
+// API is the part of the DynamoDB client the store uses.
+type API interface {
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+// Store is the DynamoDB reward.Store.
+type Store struct {
+	Client API
+	Table  string
+}
+
+var _ reward.Store = (*Store)(nil)
+
+// OutboxIndex is the sparse index of unacknowledged deliveries.
+const OutboxIndex = "outbox"
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}, "sk": &types.AttributeValueMemberS{Value: sk}}
+}
+
+func build(b expression.Builder) (expression.Expression, error) {
+	e, err := b.Build()
+	if err != nil {
+		return e, fmt.Errorf("build expression: %w", err)
+	}
+	return e, nil
+}
+
+// part is one item of a transaction and how to read its cancellation.
+type part struct {
+	item  types.TransactWriteItem
+	onCCF func(old map[string]types.AttributeValue) error
+}
+
+func (s *Store) eventPart(ev reward.EventRecord) (part, error) {
+	av, err := attributevalue.MarshalMap(eventOf(ev))
+	if err != nil {
+		return part{}, fmt.Errorf("marshal event %s: %w", ev.ID, err)
+	}
+	return part{
+		item: types.TransactWriteItem{Put: &types.Put{
+			TableName: aws.String(s.Table), Item: av,
+			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}},
+		onCCF: func(map[string]types.AttributeValue) error { return reward.ErrDuplicateEvent },
+	}, nil
+}
+
+func (s *Store) entryParts(entries []reward.Entry) ([]part, error) {
+	var parts []part
+	for _, e := range entries {
+		av, err := attributevalue.MarshalMap(entryOf(e))
+		if err != nil {
+			return nil, fmt.Errorf("marshal entry %s: %w", e.ID, err)
+		}
+		parts = append(parts, part{
+			item: types.TransactWriteItem{Put: &types.Put{
+				TableName: aws.String(s.Table), Item: av,
+				ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+			}},
+			onCCF: func(old map[string]types.AttributeValue) error {
+				var existing entryItem
+				if err := attributevalue.UnmarshalMap(old, &existing); err == nil && !existing.entry().SameContent(e) {
+					return fmt.Errorf("entry %s exists with other content (%s %+v, now %s %+v): %w", e.ID, existing.Kind, existing.entry().Deltas, e.Kind, e.Deltas, reward.ErrEntryConflict)
+				}
+				return fmt.Errorf("entry %s exists while the commission state says it should not: %w", e.ID, reward.ErrEntryConflict)
+			},
+		})
+	}
+	return parts, nil
+}
+
+// balanceParts adds each account's summed deltas: a transaction may touch an
+// item once only.
+func (s *Store) balanceParts(entries []reward.Entry) ([]part, error) {
+	sums := map[reward.Account]reward.Deltas{}
+	var order []reward.Account
+	for _, e := range entries {
+		if _, ok := sums[e.Account]; !ok {
+			order = append(order, e.Account)
+		}
+		sums[e.Account] = sums[e.Account].Add(e.Deltas)
+	}
+	var parts []part
+	for _, a := range order {
+		d := sums[a]
+		acct := accountOf(a)
+		e, err := build(expression.NewBuilder().WithUpdate(expression.
+			Set(expression.Name("type"), expression.Value(typeBalance)).
+			Set(expression.Name("provider"), expression.Value(acct.Provider)).
+			Set(expression.Name("recipient"), expression.Value(acct.Recipient)).
+			Set(expression.Name("unit"), expression.Value(acct.Unit)).
+			Set(expression.Name("currency"), expression.Value(acct.Currency)).
+			Add(expression.Name("pending"), expression.Value(d.Pending)).
+			Add(expression.Name("available"), expression.Value(d.Available)).
+			Add(expression.Name("reversed"), expression.Value(d.Reversed)).
+			Add(expression.Name("fulfilled"), expression.Value(d.Fulfilled))))
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, part{item: types.TransactWriteItem{Update: &types.Update{
+			TableName: aws.String(s.Table), Key: key(balancePK(a), skBalance),
+			UpdateExpression: e.Update(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+		}}})
+	}
+	return parts, nil
+}
+
+func (s *Store) commissionPart(c reward.Change) (part, error) {
+	a, acct := c.After, accountOf(c.After.Account)
+	upd := expression.
+		Set(expression.Name("type"), expression.Value(typeCommission)).
+		Set(expression.Name("provider"), expression.Value(acct.Provider)).
+		Set(expression.Name("recipient"), expression.Value(acct.Recipient)).
+		Set(expression.Name("unit"), expression.Value(acct.Unit)).
+		Set(expression.Name("currency"), expression.Value(acct.Currency)).
+		Set(expression.Name("id"), expression.Value(a.ID)).
+		Set(expression.Name("amount"), expression.Value(a.Amount)).
+		Set(expression.Name("refunded"), expression.Value(a.Refunded)).
+		Set(expression.Name("status"), expression.Value(string(a.Status))).
+		Set(expression.Name("held_approval"), expression.Value(a.HeldApproval)).
+		Set(expression.Name("updated_at"), expression.Value(a.UpdatedAt.UTC().Format(time.RFC3339Nano))).
+		Add(expression.Name("version"), expression.Value(1))
+	if c.FulfilmentChanged {
+		upd = fulfilmentUpdate(upd, a)
+	}
+	var cond expression.ConditionBuilder
+	if b := c.Before; b == nil {
+		cond = expression.AttributeNotExists(expression.Name("pk"))
+	} else {
+		cond = expression.Name("status").Equal(expression.Value(string(b.Status))).
+			And(expression.Name("amount").Equal(expression.Value(b.Amount))).
+			And(expression.Name("refunded").Equal(expression.Value(b.Refunded))).
+			And(expression.Name("held_approval").Equal(expression.Value(b.HeldApproval)))
+	}
+	e, err := build(expression.NewBuilder().WithUpdate(upd).WithCondition(cond))
+	if err != nil {
+		return part{}, err
+	}
+	return part{
+		item: types.TransactWriteItem{Update: &types.Update{
+			TableName: aws.String(s.Table), Key: key(commissionPK(a.Provider, a.ID), skState),
+			UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
+			ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}},
+		onCCF: mismatch,
+	}, nil
+}
+
+// fulfilmentUpdate writes the fulfilment fields and keeps the sparse outbox
+// index in step: only requested and failed deliveries are in it.
+func fulfilmentUpdate(upd expression.UpdateBuilder, c reward.Commission) expression.UpdateBuilder {
+	setOrRemove := func(u expression.UpdateBuilder, name, v string) expression.UpdateBuilder {
+		if v == "" {
+			return u.Remove(expression.Name(name))
+		}
+		return u.Set(expression.Name(name), expression.Value(v))
+	}
+	upd = setOrRemove(upd, "fulfilment", string(c.Fulfilment))
+	upd = setOrRemove(upd, "fulfilment_batch", c.FulfilmentBatch)
+	upd = setOrRemove(upd, "fulfilment_error", c.FulfilmentError)
+	if c.Fulfilment == reward.Requested || c.Fulfilment == reward.Failed {
+		return upd.Set(expression.Name("outbox"), expression.Value(string(c.Provider))).
+			Set(expression.Name("outbox_at"), expression.Value(c.UpdatedAt.UTC().Format(time.RFC3339Nano)))
+	}
+	return upd.Remove(expression.Name("outbox")).Remove(expression.Name("outbox_at"))
+}
+
+func mismatch(old map[string]types.AttributeValue) error {
+	if len(old) == 0 {
+		return &reward.Mismatch{}
+	}
+	var item commissionItem
+	if err := attributevalue.UnmarshalMap(old, &item); err != nil {
+		return fmt.Errorf("decode stored commission: %w", err)
+	}
+	c, err := item.commission()
+	if err != nil {
+		return err
+	}
+	return &reward.Mismatch{Current: &c}
+}
+
+// transact writes the parts in one transaction and translates a
+// cancellation: the first failed condition in part order decides.
+func (s *Store) transact(ctx context.Context, what string, parts []part) error {
+	items := make([]types.TransactWriteItem, len(parts))
+	for i, p := range parts {
+		items[i] = p.item
+	}
+	_, err := s.Client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	conflict := false
+	for i, r := range tce.CancellationReasons {
+		if i >= len(parts) {
+			break
+		}
+		switch aws.ToString(r.Code) {
+		case "ConditionalCheckFailed":
+			if parts[i].onCCF != nil {
+				return parts[i].onCCF(r.Item)
+			}
+		case "TransactionConflict":
+			conflict = true
+		}
+	}
+	if conflict {
+		return fmt.Errorf("%s: %w", what, reward.ErrConflict)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// write adds the entries and their balance deltas to parts and runs the
+// transaction.
+func (s *Store) write(ctx context.Context, what string, parts []part, entries []reward.Entry) error {
+	ep, err := s.entryParts(entries)
+	if err != nil {
+		return err
+	}
+	bp, err := s.balanceParts(entries)
+	if err != nil {
+		return err
+	}
+	parts = append(append(parts, ep...), bp...)
+	return s.transact(ctx, what, parts)
+}
+
+// Apply implements reward.Store.
+func (s *Store) Apply(ctx context.Context, ev reward.EventRecord, c reward.Change) error {
+	var parts []part
+	if ev.ID != "" {
+		p, err := s.eventPart(ev)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, p)
+	}
+	cp, err := s.commissionPart(c)
+	if err != nil {
+		return err
+	}
+	parts = append(parts, cp)
+	return s.write(ctx, fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID), parts, c.Entries)
+}
+
+// ApplyPayout implements reward.Store.
+func (s *Store) ApplyPayout(ctx context.Context, ev reward.EventRecord, c reward.PayoutChange) error {
+	var parts []part
+	if ev.ID != "" {
+		p, err := s.eventPart(ev)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, p)
+	}
+	a, acct := c.After, accountOf(c.After.Account)
+	upd := expression.
+		Set(expression.Name("type"), expression.Value(typePayout)).
+		Set(expression.Name("provider"), expression.Value(acct.Provider)).
+		Set(expression.Name("recipient"), expression.Value(acct.Recipient)).
+		Set(expression.Name("unit"), expression.Value(acct.Unit)).
+		Set(expression.Name("currency"), expression.Value(acct.Currency)).
+		Set(expression.Name("id"), expression.Value(a.ID)).
+		Set(expression.Name("amount"), expression.Value(a.Amount)).
+		Set(expression.Name("status"), expression.Value(string(a.Status))).
+		Set(expression.Name("attempts"), expression.Value(a.Attempts)).
+		Set(expression.Name("updated_at"), expression.Value(a.UpdatedAt.UTC().Format(time.RFC3339Nano))).
+		Add(expression.Name("version"), expression.Value(1))
+	cond := expression.AttributeNotExists(expression.Name("pk"))
+	if b := c.Before; b != nil {
+		cond = expression.Name("status").Equal(expression.Value(string(b.Status))).
+			And(expression.Name("attempts").Equal(expression.Value(b.Attempts)))
+	}
+	e, err := build(expression.NewBuilder().WithUpdate(upd).WithCondition(cond))
+	if err != nil {
+		return err
+	}
+	parts = append(parts, part{
+		item: types.TransactWriteItem{Update: &types.Update{
+			TableName: aws.String(s.Table), Key: key(payoutPK(a.Provider, a.ID), skState),
+			UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
+			ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}},
+		onCCF: func(old map[string]types.AttributeValue) error {
+			if len(old) == 0 {
+				return &reward.PayoutMismatch{}
+			}
+			var item payoutItem
+			if err := attributevalue.UnmarshalMap(old, &item); err != nil {
+				return fmt.Errorf("decode stored payout: %w", err)
+			}
+			p := item.payout()
+			return &reward.PayoutMismatch{Current: &p}
+		},
+	})
+	return s.write(ctx, fmt.Sprintf("apply payout %s/%s", a.Provider, a.ID), parts, c.Entries)
+}
+
+// RecordEvent implements reward.Store.
+func (s *Store) RecordEvent(ctx context.Context, ev reward.EventRecord) error {
+	p, err := s.eventPart(ev)
+	if err != nil {
+		return err
+	}
+	_, err = s.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: p.item.Put.Item, ConditionExpression: p.item.Put.ConditionExpression})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return reward.ErrDuplicateEvent
+	}
+	if err != nil {
+		return fmt.Errorf("record event %s/%s: %w", ev.Provider, ev.ID, err)
+	}
+	return nil
+}
+
+// SetHold implements reward.Store.
+func (s *Store) SetHold(ctx context.Context, ev reward.EventRecord, a reward.Account, held bool) error {
+	item, err := attributevalue.MarshalMap(struct {
+		PK        string `dynamodbav:"pk"`
+		SK        string `dynamodbav:"sk"`
+		Type      string `dynamodbav:"type"`
+		Provider  string `dynamodbav:"provider"`
+		Recipient string `dynamodbav:"recipient"`
+		Held      bool   `dynamodbav:"held"`
+		EventID   string `dynamodbav:"event_id"`
+	}{holdPK(a.Provider, a.Recipient), skHold, typeHold, string(a.Provider), string(a.Recipient), held, ev.ID})
+	if err != nil {
+		return fmt.Errorf("marshal hold: %w", err)
+	}
+	put := part{item: types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: item}}}
+	if ev.ID == "" {
+		_, err := s.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item})
+		if err != nil {
+			return fmt.Errorf("set hold %s: %w", a.Recipient, err)
+		}
+		return nil
+	}
+	evp, err := s.eventPart(ev)
+	if err != nil {
+		return err
+	}
+	return s.transact(ctx, fmt.Sprintf("set hold %s", a.Recipient), []part{evp, put})
+}
+
+// Held implements reward.Store.
+func (s *Store) Held(ctx context.Context, p reward.Provider, r reward.Recipient) (bool, error) {
+	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: key(holdPK(p, r), skHold), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false, fmt.Errorf("read hold %s: %w", r, err)
+	}
+	var item struct {
+		Held bool `dynamodbav:"held"`
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &item); err != nil {
+		return false, fmt.Errorf("decode hold %s: %w", r, err)
+	}
+	return item.Held, nil
+}
+
+func (s *Store) get(ctx context.Context, pk string, v any) error {
+	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: key(pk, skState), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", pk, err)
+	}
+	if len(out.Item) == 0 {
+		return fmt.Errorf("read %s: %w", pk, reward.ErrNotFound)
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, v); err != nil {
+		return fmt.Errorf("decode %s: %w", pk, err)
+	}
+	return nil
+}
+
+// Commission implements reward.Store.
+func (s *Store) Commission(ctx context.Context, p reward.Provider, id string) (reward.Commission, error) {
+	var item commissionItem
+	if err := s.get(ctx, commissionPK(p, id), &item); err != nil {
+		return reward.Commission{}, err
+	}
+	return item.commission()
+}
+
+// Payout implements reward.Store.
+func (s *Store) Payout(ctx context.Context, p reward.Provider, id string) (reward.Payout, error) {
+	var item payoutItem
+	if err := s.get(ctx, payoutPK(p, id), &item); err != nil {
+		return reward.Payout{}, err
+	}
+	return item.payout(), nil
+}
+
+// SetFulfilment implements reward.Store.
+func (s *Store) SetFulfilment(ctx context.Context, c reward.Commission) error {
+	upd := fulfilmentUpdate(expression.
+		Set(expression.Name("updated_at"), expression.Value(c.UpdatedAt.UTC().Format(time.RFC3339Nano))).
+		Add(expression.Name("version"), expression.Value(1)), c)
+	e, err := build(expression.NewBuilder().WithUpdate(upd).WithCondition(expression.Name("version").Equal(expression.Value(c.Version))))
+	if err != nil {
+		return err
+	}
+	_, err = s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: key(commissionPK(c.Provider, c.ID), skState),
+		UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return mismatch(ccf.Item)
+	}
+	if err != nil {
+		return fmt.Errorf("set fulfilment %s/%s: %w", c.Provider, c.ID, err)
+	}
+	return nil
+}
+
+// Outbox implements reward.Store.
+func (s *Store) Outbox(ctx context.Context, p reward.Provider, limit int) ([]reward.Commission, error) {
+	e, err := build(expression.NewBuilder().WithKeyCondition(expression.Key("outbox").Equal(expression.Value(string(p)))))
+	if err != nil {
+		return nil, err
+	}
+	var out []reward.Commission
+	var start map[string]types.AttributeValue
+	for len(out) < limit {
+		res, err := s.Client.Query(ctx, &dynamodb.QueryInput{
+			TableName: aws.String(s.Table), IndexName: aws.String(OutboxIndex),
+			KeyConditionExpression: e.KeyCondition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+			Limit: aws.Int32(int32(limit - len(out))), ExclusiveStartKey: start,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read %s outbox: %w", p, err)
+		}
+		for _, av := range res.Items {
+			var item commissionItem
+			if err := attributevalue.UnmarshalMap(av, &item); err != nil {
+				return nil, fmt.Errorf("decode outbox item: %w", err)
+			}
+			c, err := item.commission()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+		if start = res.LastEvaluatedKey; len(start) == 0 {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Ledger implements reward.Store with a full scan: for the audit and the
+// CLI, not for a request path.
+func (s *Store) Ledger(ctx context.Context) (reward.Ledger, error) {
+	var l reward.Ledger
+	p := dynamodb.NewScanPaginator(s.Client, &dynamodb.ScanInput{TableName: aws.String(s.Table), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return reward.Ledger{}, fmt.Errorf("scan ledger: %w", err)
+		}
+		for _, av := range page.Items {
+			if err := addItem(&l, av); err != nil {
+				return reward.Ledger{}, err
+			}
+		}
+	}
+	sort.Slice(l.Entries, func(i, j int) bool { return l.Entries[i].ID < l.Entries[j].ID })
+	sort.Slice(l.Balances, func(i, j int) bool { return l.Balances[i].Account.String() < l.Balances[j].Account.String() })
+	sort.Slice(l.Commissions, func(i, j int) bool {
+		return commissionPK(l.Commissions[i].Provider, l.Commissions[i].ID) < commissionPK(l.Commissions[j].Provider, l.Commissions[j].ID)
+	})
+	return l, nil
+}
