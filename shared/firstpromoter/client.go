@@ -1,0 +1,250 @@
+// Package firstpromoter is a client of FirstPromoter's API v2: the calls
+// rewardrelay makes, with both authentication headers, page/per_page
+// pagination, ids[] chunking, typed errors, retries with jittered backoff
+// that honour Retry-After, deadlines from the context, and a request budget
+// shared by every function that calls the platform.
+package firstpromoter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultBaseURL is the API's address.
+const DefaultBaseURL = "https://api.firstpromoter.com/api/v2/company"
+
+// MaxPerPage is the largest page and ids[] chunk the API serves.
+const MaxPerPage = 100
+
+// SyncBatchLimit is the most ids a batch action answers synchronously.
+const SyncBatchLimit = 5
+
+// Sentinel errors that classify an *APIError.
+var (
+	// ErrConfig is 401 or 403: the API key or account id is wrong. Not retried.
+	ErrConfig = errors.New("firstpromoter: authentication or permission refused (check FIRSTPROMOTER_API_KEY and FIRSTPROMOTER_ACCOUNT_ID)")
+	// ErrNotFound is 404.
+	ErrNotFound = errors.New("firstpromoter: not found")
+	// ErrInvalid is 400 or 422: the request, or a repeated action; check state.
+	ErrInvalid = errors.New("firstpromoter: request refused")
+	// ErrRateLimited is 429 after every retry.
+	ErrRateLimited = errors.New("firstpromoter: rate limited")
+	// ErrUnavailable is a 5xx, a timeout or a network error after every retry.
+	ErrUnavailable = errors.New("firstpromoter: unavailable")
+)
+
+// APIError is an error answer of the API.
+type APIError struct {
+	Op         string
+	Status     int
+	Code       string
+	Message    string
+	RetryAfter time.Duration
+	kind       error
+}
+
+func (e *APIError) Error() string {
+	msg := fmt.Sprintf("firstpromoter %s: HTTP %d", e.Op, e.Status)
+	if e.Code != "" {
+		msg += " " + e.Code
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return msg
+}
+
+// Unwrap returns the sentinel error that classifies the answer.
+func (e *APIError) Unwrap() error { return e.kind }
+
+// Budget rations requests among every concurrent caller of the account.
+// Take blocks until one request may be sent, or fails with the context.
+type Budget interface {
+	Take(ctx context.Context) error
+}
+
+// Client calls the API. The zero values of the optional fields are
+// sensible defaults.
+type Client struct {
+	BaseURL   string
+	APIKey    string
+	AccountID string
+	HTTP      *http.Client
+	Budget    Budget
+	// MaxAttempts is the most tries of one request (default 4).
+	MaxAttempts int
+	// Backoff is the base of the exponential backoff (default 250 ms).
+	Backoff time.Duration
+	// Sleep waits, or fails with the context (tests make it instant).
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// do sends one request with retries and decodes a 2xx answer into out.
+func (c *Client) do(ctx context.Context, op, method, path string, query url.Values, body, out any) (int, error) {
+	base := c.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	u := strings.TrimRight(base, "/") + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return 0, fmt.Errorf("firstpromoter %s: %w", op, err)
+		}
+	}
+	attempts := c.MaxAttempts
+	if attempts <= 0 {
+		attempts = 4
+	}
+	backoff := c.Backoff
+	if backoff <= 0 {
+		backoff = 250 * time.Millisecond
+	}
+	wait := c.Sleep
+	if wait == nil {
+		wait = sleep
+	}
+	var lastErr error
+	for attempt := range attempts {
+		if c.Budget != nil {
+			if err := c.Budget.Take(ctx); err != nil {
+				return 0, fmt.Errorf("firstpromoter %s: request budget: %w", op, err)
+			}
+		}
+		status, err := c.once(ctx, op, method, u, payload, out)
+		if err == nil {
+			return status, nil
+		}
+		lastErr = err
+		var apiErr *APIError
+		retryable := !errors.As(err, &apiErr) || apiErr.kind == ErrRateLimited || apiErr.kind == ErrUnavailable
+		if !retryable || attempt == attempts-1 || ctx.Err() != nil {
+			break
+		}
+		// Full jitter over an exponential ceiling, but never sooner than
+		// the server asked.
+		d := time.Duration(rand.Int64N(int64(backoff) << attempt))
+		if apiErr != nil && apiErr.RetryAfter > d {
+			d = apiErr.RetryAfter
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
+			break // no time to wait: report now rather than time out
+		}
+		if err := wait(ctx, d); err != nil {
+			break
+		}
+	}
+	return 0, lastErr
+}
+
+func (c *Client) once(ctx context.Context, op, method, u string, payload []byte, out any) (int, error) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return 0, fmt.Errorf("firstpromoter %s: %w", op, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.APIKey)
+	req.Header.Set("Account-ID", c.AccountID)
+	req.Header.Set("Accept", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return 0, &APIError{Op: op, Message: redactURL(err), kind: ErrUnavailable}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return 0, &APIError{Op: op, Status: resp.StatusCode, Message: "reading the answer: " + err.Error(), kind: ErrUnavailable}
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if out != nil && len(bytes.TrimSpace(raw)) > 0 {
+			if err := json.Unmarshal(raw, out); err != nil {
+				return 0, fmt.Errorf("firstpromoter %s: decode answer: %w", op, err)
+			}
+		}
+		return resp.StatusCode, nil
+	}
+	e := &APIError{Op: op, Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+	var msg struct {
+		Message string `json:"message"`
+		Code    string `json:"code"`
+	}
+	if json.Unmarshal(raw, &msg) == nil {
+		e.Message, e.Code = msg.Message, msg.Code
+	}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		e.kind = ErrConfig
+	case resp.StatusCode == http.StatusNotFound:
+		e.kind = ErrNotFound
+	case resp.StatusCode == http.StatusTooManyRequests:
+		e.kind = ErrRateLimited
+	case resp.StatusCode >= 500:
+		e.kind = ErrUnavailable
+	default:
+		e.kind = ErrInvalid
+	}
+	return 0, e
+}
+
+// redactURL keeps a transport error's reason without the URL and its query.
+func redactURL(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// retryAfter reads Retry-After in seconds or as an HTTP date.
+func retryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}

@@ -1,0 +1,115 @@
+package simulator
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// Conversion is an AgentRef conversion.
+type Conversion struct {
+	ID               string    `json:"id"`
+	AffiliateID      string    `json:"affiliateId"`
+	ProgramID        string    `json:"programId"`
+	Amount           int64     `json:"amount"`
+	Currency         string    `json:"currency"`
+	CommissionAmount int64     `json:"commissionAmount"`
+	Status           string    `json:"status"`
+	CreatedAt        time.Time `json:"createdAt"`
+}
+
+// Payout is an AgentRef payout.
+type Payout struct {
+	ID          string     `json:"id"`
+	AffiliateID string     `json:"affiliateId"`
+	Amount      int64      `json:"amount"`
+	Currency    string     `json:"currency,omitempty"`
+	Status      string     `json:"status"`
+	Method      string     `json:"method"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	CompletedAt *time.Time `json:"completedAt"`
+}
+
+// PutConversion creates or replaces a conversion.
+func (s *Simulator) PutConversion(c Conversion) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = s.Now()
+	}
+	s.conversions[c.ID] = &c
+}
+
+// PutPayout creates or replaces a payout.
+func (s *Simulator) PutPayout(p Payout) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = s.Now()
+	}
+	s.payouts[p.ID] = &p
+}
+
+func (s *Simulator) serveAgentRef(w http.ResponseWriter, r *http.Request, path string) {
+	if r.Header.Get("Authorization") != "Bearer "+s.AgentKey {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]string{"code": "unauthorized", "message": "invalid API key"}})
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := r.URL.Query()
+	switch {
+	case r.Method == http.MethodGet && path == "/conversions":
+		var rows []any
+		var keys []string
+		for id, c := range s.conversions {
+			if (q.Get("status") == "" || c.Status == q.Get("status")) && (q.Get("affiliateId") == "" || c.AffiliateID == q.Get("affiliateId")) {
+				keys = append(keys, id)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			rows = append(rows, s.conversions[k])
+		}
+		writePage(w, q, rows)
+	case r.Method == http.MethodGet && path == "/payouts":
+		var rows []any
+		var keys []string
+		for id, p := range s.payouts {
+			if q.Get("status") == "" || p.Status == q.Get("status") {
+				keys = append(keys, id)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			rows = append(rows, s.payouts[k])
+		}
+		writePage(w, q, rows)
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]string{"code": "not_found", "message": "no such endpoint"}})
+	}
+}
+
+// writePage answers AgentRef's {data, meta} with cursor pagination: the
+// cursor is the offset of the next row.
+func writePage(w http.ResponseWriter, q map[string][]string, rows []any) {
+	get := func(k string) string {
+		if v := q[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	limit := min(max(atoiDefault(get("limit"), 20), 1), 100)
+	offset := max(atoiDefault(get("cursor"), 0), 0)
+	end := min(offset+limit, len(rows))
+	data := []any{}
+	if offset < len(rows) {
+		data = rows[offset:end]
+	}
+	meta := map[string]any{"total": len(rows), "page": offset/limit + 1, "pageSize": limit, "hasMore": end < len(rows), "nextCursor": nil}
+	if end < len(rows) {
+		meta["nextCursor"] = strconv.Itoa(end)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "meta": meta})
+}
