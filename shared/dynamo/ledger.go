@@ -9,7 +9,6 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
-
 func addItem(l *reward.Ledger, av map[string]types.AttributeValue) error {
 	t, _ := av["type"].(*types.AttributeValueMemberS)
 	if t == nil {
