@@ -426,11 +426,15 @@ func (s *Store) Payout(ctx context.Context, p reward.Provider, id string) (rewar
 }
 
 // SetFulfilment implements reward.Store.
-func (s *Store) SetFulfilment(ctx context.Context, c reward.Commission) error {
+func (s *Store) SetFulfilment(ctx context.Context, c reward.Commission, from reward.Fulfilment) error {
 	upd := fulfilmentUpdate(expression.
 		Set(expression.Name("updated_at"), expression.Value(c.UpdatedAt.UTC().Format(time.RFC3339Nano))).
 		Add(expression.Name("version"), expression.Value(1)), c)
-	e, err := build(expression.NewBuilder().WithUpdate(upd).WithCondition(expression.Name("version").Equal(expression.Value(c.Version))))
+	cond := expression.Name("fulfilment").Equal(expression.Value(string(from)))
+	if from == reward.NotRequested {
+		cond = expression.AttributeExists(expression.Name("pk")).And(expression.AttributeNotExists(expression.Name("fulfilment")))
+	}
+	e, err := build(expression.NewBuilder().WithUpdate(upd).WithCondition(cond))
 	if err != nil {
 		return err
 	}

@@ -180,11 +180,11 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
 		apply(t, s, reward.EventRecord{}, ack)
 		failed := out[1]
 		failed.Fulfilment, failed.FulfilmentError = reward.Failed, "422 invalid_params"
-		if err := s.SetFulfilment(t.Context(), failed); err != nil {
+		if err := s.SetFulfilment(t.Context(), failed, reward.Requested); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.SetFulfilment(t.Context(), failed); !errors.As(err, new(*reward.Mismatch)) {
-			t.Errorf("SetFulfilment at an old version: %v, want *Mismatch", err)
+		if err := s.SetFulfilment(t.Context(), failed, reward.Requested); !errors.As(err, new(*reward.Mismatch)) {
+			t.Errorf("SetFulfilment from a state it is no longer in: %v, want *Mismatch", err)
 		}
 		got, _ := s.Commission(t.Context(), reward.FirstPromoter, "52")
 		if got.Fulfilment != reward.Failed || got.FulfilmentError != "422 invalid_params" || got.Version != 2 {

@@ -199,7 +199,7 @@ func (s *Store) Payout(_ context.Context, p reward.Provider, id string) (reward.
 	return c, nil
 }
 
-func (s *Store) SetFulfilment(_ context.Context, c reward.Commission) error {
+func (s *Store) SetFulfilment(_ context.Context, c reward.Commission, from reward.Fulfilment) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.fail(); err != nil {
@@ -207,7 +207,7 @@ func (s *Store) SetFulfilment(_ context.Context, c reward.Commission) error {
 	}
 	k := key(c.Provider, c.ID)
 	cur, ok := s.commissions[k]
-	if !ok || cur.Version != c.Version {
+	if !ok || cur.Fulfilment != from {
 		if !ok {
 			return &reward.Mismatch{}
 		}

@@ -72,8 +72,8 @@ type Store interface {
 	// Payout returns a stored payout or ErrNotFound.
 	Payout(ctx context.Context, p Provider, id string) (Payout, error)
 	// SetFulfilment stores c's fulfilment fields (state, batch, error) if
-	// the commission is still at c.Version; *Mismatch otherwise.
-	SetFulfilment(ctx context.Context, c Commission) error
+	// the stored commission's fulfilment is still from; *Mismatch otherwise.
+	SetFulfilment(ctx context.Context, c Commission, from Fulfilment) error
 	// Outbox lists up to limit commissions of p whose delivery is not yet
 	// acknowledged (requested or failed), oldest first.
 	Outbox(ctx context.Context, p Provider, limit int) ([]Commission, error)

@@ -1,0 +1,132 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/rewardrelay/rewardrelay/shared/awstest"
+	"github.com/rewardrelay/rewardrelay/shared/dynamo"
+	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
+	"github.com/rewardrelay/rewardrelay/shared/reward"
+	"github.com/rewardrelay/rewardrelay/shared/simulator"
+	"github.com/rewardrelay/rewardrelay/shared/telemetry"
+	"github.com/rewardrelay/rewardrelay/shared/webhook"
+)
+
+const (
+	fpSecret = "sim-fp-secret"
+	arSecret = "whsec_c2ltdWxhdG9yLWFnZW50cmVmLXNlY3JldA=="
+)
+
+var t0 = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+// countingDB counts DynamoDB requests and the write capacity they consumed.
+type countingDB struct {
+	dynamo.API
+	requests atomic.Int64
+}
+
+func (c *countingDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.requests.Add(1)
+	return c.API.TransactWriteItems(ctx, in, o...)
+}
+func (c *countingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.requests.Add(1)
+	return c.API.PutItem(ctx, in, o...)
+}
+func (c *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.requests.Add(1)
+	return c.API.GetItem(ctx, in, o...)
+}
+func (c *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.requests.Add(1)
+	return c.API.UpdateItem(ctx, in, o...)
+}
+
+type harness struct {
+	sim   *simulator.Simulator
+	db    *countingDB
+	store reward.Store
+	p     *Processor
+	logs  *bytes.Buffer
+	seq   int
+}
+
+// newHarness wires a processor to DynamoDB Local (a fresh table from the
+// template) and a platform simulator.
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	client, table := awstest.Table(t)
+	sim := simulator.New()
+	srv := sim.Start()
+	t.Cleanup(srv.Close)
+	db := &countingDB{API: client}
+	store := &dynamo.Store{Client: db, Table: table}
+	logs := &bytes.Buffer{}
+	fp := &firstpromoter.Client{
+		BaseURL: simulator.FirstPromoterURL(srv.URL), APIKey: sim.APIKey, AccountID: sim.AccountID,
+		Sleep: func(context.Context, time.Duration) error { return nil },
+	}
+	cfg := DefaultConfig()
+	cfg.ReferralRewardIDs = map[int64]bool{99: true}
+	return &harness{sim: sim, db: db, store: store, logs: logs, p: &Processor{
+		Store: store, FirstPromoter: fp, Config: cfg, Log: telemetry.NewLogger(logs, "DEBUG"), Now: func() time.Time { return t0 },
+	}}
+}
+
+// fpCommission puts a commission on the platform: promoter 7, 500 points.
+func (h *harness) fpCommission(id int64, status string) simulator.FPCommission {
+	c := simulator.FPCommission{ID: id, Status: status, Unit: "points", Amount: 500, PromoterID: 7, RewardID: 3, CreatedAt: t0}
+	h.sim.PutCommission(c)
+	return c
+}
+
+// fpEvent is a queued FirstPromoter commission event for the platform's
+// current commission.
+func (h *harness) fpEvent(eventID, eventType string, id int64, oldStatus string) Message {
+	c, _ := h.sim.Commission(id)
+	d := simulator.FirstPromoterEvent(fpSecret, eventID, eventType, c, oldStatus, t0)
+	h.seq++
+	return Message{ID: "m-" + strconv.Itoa(h.seq), Delivery: webhook.Delivery{Provider: webhook.FirstPromoter, EventID: eventID, EventType: eventType, ReceivedAt: t0, Body: d.Body}}
+}
+
+func (h *harness) arEvent(t testing.TB, msgID, eventType string, data any) Message {
+	t.Helper()
+	d, err := simulator.AgentRefEvent(arSecret, msgID, eventType, data, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.seq++
+	return Message{ID: "m-" + strconv.Itoa(h.seq), Delivery: webhook.Delivery{Provider: webhook.AgentRef, EventID: msgID, EventType: eventType, ReceivedAt: t0, Body: d.Body}}
+}
+
+func (h *harness) balance(t testing.TB, a reward.Account) reward.Deltas {
+	t.Helper()
+	l, err := h.store.Ledger(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := l.Audit(); len(v) > 0 {
+		t.Errorf("audit: %v", v)
+	}
+	for _, b := range l.Balances {
+		if b.Account == a {
+			return b.Deltas
+		}
+	}
+	return reward.Deltas{}
+}
+
+var promoter7 = reward.Account{Provider: reward.FirstPromoter, Recipient: reward.Promoter("7"), Unit: reward.Points}
+
+func discard() *slog.Logger { return telemetry.NewLogger(&bytes.Buffer{}, "ERROR") }
+
+var _ = fmt.Sprint

@@ -1,0 +1,465 @@
+// Package relay turns queued webhook deliveries into ledger changes and
+// platform acknowledgements: the processor's use case. It decides; the
+// reward package plans each transition; the Store and the platform clients
+// do the I/O.
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
+	"github.com/rewardrelay/rewardrelay/shared/reward"
+	"github.com/rewardrelay/rewardrelay/shared/webhook"
+)
+
+// FirstPromoterAPI is what the processor asks of FirstPromoter.
+type FirstPromoterAPI interface {
+	Commissions(ctx context.Context, ids []int64) ([]firstpromoter.Commission, error)
+	MarkFulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
+}
+
+// Config is the processor's behaviour.
+type Config struct {
+	// ReferralRewardIDs are FirstPromoter reward ids whose commissions
+	// reward the referred customer instead of the promoter.
+	ReferralRewardIDs map[int64]bool
+	// Units are the FirstPromoter units this deployment delivers; cash
+	// never is.
+	Units map[reward.Unit]bool
+	// IdempotencyTTL is how long event ids are remembered.
+	IdempotencyTTL time.Duration
+	// AgentRefCurrency is used where an AgentRef payload names none.
+	AgentRefCurrency string
+}
+
+// DefaultConfig delivers the five non-monetary units and remembers event
+// ids for 7 days, longer than either platform retries.
+func DefaultConfig() Config {
+	units := map[reward.Unit]bool{}
+	for _, u := range reward.NonMonetary {
+		units[u] = true
+	}
+	return Config{Units: units, IdempotencyTTL: 7 * 24 * time.Hour, AgentRefCurrency: "usd"}
+}
+
+// Processor applies deliveries to the ledger.
+type Processor struct {
+	Store         reward.Store
+	FirstPromoter FirstPromoterAPI
+	Config        Config
+	Log           *slog.Logger
+	Now           func() time.Time
+}
+
+// Message is one queued delivery.
+type Message struct {
+	ID       string // the queue's message id
+	Delivery webhook.Delivery
+}
+
+// Counter names, for metrics.
+const (
+	CountApplied       = "applied"
+	CountDuplicate     = "duplicate"
+	CountStale         = "stale"
+	CountIgnored       = "ignored"
+	CountDelivered     = "delivered"
+	CountAcknowledged  = "acknowledged"
+	CountAckFailed     = "acknowledgement_failed"
+	CountAckPending    = "acknowledgement_async"
+	CountPlatformError = "platform_error"
+	CountFailed        = "failed"
+)
+
+// Result is what a batch came to: the messages to retry and counters.
+type Result struct {
+	Failed []string
+	Counts map[string]int
+}
+
+// maxAttempts bounds the plan-apply loop: each retry follows a concurrent
+// change, which at most a few other events can cause.
+const maxAttempts = 6
+
+type batchState struct {
+	res       Result
+	delivered []reward.Commission // FirstPromoter commissions to acknowledge
+}
+
+func (b *batchState) count(k string) { b.res.Counts[k]++ }
+
+func (b *batchState) fail(id string) {
+	b.res.Failed = append(b.res.Failed, id)
+	b.count(CountFailed)
+}
+
+// Process handles one batch. Messages are handled in order, so two events
+// of one commission in one batch apply in the order they were queued.
+func (p *Processor) Process(ctx context.Context, msgs []Message) Result {
+	b := &batchState{res: Result{Counts: map[string]int{}}}
+	fp, fpErr := p.enrich(ctx, msgs)
+	for _, m := range msgs {
+		log := p.Log.With("message_id", m.ID, "provider", m.Delivery.Provider, "event_id", m.Delivery.EventID, "event_type", m.Delivery.EventType)
+		var err error
+		switch m.Delivery.Provider {
+		case webhook.FirstPromoter:
+			err = p.firstPromoter(ctx, b, m, fp, fpErr, log)
+		case webhook.AgentRef:
+			err = p.agentRef(ctx, b, m, log)
+		default:
+			err = fmt.Errorf("provider %q: %w", m.Delivery.Provider, reward.ErrInvalid)
+		}
+		if err != nil {
+			b.fail(m.ID)
+			level := slog.LevelWarn
+			if errors.Is(err, reward.ErrEntryConflict) {
+				// A ledger entry exists with other content: a person must look.
+				level = slog.LevelError
+			}
+			log.Log(ctx, level, "event not applied; it will be retried, then dead-lettered", "error", err.Error())
+		}
+	}
+	p.acknowledge(ctx, b)
+	return b.res
+}
+
+// enrich fetches every FirstPromoter commission of the batch in one request
+// (chunks of 100): the webhook lacks the promoter and the reward, and the
+// platform's current status defends against reordered deliveries.
+func (p *Processor) enrich(ctx context.Context, msgs []Message) (map[int64]firstpromoter.Commission, error) {
+	var ids []int64
+	seen := map[int64]bool{}
+	for _, m := range msgs {
+		if m.Delivery.Provider != webhook.FirstPromoter {
+			continue
+		}
+		var env fpEnvelope
+		if json.Unmarshal(m.Delivery.Body, &env) != nil || env.Data.Test {
+			continue
+		}
+		if id, err := parseID(env.Data.ID); err == nil && isCommissionEvent(env.EventType) && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if p.FirstPromoter == nil {
+		return nil, errors.New("no FirstPromoter API configured (FIRSTPROMOTER_API_KEY, FIRSTPROMOTER_ACCOUNT_ID)")
+	}
+	rows, err := p.FirstPromoter.Commissions(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]firstpromoter.Commission, len(rows))
+	for _, c := range rows {
+		out[c.ID] = c
+	}
+	return out, nil
+}
+
+func isCommissionEvent(t string) bool {
+	switch t {
+	case "commission.created", "commission.updated", "commission.approved", "commission.denied", "commission.pending", "commission.deleted":
+		return true
+	}
+	return false
+}
+
+func (p *Processor) record(ctx context.Context, b *batchState, d webhook.Delivery, outcome reward.Outcome, counter string) error {
+	err := p.Store.RecordEvent(ctx, p.eventRecord(d, outcome))
+	switch {
+	case errors.Is(err, reward.ErrDuplicateEvent):
+		b.count(CountDuplicate)
+		return nil
+	case err != nil:
+		return err
+	}
+	b.count(counter)
+	return nil
+}
+
+func (p *Processor) eventRecord(d webhook.Delivery, outcome reward.Outcome) reward.EventRecord {
+	received := d.ReceivedAt
+	if received.IsZero() {
+		received = p.Now()
+	}
+	return reward.EventRecord{
+		Provider: reward.Provider(d.Provider), ID: d.EventID, Type: d.EventType, Outcome: outcome,
+		ReceivedAt: received, ExpiresAt: p.Now().Add(p.Config.IdempotencyTTL),
+	}
+}
+
+func (p *Processor) firstPromoter(ctx context.Context, b *batchState, m Message, api map[int64]firstpromoter.Commission, apiErr error, log *slog.Logger) error {
+	var env fpEnvelope
+	if err := json.Unmarshal(m.Delivery.Body, &env); err != nil {
+		return fmt.Errorf("decode firstpromoter event: %w: %w", reward.ErrInvalid, err)
+	}
+	if env.Data.Test {
+		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
+	}
+	if !isCommissionEvent(env.EventType) {
+		// payout.updated / payout.completed echo our own mark_fulfilled: the
+		// acknowledgement was recorded when the call answered.
+		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
+	}
+	id, err := parseID(env.Data.ID)
+	if err != nil {
+		return err
+	}
+	if apiErr != nil {
+		b.count(CountPlatformError)
+		return fmt.Errorf("read commission %d from firstpromoter: %w", id, apiErr)
+	}
+	target := env.target()
+	in := reward.Intent{Provider: reward.FirstPromoter, CommissionID: strconv.FormatInt(id, 10), EventID: m.Delivery.EventID, Acknowledge: true, At: p.Now()}
+	unit, amount := env.Data.Unit, env.Data.Amount
+	c, known := api[id]
+	if known {
+		// The platform's current view wins over the (possibly old) event.
+		target, unit, amount = statusTarget(c.Status), c.Unit, c.Amount
+		if env.EventType == "commission.deleted" {
+			target = reward.TargetDenied
+		}
+	}
+	u, err := reward.ParseUnit(unit)
+	if err != nil {
+		return err
+	}
+	if u == reward.Cash || !p.Config.Units[u] {
+		log.Info("commission unit is not delivered by this deployment", "commission_id", id, "unit", u)
+		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
+	}
+	in.Target, in.Amount = target, amount
+	in.Account = reward.Account{Provider: reward.FirstPromoter, Unit: u, Recipient: p.recipient(c, known, env)}
+	if !in.Account.Recipient.Valid() {
+		if target != reward.TargetDenied {
+			return fmt.Errorf("commission %d is not (yet) returned by the platform: its recipient is unknown", id)
+		}
+		// A denied or deleted commission the platform no longer returns:
+		// only the ledger knows whom it concerned.
+		stored, err := p.Store.Commission(ctx, reward.FirstPromoter, in.CommissionID)
+		if errors.Is(err, reward.ErrNotFound) {
+			return p.record(ctx, b, m.Delivery, reward.Stale, CountStale)
+		}
+		if err != nil {
+			return err
+		}
+		in.Account = stored.Account
+	}
+	return p.apply(ctx, b, m.Delivery, in, log)
+}
+
+func (p *Processor) recipient(c firstpromoter.Commission, known bool, env fpEnvelope) reward.Recipient {
+	if known && c.Reward != nil && p.Config.ReferralRewardIDs[c.Reward.ID] {
+		if c.Referral != nil {
+			return reward.Referral(c.Referral.UID, strconv.FormatInt(c.Referral.ID, 10))
+		}
+		if r := env.Data.Referral; r != nil {
+			return reward.Referral(r.UID, r.ID.String())
+		}
+		return ""
+	}
+	if known && c.PromoterID() != 0 {
+		return reward.Promoter(strconv.FormatInt(c.PromoterID(), 10))
+	}
+	return ""
+}
+
+// guess is the state a transition most likely starts from: assuming it
+// makes the common case one write; a wrong guess costs one more.
+func guess(in reward.Intent) *reward.Commission {
+	if in.Target == reward.TargetPending {
+		return nil
+	}
+	return &reward.Commission{Provider: in.Provider, ID: in.CommissionID, Account: in.Account, Status: reward.Pending, Amount: in.Amount}
+}
+
+// apply plans and writes one intent, re-planning from the stored state when
+// the assumption was wrong.
+func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery, in reward.Intent, log *slog.Logger) error {
+	cur, guessed := guess(in), true
+	for range maxAttempts {
+		change, err := reward.Plan(cur, in)
+		if err != nil {
+			return err
+		}
+		if change.Outcome != reward.Applied && guessed {
+			// Only a stored state may make an event stale or a duplicate.
+			stored, err := p.Store.Commission(ctx, in.Provider, in.CommissionID)
+			switch {
+			case errors.Is(err, reward.ErrNotFound):
+				cur = nil
+			case err != nil:
+				return err
+			default:
+				cur = &stored
+			}
+			guessed = false
+			continue
+		}
+		if change.Outcome != reward.Applied {
+			if change.Outcome == reward.Stale {
+				log.Info("stale transition acknowledged", "commission_id", in.CommissionID, "recipient", in.Account.Recipient, "reason", change.Reason)
+			}
+			counter := CountDuplicate
+			if change.Outcome == reward.Stale {
+				counter = CountStale
+			}
+			return p.record(ctx, b, d, change.Outcome, counter)
+		}
+		err = p.Store.Apply(ctx, p.eventRecord(d, reward.Applied), change)
+		var mm *reward.Mismatch
+		switch {
+		case err == nil:
+			b.count(CountApplied)
+			if change.Delivered {
+				b.count(CountDelivered)
+				if in.Acknowledge {
+					b.delivered = append(b.delivered, change.After)
+				}
+			}
+			log.Info("applied", "commission_id", in.CommissionID, "recipient", in.Account.Recipient, "status", change.After.Status)
+			return nil
+		case errors.Is(err, reward.ErrDuplicateEvent):
+			b.count(CountDuplicate)
+			return nil
+		case errors.As(err, &mm):
+			cur, guessed = mm.Current, false
+			if cur != nil && cur.Account.Recipient.Valid() {
+				// The stored account is the one its entries were written to.
+				in.Account = cur.Account
+			}
+		case errors.Is(err, reward.ErrConflict):
+			// Another writer is on this commission right now: plan again
+			// from what it wrote.
+			stored, err := p.Store.Commission(ctx, in.Provider, in.CommissionID)
+			switch {
+			case errors.Is(err, reward.ErrNotFound):
+				cur = nil
+			case err != nil:
+				return err
+			default:
+				cur = &stored
+			}
+			guessed = false
+		default:
+			return err
+		}
+	}
+	return fmt.Errorf("commission %s kept changing under %d attempts: %w", in.CommissionID, maxAttempts, reward.ErrConflict)
+}
+
+func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, log *slog.Logger) error {
+	var env arEnvelope
+	if err := json.Unmarshal(m.Delivery.Body, &env); err != nil {
+		return fmt.Errorf("decode agentref event: %w: %w", reward.ErrInvalid, err)
+	}
+	switch env.Type {
+	case "conversion.created", "conversion.refunded":
+		var c arConversion
+		if err := json.Unmarshal(env.Data, &c); err != nil {
+			return fmt.Errorf("decode conversion: %w: %w", reward.ErrInvalid, err)
+		}
+		in, err := c.intent(p.Config.AgentRefCurrency)
+		if err != nil {
+			return err
+		}
+		if env.Type == "conversion.refunded" && in.Target != reward.TargetRefunded {
+			in.Target, in.Amount = reward.TargetRefunded, 0
+		}
+		in.EventID, in.At = m.Delivery.EventID, p.Now()
+		if in.Target == reward.TargetApproved {
+			if in.Held, err = p.Store.Held(ctx, reward.AgentRef, in.Account.Recipient); err != nil {
+				return err
+			}
+		}
+		return p.apply(ctx, b, m.Delivery, in, log)
+	case "affiliate.blocked", "affiliate.unblocked", "flag.resolved":
+		var a arAffiliate
+		if err := json.Unmarshal(env.Data, &a); err != nil {
+			return fmt.Errorf("decode %s: %w: %w", env.Type, reward.ErrInvalid, err)
+		}
+		affiliate, held := a.ID, env.Type == "affiliate.blocked"
+		if env.Type == "flag.resolved" {
+			if a.Status != "confirmed" {
+				return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
+			}
+			affiliate, held = a.AffiliateID, true
+		}
+		if affiliate == "" {
+			return fmt.Errorf("%s without an affiliate id: %w", env.Type, reward.ErrInvalid)
+		}
+		acct := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate(affiliate)}
+		err := p.Store.SetHold(ctx, p.eventRecord(m.Delivery, reward.Applied), acct, held)
+		if errors.Is(err, reward.ErrDuplicateEvent) {
+			b.count(CountDuplicate)
+			return nil
+		}
+		if err == nil {
+			b.count(CountApplied)
+			log.Info("hold changed", "recipient", acct.Recipient, "held", held)
+		}
+		return err
+	case "payout.completed", "payout.failed":
+		var po arPayout
+		if err := json.Unmarshal(env.Data, &po); err != nil {
+			return fmt.Errorf("decode payout: %w: %w", reward.ErrInvalid, err)
+		}
+		return p.payout(ctx, b, m.Delivery, env.Type, po, log)
+	default:
+		// payout.created, payout.processing and program.* are kept for
+		// reference as event records; the ledger has nothing to do.
+		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
+	}
+}
+
+func (p *Processor) payout(ctx context.Context, b *batchState, d webhook.Delivery, eventType string, po arPayout, log *slog.Logger) error {
+	currency := p.Config.AgentRefCurrency
+	if po.Currency != "" {
+		currency = po.Currency
+	}
+	in := reward.PayoutIntent{
+		Provider: reward.AgentRef, PayoutID: po.ID, EventID: d.EventID, Amount: po.Amount, At: p.Now(),
+		Account: reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate(po.AffiliateID), Unit: reward.Cash, Currency: currency},
+		Status:  reward.PayoutCompleted,
+	}
+	if eventType == "payout.failed" {
+		in.Status = reward.PayoutFailed
+	}
+	var cur *reward.Payout
+	for range maxAttempts {
+		change, err := reward.PlanPayout(cur, in)
+		if err != nil {
+			return err
+		}
+		if change.Outcome != reward.Applied {
+			return p.record(ctx, b, d, change.Outcome, CountDuplicate)
+		}
+		err = p.Store.ApplyPayout(ctx, p.eventRecord(d, reward.Applied), change)
+		var mm *reward.PayoutMismatch
+		switch {
+		case err == nil:
+			b.count(CountApplied)
+			log.Info("payout applied", "payout_id", po.ID, "recipient", in.Account.Recipient, "status", in.Status)
+			return nil
+		case errors.Is(err, reward.ErrDuplicateEvent):
+			b.count(CountDuplicate)
+			return nil
+		case errors.As(err, &mm):
+			cur = mm.Current
+		case errors.Is(err, reward.ErrConflict):
+			continue
+		default:
+			return err
+		}
+	}
+	return fmt.Errorf("payout %s kept changing: %w", po.ID, reward.ErrConflict)
+}
