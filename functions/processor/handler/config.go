@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
+	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
 // Config reads the processor's behaviour through get (the secret's value
