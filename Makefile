@@ -13,14 +13,18 @@ EVENT ?= events/firstpromoter-commission-approved.json
 # Extra flags for go test, e.g. make test TESTFLAGS='-run Webhook -v'
 TESTFLAGS ?=
 
-.PHONY: build-WebhookFunction build test lint invoke-webhook run bench events clean
+.PHONY: build-WebhookFunction build-ProcessorFunction build test lint invoke-webhook run bench events clean
 
 build-WebhookFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/webhook
 
+build-ProcessorFunction:
+	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/processor
+
 # All functions for linux/$(GOARCH) into .aws-sam/manual/<function>/bootstrap.
 build:
 	$(MAKE) build-WebhookFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/WebhookFunction
+	$(MAKE) build-ProcessorFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/ProcessorFunction
 
 test:
 	emulators/with-emulators.sh go test -count=1 $(TESTFLAGS) ./...

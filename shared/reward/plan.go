@@ -205,10 +205,17 @@ func (p *planner) from(cur Commission) {
 				a.HeldApproval = true
 				return
 			}
+			// The platform's amount is delivered, unless a refund already
+			// reduced the commission: an approval carrying the original
+			// amount (a late webhook) must not undo it.
+			posted := in.Amount
+			if cur.Refunded > 0 {
+				posted = min(in.Amount, eff)
+			}
 			p.applied(Approved)
 			a.HeldApproval = false
-			a.Amount, a.Refunded = in.Amount, 0
-			p.entry(KindPost, Deltas{Pending: -eff, Available: in.Amount})
+			a.Amount, a.Refunded = posted, 0
+			p.entry(KindPost, Deltas{Pending: -eff, Available: posted})
 			p.change.Delivered = true
 		case TargetDenied:
 			p.applied(Denied)

@@ -43,6 +43,7 @@ func TestPlanEveryStateAndTarget(t *testing.T) {
 		{"pending with another amount", stored(Pending, 500, 0), intent(TargetPending, 600), Stale, Pending, Deltas{}, nil, false},
 		{"approve", stored(Pending, 500, 0), intent(TargetApproved, 500), Applied, Approved, Deltas{Pending: -500, Available: 500}, []string{"firstpromoter#commission:7#post"}, true},
 		{"approve after a partial refund", stored(Pending, 500, 200), intent(TargetApproved, 300), Applied, Approved, Deltas{Pending: -300, Available: 300}, []string{"firstpromoter#commission:7#post"}, true},
+		{"late approval with the amount before a refund", stored(Pending, 500, 200), intent(TargetApproved, 500), Applied, Approved, Deltas{Pending: -300, Available: 300}, []string{"firstpromoter#commission:7#post"}, true},
 		{"deny", stored(Pending, 500, 0), intent(TargetDenied, 500), Applied, Denied, Deltas{Pending: -500}, []string{"firstpromoter#commission:7#void#0"}, false},
 		{"partial refund while pending", stored(Pending, 500, 0), intent(TargetRefunded, 400), Applied, Pending, Deltas{Pending: -100}, []string{"firstpromoter#commission:7#void#400"}, false},
 		{"full refund while pending", stored(Pending, 500, 100), intent(TargetRefunded, 0), Applied, Denied, Deltas{Pending: -400}, []string{"firstpromoter#commission:7#void#0"}, false},

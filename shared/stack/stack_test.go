@@ -320,3 +320,28 @@ func TestLedgerTable(t *testing.T) {
 		t.Errorf("table %+v ttl %q", in, ttl)
 	}
 }
+
+func TestProcessorEventSource(t *testing.T) {
+	tpl := load(t)
+	fn := tpl.Resources["ProcessorFunction"]
+	q := fn.Properties["Events"].(map[string]any)["Queue"].(map[string]any)["Properties"].(map[string]any)
+	if toString(q["FunctionResponseTypes"]) != `["ReportBatchItemFailures"]` {
+		t.Errorf("FunctionResponseTypes %v", q["FunctionResponseTypes"])
+	}
+	if _, ok := q["ScalingConfig"].(map[string]any)["MaximumConcurrency"]; !ok {
+		t.Error("no MaximumConcurrency")
+	}
+	var got []string
+	for _, p := range fn.Properties["Policies"].([]any) {
+		walk(p, func(m map[string]any) {
+			for k := range m {
+				if strings.HasSuffix(k, "Policy") {
+					got = append(got, k)
+				}
+			}
+		})
+	}
+	if diff := cmp.Diff([]string{"DynamoDBCrudPolicy", "AWSSecretsManagerGetSecretValuePolicy"}, got); diff != "" {
+		t.Errorf("ProcessorFunction policies (-want +got):\n%s", diff)
+	}
+}

@@ -176,7 +176,8 @@ func TestSampleEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".json") && !known[e.Name()] {
+		// sqs-*.json are the processor's samples, checked by its own tests.
+		if strings.HasSuffix(e.Name(), ".json") && !strings.HasPrefix(e.Name(), "sqs-") && !known[e.Name()] {
 			t.Errorf("events/%s has no spec here, so nothing checks it", e.Name())
 		}
 	}
