@@ -75,6 +75,7 @@ type commissionItem struct {
 	Status          string `dynamodbav:"status"`
 	Version         int64  `dynamodbav:"version"`
 	HeldApproval    bool   `dynamodbav:"held_approval"`
+	Reduced         bool   `dynamodbav:"reduced"`
 	Fulfilment      string `dynamodbav:"fulfilment,omitempty"`
 	FulfilmentBatch string `dynamodbav:"fulfilment_batch,omitempty"`
 	FulfilmentError string `dynamodbav:"fulfilment_error,omitempty"`
@@ -91,7 +92,7 @@ func (c commissionItem) commission() (reward.Commission, error) {
 	return reward.Commission{
 		Provider: reward.Provider(c.Provider), ID: c.ID, Account: c.account(),
 		Amount: c.Amount, Refunded: c.Refunded, Status: reward.Status(c.Status), Version: c.Version,
-		HeldApproval: c.HeldApproval, Fulfilment: reward.Fulfilment(c.Fulfilment),
+		HeldApproval: c.HeldApproval, Reduced: c.Reduced, Fulfilment: reward.Fulfilment(c.Fulfilment),
 		FulfilmentBatch: c.FulfilmentBatch, FulfilmentError: c.FulfilmentError, UpdatedAt: at,
 	}, nil
 }

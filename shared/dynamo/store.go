@@ -147,6 +147,7 @@ func (s *Store) commissionPart(c reward.Change) (part, error) {
 		Set(expression.Name("refunded"), expression.Value(a.Refunded)).
 		Set(expression.Name("status"), expression.Value(string(a.Status))).
 		Set(expression.Name("held_approval"), expression.Value(a.HeldApproval)).
+		Set(expression.Name("reduced"), expression.Value(a.Reduced)).
 		Set(expression.Name("updated_at"), expression.Value(a.UpdatedAt.UTC().Format(time.RFC3339Nano))).
 		Add(expression.Name("version"), expression.Value(1))
 	if c.FulfilmentChanged {
@@ -159,7 +160,8 @@ func (s *Store) commissionPart(c reward.Change) (part, error) {
 		cond = expression.Name("status").Equal(expression.Value(string(b.Status))).
 			And(expression.Name("amount").Equal(expression.Value(b.Amount))).
 			And(expression.Name("refunded").Equal(expression.Value(b.Refunded))).
-			And(expression.Name("held_approval").Equal(expression.Value(b.HeldApproval)))
+			And(expression.Name("held_approval").Equal(expression.Value(b.HeldApproval))).
+			And(expression.Name("reduced").Equal(expression.Value(b.Reduced)))
 	}
 	e, err := build(expression.NewBuilder().WithUpdate(upd).WithCondition(cond))
 	if err != nil {

@@ -130,3 +130,7 @@ var promoter7 = reward.Account{Provider: reward.FirstPromoter, Recipient: reward
 func discard() *slog.Logger { return telemetry.NewLogger(&bytes.Buffer{}, "ERROR") }
 
 var _ = fmt.Sprint
+
+func deliveryOf(d simulator.Delivery, eventType string) webhook.Delivery {
+	return webhook.Delivery{Provider: d.Provider, EventID: d.EventID, EventType: eventType, ReceivedAt: t0, Body: d.Body}
+}

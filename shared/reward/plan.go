@@ -179,6 +179,7 @@ func (p *planner) fromNothing() {
 			return
 		}
 		p.applied(Pending)
+		a.Reduced = true
 		p.entry(KindPending, Deltas{Pending: in.Amount})
 	}
 }
@@ -209,7 +210,7 @@ func (p *planner) from(cur Commission) {
 			// reduced the commission: an approval carrying the original
 			// amount (a late webhook) must not undo it.
 			posted := in.Amount
-			if cur.Refunded > 0 {
+			if cur.Refunded > 0 || cur.Reduced {
 				posted = min(in.Amount, eff)
 			}
 			p.applied(Approved)
@@ -233,6 +234,7 @@ func (p *planner) from(cur Commission) {
 			}
 			p.applied(status)
 			a.Refunded += diff
+			a.Reduced = true
 			p.entry(KindVoid, Deltas{Pending: -diff}, in.Amount)
 		}
 	case Approved:

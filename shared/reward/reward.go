@@ -123,6 +123,9 @@ type Commission struct {
 	// HeldApproval marks an approval that arrived while the recipient was
 	// on hold: the reward stays pending until the hold is released.
 	HeldApproval bool
+	// Reduced marks a commission a refund has cut: a later approval
+	// carrying a larger amount must not restore what was refunded.
+	Reduced bool
 
 	Fulfilment      Fulfilment
 	FulfilmentBatch string // platform batch process id, when asynchronous

@@ -50,7 +50,7 @@ type Store interface {
 	// Apply writes a planned change in one atomic step: the event record
 	// (skipped when ev.ID is empty), the commission (only if it is still
 	// in the state of change.Before: same status, amount, refunded amount
-	// and held approval, or absent when Before is nil; its fulfilment
+	// held approval and reduced mark, or absent when Before is nil; its fulfilment
 	// fields change only with change.FulfilmentChanged), the new entries
 	// (each only if its id is new) and the balance deltas. Errors:
 	// ErrDuplicateEvent; *Mismatch; ErrEntryConflict when an entry id
@@ -99,5 +99,5 @@ func SameState(a, b *Commission) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	return a.Status == b.Status && a.Amount == b.Amount && a.Refunded == b.Refunded && a.HeldApproval == b.HeldApproval
+	return a.Status == b.Status && a.Amount == b.Amount && a.Refunded == b.Refunded && a.HeldApproval == b.HeldApproval && a.Reduced == b.Reduced
 }
