@@ -456,6 +456,59 @@ func (s *Store) SetFulfilment(ctx context.Context, c reward.Commission, from rew
 	return nil
 }
 
+type batchItem struct {
+	PK            string   `dynamodbav:"pk"`
+	SK            string   `dynamodbav:"sk"`
+	Type          string   `dynamodbav:"type"`
+	Provider      string   `dynamodbav:"provider"`
+	ID            string   `dynamodbav:"id"`
+	CommissionIDs []string `dynamodbav:"commission_ids"`
+	At            string   `dynamodbav:"at"`
+}
+
+// RecordBatch implements reward.Store.
+func (s *Store) RecordBatch(ctx context.Context, b reward.Batch) error {
+	item, err := attributevalue.MarshalMap(batchItem{
+		PK: "BATCH#" + string(b.Provider), SK: b.At.UTC().Format(time.RFC3339Nano) + "#" + b.ID, Type: "batch",
+		Provider: string(b.Provider), ID: b.ID, CommissionIDs: b.CommissionIDs, At: b.At.UTC().Format(time.RFC3339Nano),
+	})
+	if err != nil {
+		return fmt.Errorf("marshal batch %s: %w", b.ID, err)
+	}
+	if _, err := s.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}); err != nil {
+		return fmt.Errorf("record batch %s: %w", b.ID, err)
+	}
+	return nil
+}
+
+// Batches implements reward.Store.
+func (s *Store) Batches(ctx context.Context, p reward.Provider) ([]reward.Batch, error) {
+	e, err := build(expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value("BATCH#" + string(p)))))
+	if err != nil {
+		return nil, err
+	}
+	var out []reward.Batch
+	pages := dynamodb.NewQueryPaginator(s.Client, &dynamodb.QueryInput{
+		TableName: aws.String(s.Table), KeyConditionExpression: e.KeyCondition(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(), ConsistentRead: aws.Bool(true),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read %s batches: %w", p, err)
+		}
+		for _, av := range page.Items {
+			var item batchItem
+			if err := attributevalue.UnmarshalMap(av, &item); err != nil {
+				return nil, fmt.Errorf("decode batch: %w", err)
+			}
+			at, _ := time.Parse(time.RFC3339Nano, item.At)
+			out = append(out, reward.Batch{Provider: p, ID: item.ID, CommissionIDs: item.CommissionIDs, At: at})
+		}
+	}
+	return out, nil
+}
+
 // Outbox implements reward.Store.
 func (s *Store) Outbox(ctx context.Context, p reward.Provider, limit int) ([]reward.Commission, error) {
 	e, err := build(expression.NewBuilder().WithKeyCondition(expression.Key("outbox").Equal(expression.Value(string(p)))))

@@ -199,6 +199,22 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
 		}
 	})
 
+	t.Run("batches", func(t *testing.T) {
+		s := newStore(t)
+		for i, id := range []string{"b2", "b1"} {
+			if err := s.RecordBatch(t.Context(), reward.Batch{Provider: reward.FirstPromoter, ID: id, CommissionIDs: []string{"1", "2"}, At: at.Add(time.Duration(i) * time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Batches(t.Context(), reward.FirstPromoter)
+		if err != nil || len(got) != 2 || got[0].ID != "b2" || len(got[1].CommissionIDs) != 2 {
+			t.Errorf("Batches: %+v %v", got, err)
+		}
+		if got, _ := s.Batches(t.Context(), reward.AgentRef); len(got) != 0 {
+			t.Errorf("agentref batches: %+v", got)
+		}
+	})
+
 	t.Run("holds", func(t *testing.T) {
 		s := newStore(t)
 		aff := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("a1")}

@@ -22,6 +22,7 @@ type Store struct {
 	entries     map[string]reward.Entry
 	balances    map[reward.Account]reward.Deltas
 	holds       map[string]bool
+	batches     map[string]reward.Batch
 	// Fail, when set, is returned by the next write instead of writing.
 	Fail error
 	// Writes counts write calls, as DynamoDB would count requests.
@@ -39,6 +40,7 @@ func NewStore() *Store {
 		entries:     map[string]reward.Entry{},
 		balances:    map[reward.Account]reward.Deltas{},
 		holds:       map[string]bool{},
+		batches:     map[string]reward.Batch{},
 	}
 }
 
@@ -218,6 +220,31 @@ func (s *Store) SetFulfilment(_ context.Context, c reward.Commission, from rewar
 	cur.Version++
 	s.commissions[k] = cur
 	return nil
+}
+
+func (s *Store) RecordBatch(_ context.Context, b reward.Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fail(); err != nil {
+		return err
+	}
+	s.batches[key(b.Provider, b.ID)] = b
+	return nil
+}
+
+func (s *Store) Batches(_ context.Context, p reward.Provider) ([]reward.Batch, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []reward.Batch
+	for _, b := range s.batches {
+		if b.Provider == p {
+			out = append(out, b)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].At.Before(out[j].At) || out[i].At.Equal(out[j].At) && out[i].ID < out[j].ID
+	})
+	return out, nil
 }
 
 func (s *Store) Outbox(_ context.Context, p reward.Provider, limit int) ([]reward.Commission, error) {

@@ -37,19 +37,29 @@ func (p *Processor) acknowledge(ctx context.Context, b *batchState) {
 
 // Record stores a mark_fulfilled answer: acknowledged commissions leave the
 // outbox with their fulfilled balance, per-id failures stay in it with their
-// reason, and an asynchronous batch's id is kept for polling. count is
+// reason, and an asynchronous batch is recorded once for polling (its
+// commissions stay in the outbox until then). count is
 // called with the counter names of what happened.
 func Record(ctx context.Context, store reward.Store, now time.Time, delivered []reward.Commission, res firstpromoter.BatchResult, count func(string), log *slog.Logger) {
+	if res.Async {
+		b := reward.Batch{Provider: reward.FirstPromoter, ID: string(res.ID), At: now}
+		for _, c := range delivered {
+			b.CommissionIDs = append(b.CommissionIDs, c.ID)
+		}
+		if err := store.RecordBatch(ctx, b); err != nil {
+			log.WarnContext(ctx, "could not record the platform's batch; the reconciler will acknowledge from the outbox", "batch_id", b.ID, "error", err.Error())
+			return
+		}
+		for range delivered {
+			count(CountAckPending)
+		}
+		return
+	}
 	failed := res.FailedIDs()
 	for _, c := range delivered {
 		id, _ := strconv.ParseInt(c.ID, 10, 64)
 		var err error
 		switch msg, bad := failed[id]; {
-		case res.Async:
-			next := c
-			next.FulfilmentBatch, next.UpdatedAt = string(res.ID), now
-			err = store.SetFulfilment(ctx, next, c.Fulfilment)
-			count(CountAckPending)
 		case bad:
 			next := c
 			next.Fulfilment, next.FulfilmentError, next.UpdatedAt = reward.Failed, msg, now

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rewardrelay/rewardrelay/shared/awstest"
 	"github.com/rewardrelay/rewardrelay/shared/dynamo"
@@ -32,15 +33,35 @@ var t0 = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 type countingDB struct {
 	dynamo.API
 	requests atomic.Int64
+	// wcu is the write capacity consumed, in thousandths.
+	wcu atomic.Int64
+}
+
+func (c *countingDB) addCapacity(cc ...types.ConsumedCapacity) {
+	for _, x := range cc {
+		if x.CapacityUnits != nil {
+			c.wcu.Add(int64(*x.CapacityUnits * 1000))
+		}
+	}
 }
 
 func (c *countingDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	c.requests.Add(1)
-	return c.API.TransactWriteItems(ctx, in, o...)
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := c.API.TransactWriteItems(ctx, in, o...)
+	if out != nil {
+		c.addCapacity(out.ConsumedCapacity...)
+	}
+	return out, err
 }
 func (c *countingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	c.requests.Add(1)
-	return c.API.PutItem(ctx, in, o...)
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := c.API.PutItem(ctx, in, o...)
+	if out != nil && out.ConsumedCapacity != nil {
+		c.addCapacity(*out.ConsumedCapacity)
+	}
+	return out, err
 }
 func (c *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	c.requests.Add(1)

@@ -166,8 +166,9 @@ func TestMarkFulfilledPartialAndAsyncAnswers(t *testing.T) {
 		t.Errorf("async: %+v", res.Counts)
 	}
 	out, _ := h2.store.Outbox(t.Context(), reward.FirstPromoter, 10)
-	if len(out) != 7 || out[0].FulfilmentBatch == "" {
-		t.Errorf("outbox after an async batch: %d items, batch %q", len(out), out[0].FulfilmentBatch)
+	batches, err := h2.store.Batches(t.Context(), reward.FirstPromoter)
+	if len(out) != 7 || err != nil || len(batches) != 1 || len(batches[0].CommissionIDs) != 7 {
+		t.Errorf("after an async batch: outbox %d items, batches %+v %v", len(out), batches, err)
 	}
 }
 

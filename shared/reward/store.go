@@ -74,12 +74,26 @@ type Store interface {
 	// SetFulfilment stores c's fulfilment fields (state, batch, error) if
 	// the stored commission's fulfilment is still from; *Mismatch otherwise.
 	SetFulfilment(ctx context.Context, c Commission, from Fulfilment) error
+	// RecordBatch remembers an asynchronous acknowledgement batch of the
+	// platform for polling: one write however many commissions it covers.
+	RecordBatch(ctx context.Context, b Batch) error
+	// Batches lists the recorded batches of p, oldest first.
+	Batches(ctx context.Context, p Provider) ([]Batch, error)
 	// Outbox lists up to limit commissions of p whose delivery is not yet
 	// acknowledged (requested or failed), oldest first.
 	Outbox(ctx context.Context, p Provider, limit int) ([]Commission, error)
 	// Ledger returns everything the audit needs: all entries, balances and
 	// commissions.
 	Ledger(ctx context.Context) (Ledger, error)
+}
+
+// Batch is a platform batch process acknowledging deliveries in the
+// background; its commissions stay in the outbox until it is polled.
+type Batch struct {
+	Provider      Provider
+	ID            string
+	CommissionIDs []string
+	At            time.Time
 }
 
 // Ledger is a full read of the store, for the audit and the CLI.
