@@ -49,7 +49,7 @@ invoke-webhook:
 	sam local invoke WebhookFunction --event $(EVENT) --env-vars events/env.json
 
 run:
-	emulators/with-emulators.sh go run ./cmd/rewardctl local
+	REWARDRELAY_ENDPOINTS_FILE=.local/endpoints emulators/with-emulators.sh go run ./cmd/rewardctl local
 
 clean:
 	rm -rf .aws-sam emulators/logs

@@ -16,7 +16,14 @@ command -v java >/dev/null || { echo "java (17+) is needed for DynamoDB Local" >
 
 logs="$here/logs"
 mkdir -p "$logs"
-envfile=$(mktemp "${TMPDIR:-/tmp}/rewardrelay-emulators.XXXXXX")
+# REWARDRELAY_ENDPOINTS_FILE keeps the endpoints where other commands can
+# find them while the emulators run (make run uses .local/endpoints).
+if [ -n "${REWARDRELAY_ENDPOINTS_FILE:-}" ]; then
+  envfile=$REWARDRELAY_ENDPOINTS_FILE
+  mkdir -p "$(dirname "$envfile")"
+else
+  envfile=$(mktemp "${TMPDIR:-/tmp}/rewardrelay-emulators.XXXXXX")
+fi
 rm -f "$envfile"
 
 node "$here/run.js" --endpoints-file "$envfile" --log-dir "$logs" ${EMULATORS:+--only "$EMULATORS"} 2>>"$logs/emulators.log" &

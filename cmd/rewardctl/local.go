@@ -8,14 +8,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	processorhandler "github.com/rewardrelay/rewardrelay/functions/processor/handler"
 	webhookhandler "github.com/rewardrelay/rewardrelay/functions/webhook/handler"
+	"github.com/rewardrelay/rewardrelay/shared/dynamo"
+	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/queue"
+	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/stack"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
 )
@@ -25,12 +31,18 @@ import (
 type localStack struct {
 	tpl      *stack.Template
 	sqs      *sqs.Client
+	db       *dynamodb.Client
 	settings localDefaults
 	log      *slog.Logger
-	prefix   string // queue name prefix
+	prefix   string // resource name prefix
 
 	queueURL string
+	queueARN string
 	dlqURL   string
+	table    string
+	// fpURL and fpKey, fpAccount reach FirstPromoter: the simulator unless
+	// FIRSTPROMOTER_API_URL is set.
+	fpURL, fpKey, fpAccount string
 }
 
 // createQueues creates the dead-letter queue and the event queue from the
@@ -54,8 +66,67 @@ func (s *localStack) createQueues(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.queueURL, err = s.createQueue(ctx, s.prefix+"-EventQueue", attrs)
-	return err
+	if s.queueURL, err = s.createQueue(ctx, s.prefix+"-EventQueue", attrs); err != nil {
+		return err
+	}
+	out, err = s.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(s.queueURL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return fmt.Errorf("event queue ARN: %w", err)
+	}
+	s.queueARN = out.Attributes["QueueArn"]
+	return nil
+}
+
+// createTable creates the ledger table from the template, unless it exists.
+func (s *localStack) createTable(ctx context.Context) error {
+	s.table = s.prefix + "-ledger"
+	if _, err := s.db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(s.table)}); err == nil {
+		return nil
+	}
+	in, ttl, err := s.tpl.Table("LedgerTable", s.table)
+	if err != nil {
+		return err
+	}
+	return stack.CreateTable(ctx, s.db, in, ttl)
+}
+
+// processorHandler builds the ProcessorFunction handler the way its main
+// does, against the local table and platform.
+func (s *localStack) processorHandler() (*processorhandler.Handler, error) {
+	cfg, err := processorhandler.Config(s.settings.get)
+	if err != nil {
+		return nil, err
+	}
+	p := &relay.Processor{
+		Store:  &dynamo.Store{Client: s.db, Table: s.table},
+		Config: cfg,
+		Log:    s.log,
+		Now:    time.Now,
+		FirstPromoter: &firstpromoter.Client{
+			BaseURL: s.fpURL, APIKey: s.fpKey, AccountID: s.fpAccount,
+			HTTP:   &http.Client{Timeout: 10 * time.Second},
+			Budget: dynamo.FirstPromoterBudget(s.db, s.table, s.fpAccount),
+		},
+	}
+	return &processorhandler.Handler{Processor: p, Log: s.log, Now: time.Now}, nil
+}
+
+// poller feeds the event queue to the processor with the template's
+// batching settings.
+func (s *localStack) poller() (*poller, error) {
+	ph, err := s.processorHandler()
+	if err != nil {
+		return nil, err
+	}
+	size, err := strconv.Atoi(fmt.Sprint(s.tpl.Parameters["ProcessorBatchSize"].Default))
+	if err != nil {
+		return nil, fmt.Errorf("template ProcessorBatchSize: %w", err)
+	}
+	window, err := strconv.Atoi(fmt.Sprint(s.tpl.Parameters["ProcessorBatchWindowSeconds"].Default))
+	if err != nil {
+		return nil, fmt.Errorf("template ProcessorBatchWindowSeconds: %w", err)
+	}
+	return &poller{sqs: s.sqs, queueURL: s.queueURL, queueARN: s.queueARN, batchSize: size, window: time.Duration(window) * time.Second, handler: ph.Handle, log: s.log}, nil
 }
 
 func (s *localStack) createQueue(ctx context.Context, name string, attrs map[string]string) (string, error) {
@@ -84,12 +155,20 @@ func (s *localStack) webhookHandler() (*webhookhandler.Handler, error) {
 	}, nil
 }
 
-// serve runs the local HTTP API on ln until ctx is done.
+// serve runs the local HTTP API on ln and the processor's poller until ctx
+// is done.
 func (s *localStack) serve(ctx context.Context, ln net.Listener) error {
 	wh, err := s.webhookHandler()
 	if err != nil {
 		return err
 	}
+	pl, err := s.poller()
+	if err != nil {
+		return err
+	}
+	polling := make(chan struct{})
+	go func() { defer close(polling); pl.run(ctx) }()
+	defer func() { <-polling }()
 	srv := &http.Server{
 		Handler:           &apiGateway{now: time.Now, routes: []route{newRoute("POST /webhooks/{provider}", wh.Handle)}},
 		ReadHeaderTimeout: 10 * time.Second,
@@ -121,15 +200,18 @@ rewardrelay is running locally.
                    %[1]s/webhooks/agentref
   event queue      %[2]s
   dead letters     %[3]s
+  ledger table     %[6]s
+  FirstPromoter    %[7]s
 
   local secrets (events/env.json; override with the same variables):
     FIRSTPROMOTER_WEBHOOK_SECRETS=%[4]s
     AGENTREF_WEBHOOK_SECRETS=%[5]s
 
-  send a first webhook, signed like the platform signs it:
+  send a first webhook, signed like the platform signs it, then look:
     go run ./cmd/rewardctl send events/firstpromoter-commission-approved.json --url %[1]s
     go run ./cmd/rewardctl send events/agentref-conversion-created.json --url %[1]s
+    go run ./cmd/rewardctl balances
 
 Ctrl-C stops everything.
-`, baseURL, s.queueURL, s.dlqURL, s.settings.get("FIRSTPROMOTER_WEBHOOK_SECRETS"), s.settings.get("AGENTREF_WEBHOOK_SECRETS"))
+`, baseURL, s.queueURL, s.dlqURL, s.settings.get("FIRSTPROMOTER_WEBHOOK_SECRETS"), s.settings.get("AGENTREF_WEBHOOK_SECRETS"), s.table, s.fpURL)
 }

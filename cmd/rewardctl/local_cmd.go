@@ -10,9 +10,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/spf13/cobra"
 
+	"github.com/rewardrelay/rewardrelay/shared/simulator"
 	"github.com/rewardrelay/rewardrelay/shared/stack"
 	"github.com/rewardrelay/rewardrelay/shared/telemetry"
 )
@@ -37,8 +39,8 @@ starts the emulators and sets AWS_ENDPOINT_URL_SQS.`,
 }
 
 func runLocal(ctx context.Context, opts *options, port int) error {
-	if os.Getenv("AWS_ENDPOINT_URL_SQS") == "" {
-		return fmt.Errorf("AWS_ENDPOINT_URL_SQS is not set: start the local stack with make run, which starts the emulators")
+	if os.Getenv("AWS_ENDPOINT_URL_SQS") == "" || os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "" {
+		return fmt.Errorf("AWS_ENDPOINT_URL_SQS and AWS_ENDPOINT_URL_DYNAMODB must be set: start the local stack with make run, which starts the emulators")
 	}
 	tpl, err := stack.Load(opts.template)
 	if err != nil {
@@ -53,14 +55,28 @@ func runLocal(ctx context.Context, opts *options, port int) error {
 		return err
 	}
 	s := &localStack{
-		tpl:      tpl,
-		sqs:      sqs.NewFromConfig(cfg),
-		settings: settings,
-		log:      telemetry.NewLogger(os.Stderr, os.Getenv("AWS_LAMBDA_LOG_LEVEL")),
-		prefix:   "rewardrelay",
+		tpl:       tpl,
+		sqs:       sqs.NewFromConfig(cfg),
+		db:        localDynamoDB(cfg),
+		settings:  settings,
+		log:       telemetry.NewLogger(os.Stderr, os.Getenv("AWS_LAMBDA_LOG_LEVEL")),
+		prefix:    "rewardrelay",
+		fpURL:     settings.get("FIRSTPROMOTER_API_URL"),
+		fpKey:     settings.get("FIRSTPROMOTER_API_KEY"),
+		fpAccount: settings.get("FIRSTPROMOTER_ACCOUNT_ID"),
 	}
 	if err := s.createQueues(ctx); err != nil {
 		return fmt.Errorf("%w (is the SQS emulator at %s running?)", err, os.Getenv("AWS_ENDPOINT_URL_SQS"))
+	}
+	if err := s.createTable(ctx); err != nil {
+		return fmt.Errorf("%w (is DynamoDB Local at %s running?)", err, os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"))
+	}
+	if _, real := os.LookupEnv("FIRSTPROMOTER_API_URL"); !real {
+		sim := simulator.New()
+		seedSimulator(sim)
+		srv := sim.Start()
+		defer srv.Close()
+		s.fpURL, s.fpKey, s.fpAccount = simulator.FirstPromoterURL(srv.URL), sim.APIKey, sim.AccountID
 	}
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
@@ -68,6 +84,18 @@ func runLocal(ctx context.Context, opts *options, port int) error {
 	}
 	s.banner(os.Stdout, "http://"+ln.Addr().String())
 	return s.serve(ctx, ln)
+}
+
+// localDynamoDB is a DynamoDB client for DynamoDB Local, whose CRC32
+// response checksums the SDK would otherwise warn about.
+func localDynamoDB(cfg aws.Config) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
+}
+
+// seedSimulator gives the local FirstPromoter the commission the samples in
+// events/ talk about: 41001, 500 points for promoter 1001, approved.
+func seedSimulator(sim *simulator.Simulator) {
+	sim.PutCommission(simulator.FPCommission{ID: 41001, Status: "approved", Unit: "points", Amount: 500, PromoterID: 1001, RewardID: 1, ReferralID: 9001, UID: "cust-9001"})
 }
 
 // localAWSConfig is the SDK configuration for the emulators: endpoints come

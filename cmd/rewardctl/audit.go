@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func auditCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "audit",
+		Short: "Check the ledger's invariants over all accounts",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t, err := openTarget(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := t.check(cmd.Context()); err != nil {
+				return err
+			}
+			l, err := t.store().Ledger(cmd.Context())
+			if err != nil {
+				return err
+			}
+			v := l.Audit()
+			for _, x := range v {
+				fmt.Fprintln(cmd.OutOrStdout(), x)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d entries, %d balances, %d commissions: %d violations\n", len(l.Entries), len(l.Balances), len(l.Commissions), len(v))
+			if len(v) > 0 {
+				return fmt.Errorf("the ledger has %d violations", len(v))
+			}
+			return nil
+		},
+	}
+}
