@@ -27,7 +27,8 @@ type Budget struct {
 	Window time.Duration
 	Limit  int
 	Now    func() time.Time
-	Sleep  func(ctx context.Context, d time.Duration) error
+	// WaitUntil waits for the clock to reach t, or fails with the context.
+	WaitUntil func(ctx context.Context, t time.Time) error
 }
 
 // FirstPromoterBudget is the budget for one FirstPromoter account.
@@ -40,12 +41,12 @@ var ErrBudgetExhausted = errors.New("dynamo: platform request budget exhausted u
 
 // Take waits until the current window has room and counts one request.
 func (b *Budget) Take(ctx context.Context) error {
-	now, wait := b.Now, b.Sleep
+	now, wait := b.Now, b.WaitUntil
 	if now == nil {
 		now = time.Now
 	}
 	if wait == nil {
-		wait = sleepCtx
+		wait = waitUntil
 	}
 	for {
 		t := now()
@@ -71,8 +72,8 @@ func (b *Budget) Take(ctx context.Context) error {
 		if !errors.As(err, &ccf) {
 			return fmt.Errorf("take from budget %s: %w", b.Name, err)
 		}
-		next := start.Add(b.Window).Sub(t)
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < next {
+		next := start.Add(b.Window)
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < next.Sub(t) {
 			return ErrBudgetExhausted
 		}
 		if err := wait(ctx, next); err != nil {
@@ -81,8 +82,8 @@ func (b *Budget) Take(ctx context.Context) error {
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
+func waitUntil(ctx context.Context, until time.Time) error {
+	t := time.NewTimer(time.Until(until))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

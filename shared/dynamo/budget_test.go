@@ -21,12 +21,11 @@ func TestBudgetNeverExceedsItsWindow(t *testing.T) {
 	clock := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 	b := &Budget{Client: client, Table: table, Name: "test", Window: 5 * time.Second, Limit: 30,
 		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock },
-		Sleep: func(_ context.Context, d time.Duration) error {
+		WaitUntil: func(_ context.Context, until time.Time) error {
 			mu.Lock()
 			defer mu.Unlock()
-			// The first sleeper moves the shared clock to the next window.
-			if next := clock.Add(d); next.Truncate(5 * time.Second).After(clock.Truncate(5 * time.Second)) {
-				clock = next
+			if until.After(clock) {
+				clock = until
 			}
 			return nil
 		},

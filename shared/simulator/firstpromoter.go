@@ -75,15 +75,14 @@ func (s *Simulator) Commission(id int64) (FPCommission, bool) {
 }
 
 type batch struct {
-	ID       string   `json:"id"`
-	Status   string   `json:"status"`
-	Total    int      `json:"total"`
-	Done     int      `json:"processed_count"`
-	Failed   int      `json:"failed_count"`
-	Errors   []any    `json:"processing_errors"`
-	Action   string   `json:"-"`
-	IDs      []int64  `json:"-"`
-	answered []string `json:"-"`
+	ID     string  `json:"id"`
+	Status string  `json:"status"`
+	Total  int     `json:"total"`
+	Done   int     `json:"processed_count"`
+	Failed int     `json:"failed_count"`
+	Errors []any   `json:"processing_errors"`
+	Action string  `json:"-"`
+	IDs    []int64 `json:"-"`
 }
 
 // fpAuthorised checks both of FirstPromoter's headers; 401 has no body.
