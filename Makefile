@@ -13,7 +13,7 @@ EVENT ?= events/firstpromoter-commission-approved.json
 # Extra flags for go test, e.g. make test TESTFLAGS='-run Webhook -v'
 TESTFLAGS ?=
 
-.PHONY: build-WebhookFunction build-ProcessorFunction build test lint invoke-webhook run bench events clean
+.PHONY: build-WebhookFunction build-ProcessorFunction build test lint invoke-webhook invoke-processor run bench events clean
 
 build-WebhookFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/webhook
@@ -47,6 +47,10 @@ events:
 invoke-webhook:
 	sam build WebhookFunction
 	sam local invoke WebhookFunction --event $(EVENT) --env-vars events/env.json
+
+invoke-processor:
+	sam build ProcessorFunction
+	sam local invoke ProcessorFunction --event events/sqs-agentref-batch.json --env-vars events/env.json
 
 run:
 	REWARDRELAY_ENDPOINTS_FILE=.local/endpoints emulators/with-emulators.sh go run ./cmd/rewardctl local
