@@ -11,14 +11,7 @@ func auditCommand() *cobra.Command {
 		Use:   "audit",
 		Short: "Check the ledger's invariants over all accounts",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := openTarget(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if err := t.check(cmd.Context()); err != nil {
-				return err
-			}
-			l, err := t.store().Ledger(cmd.Context())
+			l, err := ledger(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -30,14 +30,7 @@ func balancesCommand() *cobra.Command {
 		Use:   "balances",
 		Short: "Show reward balances (pending, available, reversed, fulfilled)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := openTarget(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if err := t.check(cmd.Context()); err != nil {
-				return err
-			}
-			l, err := t.store().Ledger(cmd.Context())
+			l, err := ledger(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/rewardrelay/rewardrelay/shared/dynamo"
+	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
 // localEndpointsFile is where make run leaves the emulators' endpoints.
@@ -90,4 +91,16 @@ func (t *target) check(ctx context.Context) error {
 		return fmt.Errorf("table %s in %s: %w (missing table, wrong credentials or endpoint unreachable?)", t.table, where, err)
 	}
 	return nil
+}
+
+// ledger reads the whole ledger of the target stack.
+func ledger(ctx context.Context) (reward.Ledger, error) {
+	t, err := openTarget(ctx)
+	if err != nil {
+		return reward.Ledger{}, err
+	}
+	if err := t.check(ctx); err != nil {
+		return reward.Ledger{}, err
+	}
+	return t.store().Ledger(ctx)
 }

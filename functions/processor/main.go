@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rewardrelay/rewardrelay/functions/processor/handler"
 	"github.com/rewardrelay/rewardrelay/shared/dynamo"
@@ -34,11 +33,9 @@ func main() {
 	if err != nil {
 		fail(log, "load AWS configuration", err)
 	}
-	settings := secret.Env()
-	if arn := os.Getenv("SECRET_ARN"); arn != "" {
-		if settings, err = secret.Load(ctx, secretsmanager.NewFromConfig(awsCfg), arn); err != nil {
-			fail(log, "load secret settings", err)
-		}
+	settings, err := secret.FromEnvironment(ctx, awsCfg)
+	if err != nil {
+		fail(log, "load secret settings", err)
 	}
 	cfg, err := handler.Config(settings.Get)
 	if err != nil {

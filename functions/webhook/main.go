@@ -10,7 +10,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rewardrelay/rewardrelay/functions/webhook/handler"
@@ -32,11 +31,9 @@ func main() {
 	if err != nil {
 		fail(log, "load AWS configuration", err)
 	}
-	settings := secret.Env()
-	if arn := os.Getenv("SECRET_ARN"); arn != "" {
-		if settings, err = secret.Load(ctx, secretsmanager.NewFromConfig(awsCfg), arn); err != nil {
-			fail(log, "load secret settings", err)
-		}
+	settings, err := secret.FromEnvironment(ctx, awsCfg)
+	if err != nil {
+		fail(log, "load secret settings", err)
 	}
 	ingest, err := webhook.New(handler.Settings(settings.Get), time.Now)
 	if err != nil {

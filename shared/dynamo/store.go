@@ -112,13 +112,7 @@ func (s *Store) balanceParts(entries []reward.Entry) ([]part, error) {
 	var parts []part
 	for _, a := range order {
 		d := sums[a]
-		acct := accountOf(a)
-		e, err := build(expression.NewBuilder().WithUpdate(expression.
-			Set(expression.Name("type"), expression.Value(typeBalance)).
-			Set(expression.Name("provider"), expression.Value(acct.Provider)).
-			Set(expression.Name("recipient"), expression.Value(acct.Recipient)).
-			Set(expression.Name("unit"), expression.Value(acct.Unit)).
-			Set(expression.Name("currency"), expression.Value(acct.Currency)).
+		e, err := build(expression.NewBuilder().WithUpdate(setAccount(typeBalance, a).
 			Add(expression.Name("pending"), expression.Value(d.Pending)).
 			Add(expression.Name("available"), expression.Value(d.Available)).
 			Add(expression.Name("reversed"), expression.Value(d.Reversed)).
@@ -134,14 +128,20 @@ func (s *Store) balanceParts(entries []reward.Entry) ([]part, error) {
 	return parts, nil
 }
 
-func (s *Store) commissionPart(c reward.Change) (part, error) {
-	a, acct := c.After, accountOf(c.After.Account)
-	upd := expression.
-		Set(expression.Name("type"), expression.Value(typeCommission)).
+// setAccount starts an update that writes an item's type and account.
+func setAccount(itemType string, a reward.Account) expression.UpdateBuilder {
+	acct := accountOf(a)
+	return expression.
+		Set(expression.Name("type"), expression.Value(itemType)).
 		Set(expression.Name("provider"), expression.Value(acct.Provider)).
 		Set(expression.Name("recipient"), expression.Value(acct.Recipient)).
 		Set(expression.Name("unit"), expression.Value(acct.Unit)).
-		Set(expression.Name("currency"), expression.Value(acct.Currency)).
+		Set(expression.Name("currency"), expression.Value(acct.Currency))
+}
+
+func (s *Store) commissionPart(c reward.Change) (part, error) {
+	a := c.After
+	upd := setAccount(typeCommission, a.Account).
 		Set(expression.Name("id"), expression.Value(a.ID)).
 		Set(expression.Name("amount"), expression.Value(a.Amount)).
 		Set(expression.Name("refunded"), expression.Value(a.Refunded)).
@@ -290,13 +290,8 @@ func (s *Store) ApplyPayout(ctx context.Context, ev reward.EventRecord, c reward
 		}
 		parts = append(parts, p)
 	}
-	a, acct := c.After, accountOf(c.After.Account)
-	upd := expression.
-		Set(expression.Name("type"), expression.Value(typePayout)).
-		Set(expression.Name("provider"), expression.Value(acct.Provider)).
-		Set(expression.Name("recipient"), expression.Value(acct.Recipient)).
-		Set(expression.Name("unit"), expression.Value(acct.Unit)).
-		Set(expression.Name("currency"), expression.Value(acct.Currency)).
+	a := c.After
+	upd := setAccount(typePayout, a.Account).
 		Set(expression.Name("id"), expression.Value(a.ID)).
 		Set(expression.Name("amount"), expression.Value(a.Amount)).
 		Set(expression.Name("status"), expression.Value(string(a.Status))).

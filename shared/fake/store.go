@@ -76,16 +76,20 @@ func (s *Store) writeEntries(entries []reward.Entry) {
 	}
 }
 
+// seen reports whether ev (when it has an id) was recorded before.
+func (s *Store) seen(ev reward.EventRecord) bool {
+	_, ok := s.events[key(ev.Provider, ev.ID)]
+	return ev.ID != "" && ok
+}
+
 func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.fail(); err != nil {
 		return err
 	}
-	if ev.ID != "" {
-		if _, ok := s.events[key(ev.Provider, ev.ID)]; ok {
-			return reward.ErrDuplicateEvent
-		}
+	if s.seen(ev) {
+		return reward.ErrDuplicateEvent
 	}
 	k := key(c.After.Provider, c.After.ID)
 	cur, ok := s.commissions[k]
@@ -120,10 +124,8 @@ func (s *Store) ApplyPayout(_ context.Context, ev reward.EventRecord, c reward.P
 	if err := s.fail(); err != nil {
 		return err
 	}
-	if ev.ID != "" {
-		if _, ok := s.events[key(ev.Provider, ev.ID)]; ok {
-			return reward.ErrDuplicateEvent
-		}
+	if s.seen(ev) {
+		return reward.ErrDuplicateEvent
 	}
 	k := key(c.After.Provider, c.After.ID)
 	cur, ok := s.payouts[k]
@@ -152,7 +154,7 @@ func (s *Store) RecordEvent(_ context.Context, ev reward.EventRecord) error {
 	if err := s.fail(); err != nil {
 		return err
 	}
-	if _, ok := s.events[key(ev.Provider, ev.ID)]; ok {
+	if s.seen(ev) {
 		return reward.ErrDuplicateEvent
 	}
 	s.events[key(ev.Provider, ev.ID)] = ev
@@ -165,10 +167,10 @@ func (s *Store) SetHold(_ context.Context, ev reward.EventRecord, a reward.Accou
 	if err := s.fail(); err != nil {
 		return err
 	}
+	if s.seen(ev) {
+		return reward.ErrDuplicateEvent
+	}
 	if ev.ID != "" {
-		if _, ok := s.events[key(ev.Provider, ev.ID)]; ok {
-			return reward.ErrDuplicateEvent
-		}
 		s.events[key(ev.Provider, ev.ID)] = ev
 	}
 	s.holds[key(a.Provider, string(a.Recipient))] = held

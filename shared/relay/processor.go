@@ -293,14 +293,8 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 		}
 		if change.Outcome != reward.Applied && guessed {
 			// Only a stored state may make an event stale or a duplicate.
-			stored, err := p.Store.Commission(ctx, in.Provider, in.CommissionID)
-			switch {
-			case errors.Is(err, reward.ErrNotFound):
-				cur = nil
-			case err != nil:
+			if cur, err = p.stored(ctx, in); err != nil {
 				return err
-			default:
-				cur = &stored
 			}
 			guessed = false
 			continue
@@ -340,14 +334,8 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 		case errors.Is(err, reward.ErrConflict):
 			// Another writer is on this commission right now: plan again
 			// from what it wrote.
-			stored, err := p.Store.Commission(ctx, in.Provider, in.CommissionID)
-			switch {
-			case errors.Is(err, reward.ErrNotFound):
-				cur = nil
-			case err != nil:
+			if cur, err = p.stored(ctx, in); err != nil {
 				return err
-			default:
-				cur = &stored
 			}
 			guessed = false
 		default:
@@ -355,6 +343,18 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 		}
 	}
 	return fmt.Errorf("commission %s kept changing under %d attempts: %w", in.CommissionID, maxAttempts, reward.ErrConflict)
+}
+
+// stored reads a commission's stored state: nil when it does not exist.
+func (p *Processor) stored(ctx context.Context, in reward.Intent) (*reward.Commission, error) {
+	c, err := p.Store.Commission(ctx, in.Provider, in.CommissionID)
+	switch {
+	case errors.Is(err, reward.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &c, nil
 }
 
 func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, log *slog.Logger) error {

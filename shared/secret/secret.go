@@ -50,6 +50,16 @@ func Load(ctx context.Context, client GetAPI, arn string) (*Source, error) {
 	return s, nil
 }
 
+// FromEnvironment is the functions' settings source: the secret named by
+// SECRET_ARN when it is set (read once, now), else the environment.
+func FromEnvironment(ctx context.Context, cfg aws.Config) (*Source, error) {
+	arn := os.Getenv("SECRET_ARN")
+	if arn == "" {
+		return Env(), nil
+	}
+	return Load(ctx, secretsmanager.NewFromConfig(cfg), arn)
+}
+
 // Get returns the setting named key.
 func (s *Source) Get(key string) string {
 	if v, ok := s.values[key]; ok {
