@@ -28,6 +28,7 @@ type API interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 }
 
 // Store is the DynamoDB reward.Store.
@@ -502,6 +503,141 @@ func (s *Store) Batches(ctx context.Context, p reward.Provider) ([]reward.Batch,
 		}
 	}
 	return out, nil
+}
+
+// DeleteBatch implements reward.Store.
+func (s *Store) DeleteBatch(ctx context.Context, b reward.Batch) error {
+	_, err := s.Client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: key("BATCH#"+string(b.Provider), b.At.UTC().Format(time.RFC3339Nano)+"#"+b.ID)})
+	if err != nil {
+		return fmt.Errorf("delete batch %s: %w", b.ID, err)
+	}
+	return nil
+}
+
+// Cursor implements reward.Store.
+func (s *Store) Cursor(ctx context.Context, name string) (string, error) {
+	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table), Key: key("CURSOR#"+name, "CURSOR"), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return "", fmt.Errorf("read cursor %s: %w", name, err)
+	}
+	var item struct {
+		Value string `dynamodbav:"value"`
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &item); err != nil {
+		return "", fmt.Errorf("decode cursor %s: %w", name, err)
+	}
+	return item.Value, nil
+}
+
+// SetCursor implements reward.Store.
+func (s *Store) SetCursor(ctx context.Context, name, value string) error {
+	item, err := attributevalue.MarshalMap(struct {
+		PK    string `dynamodbav:"pk"`
+		SK    string `dynamodbav:"sk"`
+		Type  string `dynamodbav:"type"`
+		Value string `dynamodbav:"value"`
+	}{"CURSOR#" + name, "CURSOR", "cursor", value})
+	if err != nil {
+		return fmt.Errorf("marshal cursor %s: %w", name, err)
+	}
+	if _, err := s.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}); err != nil {
+		return fmt.Errorf("store cursor %s: %w", name, err)
+	}
+	return nil
+}
+
+type runItem struct {
+	PK       string         `dynamodbav:"pk"`
+	SK       string         `dynamodbav:"sk"`
+	Type     string         `dynamodbav:"type"`
+	ID       string         `dynamodbav:"id"`
+	Started  string         `dynamodbav:"started"`
+	Finished string         `dynamodbav:"finished"`
+	Complete bool           `dynamodbav:"complete"`
+	Counts   map[string]int `dynamodbav:"counts"`
+	Drift    []reward.Drift `dynamodbav:"drift"`
+	Errors   []string       `dynamodbav:"errors"`
+	Expires  int64          `dynamodbav:"expires_at"`
+}
+
+// RecordRun implements reward.Store. Summaries expire after 90 days.
+func (s *Store) RecordRun(ctx context.Context, r reward.Run) error {
+	item, err := attributevalue.MarshalMap(runItem{
+		PK: "RUN", SK: r.Started.UTC().Format(time.RFC3339Nano) + "#" + r.ID, Type: "run", ID: r.ID,
+		Started: r.Started.UTC().Format(time.RFC3339Nano), Finished: r.Finished.UTC().Format(time.RFC3339Nano),
+		Complete: r.Complete, Counts: r.Counts, Drift: r.Drift, Errors: r.Errors, Expires: r.Started.Add(90 * 24 * time.Hour).Unix(),
+	})
+	if err != nil {
+		return fmt.Errorf("marshal run %s: %w", r.ID, err)
+	}
+	if _, err := s.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}); err != nil {
+		return fmt.Errorf("record run %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// Runs implements reward.Store.
+func (s *Store) Runs(ctx context.Context, limit int) ([]reward.Run, error) {
+	e, err := build(expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value("RUN"))))
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.Client.Query(ctx, &dynamodb.QueryInput{
+		TableName: aws.String(s.Table), KeyConditionExpression: e.KeyCondition(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+		ScanIndexForward: aws.Bool(false), Limit: aws.Int32(int32(limit)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read runs: %w", err)
+	}
+	var runs []reward.Run
+	for _, av := range out.Items {
+		var item runItem
+		if err := attributevalue.UnmarshalMap(av, &item); err != nil {
+			return nil, fmt.Errorf("decode run: %w", err)
+		}
+		started, _ := time.Parse(time.RFC3339Nano, item.Started)
+		finished, _ := time.Parse(time.RFC3339Nano, item.Finished)
+		runs = append(runs, reward.Run{ID: item.ID, Started: started, Finished: finished, Complete: item.Complete, Counts: item.Counts, Drift: item.Drift, Errors: item.Errors})
+	}
+	return runs, nil
+}
+
+// History implements reward.Store: one Query of the commission's partition.
+func (s *Store) History(ctx context.Context, p reward.Provider, id string) (reward.Commission, []reward.Entry, error) {
+	e, err := build(expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value(commissionPK(p, id)))))
+	if err != nil {
+		return reward.Commission{}, nil, err
+	}
+	var c *reward.Commission
+	var entries []reward.Entry
+	pages := dynamodb.NewQueryPaginator(s.Client, &dynamodb.QueryInput{
+		TableName: aws.String(s.Table), KeyConditionExpression: e.KeyCondition(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(), ConsistentRead: aws.Bool(true),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return reward.Commission{}, nil, fmt.Errorf("read history of %s/%s: %w", p, id, err)
+		}
+		var l reward.Ledger
+		for _, av := range page.Items {
+			if err := addItem(&l, av); err != nil {
+				return reward.Commission{}, nil, err
+			}
+		}
+		if len(l.Commissions) > 0 {
+			c = &l.Commissions[0]
+		}
+		entries = append(entries, l.Entries...)
+	}
+	if c == nil {
+		return reward.Commission{}, nil, fmt.Errorf("commission %s/%s: %w", p, id, reward.ErrNotFound)
+	}
+	sort.Slice(entries, func(i, j int) bool {
+		return entries[i].At.Before(entries[j].At) || entries[i].At.Equal(entries[j].At) && entries[i].ID < entries[j].ID
+	})
+	return *c, entries, nil
 }
 
 // Outbox implements reward.Store.

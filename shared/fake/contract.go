@@ -213,6 +213,51 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
 		if got, _ := s.Batches(t.Context(), reward.AgentRef); len(got) != 0 {
 			t.Errorf("agentref batches: %+v", got)
 		}
+		if err := s.DeleteBatch(t.Context(), got[0]); err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := s.Batches(t.Context(), reward.FirstPromoter); len(left) != 1 || left[0].ID != "b1" {
+			t.Errorf("after deleting b2: %+v", left)
+		}
+	})
+
+	t.Run("cursors and runs", func(t *testing.T) {
+		s := newStore(t)
+		if c, err := s.Cursor(t.Context(), "fp:approved"); err != nil || c != "" {
+			t.Errorf("unset cursor: %q %v", c, err)
+		}
+		if err := s.SetCursor(t.Context(), "fp:approved", "3"); err != nil {
+			t.Fatal(err)
+		}
+		if c, _ := s.Cursor(t.Context(), "fp:approved"); c != "3" {
+			t.Errorf("cursor %q, want 3", c)
+		}
+		for i := range 3 {
+			r := reward.Run{ID: fmt.Sprint(i), Started: at.Add(time.Duration(i) * time.Minute), Finished: at.Add(time.Duration(i)*time.Minute + time.Second), Complete: i != 1,
+				Counts: map[string]int{"delivered": i}, Drift: []reward.Drift{{Provider: reward.FirstPromoter, CommissionID: "9", Problem: "p"}}}
+			if err := s.RecordRun(t.Context(), r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runs, err := s.Runs(t.Context(), 2)
+		if err != nil || len(runs) != 2 || runs[0].ID != "2" || runs[1].Complete || runs[0].Counts["delivered"] != 2 || len(runs[0].Drift) != 1 {
+			t.Errorf("Runs: %+v %v", runs, err)
+		}
+	})
+
+	t.Run("history", func(t *testing.T) {
+		s := newStore(t)
+		c := plan(t, nil, in(reward.TargetPending, 500))
+		apply(t, s, ev("h1"), c)
+		approve := plan(t, &c.After, in(reward.TargetApproved, 500))
+		apply(t, s, ev("h2"), approve)
+		got, entries, err := s.History(t.Context(), reward.FirstPromoter, "41")
+		if err != nil || got.Status != reward.Approved || len(entries) != 2 || entries[0].Kind != reward.KindPending || entries[1].Kind != reward.KindPost {
+			t.Errorf("History: %+v %+v %v", got, entries, err)
+		}
+		if _, _, err := s.History(t.Context(), reward.FirstPromoter, "404"); !errors.Is(err, reward.ErrNotFound) {
+			t.Errorf("History of nothing: %v", err)
+		}
 	})
 
 	t.Run("holds", func(t *testing.T) {

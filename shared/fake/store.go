@@ -23,6 +23,8 @@ type Store struct {
 	balances    map[reward.Account]reward.Deltas
 	holds       map[string]bool
 	batches     map[string]reward.Batch
+	cursors     map[string]string
+	runs        []reward.Run
 	// Fail, when set, is returned by the next write instead of writing.
 	Fail error
 	// Writes counts write calls, as DynamoDB would count requests.
@@ -41,6 +43,7 @@ func NewStore() *Store {
 		balances:    map[reward.Account]reward.Deltas{},
 		holds:       map[string]bool{},
 		batches:     map[string]reward.Batch{},
+		cursors:     map[string]string{},
 	}
 }
 
@@ -247,6 +250,72 @@ func (s *Store) Batches(_ context.Context, p reward.Provider) ([]reward.Batch, e
 		return out[i].At.Before(out[j].At) || out[i].At.Equal(out[j].At) && out[i].ID < out[j].ID
 	})
 	return out, nil
+}
+
+func (s *Store) DeleteBatch(_ context.Context, b reward.Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fail(); err != nil {
+		return err
+	}
+	delete(s.batches, key(b.Provider, b.ID))
+	return nil
+}
+
+func (s *Store) Cursor(_ context.Context, name string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cursors[name], nil
+}
+
+func (s *Store) SetCursor(_ context.Context, name, value string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fail(); err != nil {
+		return err
+	}
+	s.cursors[name] = value
+	return nil
+}
+
+func (s *Store) RecordRun(_ context.Context, r reward.Run) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fail(); err != nil {
+		return err
+	}
+	s.runs = append(s.runs, r)
+	return nil
+}
+
+func (s *Store) Runs(_ context.Context, limit int) ([]reward.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := append([]reward.Run(nil), s.runs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Started.After(out[j].Started) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (s *Store) History(_ context.Context, p reward.Provider, id string) (reward.Commission, []reward.Entry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.commissions[key(p, id)]
+	if !ok {
+		return reward.Commission{}, nil, fmt.Errorf("commission %s/%s: %w", p, id, reward.ErrNotFound)
+	}
+	var entries []reward.Entry
+	for _, e := range s.entries {
+		if e.Account.Provider == p && e.Subject == "commission:"+id {
+			entries = append(entries, e)
+		}
+	}
+	sort.Slice(entries, func(i, j int) bool {
+		return entries[i].At.Before(entries[j].At) || entries[i].At.Equal(entries[j].At) && entries[i].ID < entries[j].ID
+	})
+	return c, entries, nil
 }
 
 func (s *Store) Outbox(_ context.Context, p reward.Provider, limit int) ([]reward.Commission, error) {

@@ -79,6 +79,19 @@ type Store interface {
 	RecordBatch(ctx context.Context, b Batch) error
 	// Batches lists the recorded batches of p, oldest first.
 	Batches(ctx context.Context, p Provider) ([]Batch, error)
+	// DeleteBatch forgets a batch once its outcome is recorded.
+	DeleteBatch(ctx context.Context, b Batch) error
+	// Cursor returns a named position of the reconciler ("" when none).
+	Cursor(ctx context.Context, name string) (string, error)
+	// SetCursor stores a named position ("" resets it).
+	SetCursor(ctx context.Context, name, value string) error
+	// RecordRun stores a reconciler run summary.
+	RecordRun(ctx context.Context, r Run) error
+	// Runs lists the most recent run summaries, newest first.
+	Runs(ctx context.Context, limit int) ([]Run, error)
+	// History returns a commission and its entries (ErrNotFound when the
+	// commission does not exist).
+	History(ctx context.Context, p Provider, id string) (Commission, []Entry, error)
 	// Outbox lists up to limit commissions of p whose delivery is not yet
 	// acknowledged (requested or failed), oldest first.
 	Outbox(ctx context.Context, p Provider, limit int) ([]Commission, error)
@@ -94,6 +107,27 @@ type Batch struct {
 	ID            string
 	CommissionIDs []string
 	At            time.Time
+}
+
+// Run is the summary of one reconciler run.
+type Run struct {
+	ID       string
+	Started  time.Time
+	Finished time.Time
+	// Complete is false when the run stopped at its deadline; it resumes
+	// from its cursors.
+	Complete bool
+	Counts   map[string]int
+	Drift    []Drift
+	Errors   []string
+}
+
+// Drift is a difference between a platform and the ledger that must not be
+// repaired silently: it is reported, never credited automatically.
+type Drift struct {
+	Provider     Provider
+	CommissionID string
+	Problem      string
 }
 
 // Ledger is a full read of the store, for the audit and the CLI.
