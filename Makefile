@@ -13,7 +13,7 @@ EVENT ?= events/firstpromoter-commission-approved.json
 # Extra flags for go test, e.g. make test TESTFLAGS='-run Webhook -v'
 TESTFLAGS ?=
 
-.PHONY: build-WebhookFunction build-ProcessorFunction build test lint invoke-webhook invoke-processor run bench events clean
+.PHONY: build-WebhookFunction build-ProcessorFunction build-ReconcilerFunction build test lint invoke-webhook invoke-processor run bench events clean
 
 build-WebhookFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/webhook
@@ -21,10 +21,14 @@ build-WebhookFunction:
 build-ProcessorFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/processor
 
+build-ReconcilerFunction:
+	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/reconciler
+
 # All functions for linux/$(GOARCH) into .aws-sam/manual/<function>/bootstrap.
 build:
 	$(MAKE) build-WebhookFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/WebhookFunction
 	$(MAKE) build-ProcessorFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/ProcessorFunction
+	$(MAKE) build-ReconcilerFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/ReconcilerFunction
 
 test:
 	emulators/with-emulators.sh go test -count=1 $(TESTFLAGS) ./...

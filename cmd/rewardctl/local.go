@@ -93,7 +93,7 @@ func (s *localStack) createTable(ctx context.Context) error {
 // processorHandler builds the ProcessorFunction handler the way its main
 // does, against the local table and platform.
 func (s *localStack) processorHandler() (*processorhandler.Handler, error) {
-	cfg, err := processorhandler.Config(s.settings.get)
+	cfg, err := relay.ParseConfig(s.settings.get)
 	if err != nil {
 		return nil, err
 	}

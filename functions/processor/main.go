@@ -37,7 +37,7 @@ func main() {
 	if err != nil {
 		fail(log, "load secret settings", err)
 	}
-	cfg, err := handler.Config(settings.Get)
+	cfg, err := relay.ParseConfig(settings.Get)
 	if err != nil {
 		fail(log, "processor settings", err)
 	}

@@ -174,6 +174,11 @@ func isCommissionEvent(t string) bool {
 }
 
 func (p *Processor) record(ctx context.Context, b *batchState, d webhook.Delivery, outcome reward.Outcome, counter string) error {
+	if d.EventID == "" {
+		// The reconciler's changes have no event to remember.
+		b.count(counter)
+		return nil
+	}
 	err := p.Store.RecordEvent(ctx, p.eventRecord(d, outcome))
 	switch {
 	case errors.Is(err, reward.ErrDuplicateEvent):
@@ -254,7 +259,8 @@ func (p *Processor) firstPromoter(ctx context.Context, b *batchState, m Message,
 		}
 		in.Account = stored.Account
 	}
-	return p.apply(ctx, b, m.Delivery, in, log)
+	_, err = p.apply(ctx, b, m.Delivery, in, log)
+	return err
 }
 
 func (p *Processor) recipient(c firstpromoter.Commission, known bool, env fpEnvelope) reward.Recipient {
@@ -283,18 +289,19 @@ func guess(in reward.Intent) *reward.Commission {
 }
 
 // apply plans and writes one intent, re-planning from the stored state when
-// the assumption was wrong.
-func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery, in reward.Intent, log *slog.Logger) error {
+// the assumption was wrong. It returns the final plan: applied, or the
+// duplicate or stale outcome against the stored state.
+func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery, in reward.Intent, log *slog.Logger) (reward.Change, error) {
 	cur, guessed := guess(in), true
 	for range maxAttempts {
 		change, err := reward.Plan(cur, in)
 		if err != nil {
-			return err
+			return change, err
 		}
 		if change.Outcome != reward.Applied && guessed {
 			// Only a stored state may make an event stale or a duplicate.
 			if cur, err = p.stored(ctx, in); err != nil {
-				return err
+				return change, err
 			}
 			guessed = false
 			continue
@@ -307,7 +314,7 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 			if change.Outcome == reward.Stale {
 				counter = CountStale
 			}
-			return p.record(ctx, b, d, change.Outcome, counter)
+			return change, p.record(ctx, b, d, change.Outcome, counter)
 		}
 		err = p.Store.Apply(ctx, p.eventRecord(d, reward.Applied), change)
 		var mm *reward.Mismatch
@@ -321,10 +328,11 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 				}
 			}
 			log.Info("applied", "commission_id", in.CommissionID, "recipient", in.Account.Recipient, "status", change.After.Status)
-			return nil
+			return change, nil
 		case errors.Is(err, reward.ErrDuplicateEvent):
 			b.count(CountDuplicate)
-			return nil
+			change.Outcome = reward.Duplicate
+			return change, nil
 		case errors.As(err, &mm):
 			cur, guessed = mm.Current, false
 			if cur != nil && cur.Account.Recipient.Valid() {
@@ -335,14 +343,14 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 			// Another writer is on this commission right now: plan again
 			// from what it wrote.
 			if cur, err = p.stored(ctx, in); err != nil {
-				return err
+				return change, err
 			}
 			guessed = false
 		default:
-			return err
+			return change, err
 		}
 	}
-	return fmt.Errorf("commission %s kept changing under %d attempts: %w", in.CommissionID, maxAttempts, reward.ErrConflict)
+	return reward.Change{}, fmt.Errorf("commission %s kept changing under %d attempts: %w", in.CommissionID, maxAttempts, reward.ErrConflict)
 }
 
 // stored reads a commission's stored state: nil when it does not exist.
@@ -381,7 +389,8 @@ func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, log 
 				return err
 			}
 		}
-		return p.apply(ctx, b, m.Delivery, in, log)
+		_, err = p.apply(ctx, b, m.Delivery, in, log)
+		return err
 	case "affiliate.blocked", "affiliate.unblocked", "flag.resolved":
 		var a arAffiliate
 		if err := json.Unmarshal(env.Data, &a); err != nil {

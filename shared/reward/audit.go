@@ -3,6 +3,7 @@ package reward
 import (
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Violation is one broken ledger invariant.
@@ -82,5 +83,32 @@ func Audit(entries []Entry, balances []Balance, commissions []Commission) []Viol
 		}
 		return out[i].Problem < out[j].Problem
 	})
+	return out
+}
+
+// AuditCommission checks one commission's entries against its status: the
+// per-commission part of Audit, for a reconciler that reads only what it
+// touched.
+func AuditCommission(c Commission, entries []Entry) []Violation {
+	var mine []Entry
+	for _, e := range entries {
+		if e.Subject == "commission:"+c.ID && e.Account.Provider == c.Provider {
+			mine = append(mine, e)
+		}
+	}
+	var balances []Balance
+	sums := map[Account]Deltas{}
+	for _, e := range mine {
+		sums[e.Account] = sums[e.Account].Add(e.Deltas)
+	}
+	for a, d := range sums {
+		balances = append(balances, Balance{Account: a, Deltas: d})
+	}
+	var out []Violation
+	for _, v := range Audit(mine, balances, []Commission{c}) {
+		if !strings.Contains(v.Problem, "negative balance") {
+			out = append(out, v)
+		}
+	}
 	return out
 }

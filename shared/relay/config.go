@@ -1,4 +1,4 @@
-package handler
+package relay
 
 import (
 	"fmt"
@@ -6,15 +6,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
-// Config reads the processor's behaviour through get (the secret's value
+// ParseConfig reads the processor's behaviour through get (the secret's value
 // when it has one, else the environment's). It fails on a value that can
 // never work, naming the variable.
-func Config(get func(string) string) (relay.Config, error) {
-	cfg := relay.DefaultConfig()
+func ParseConfig(get func(string) string) (Config, error) {
+	cfg := DefaultConfig()
 	if v := get("FIRSTPROMOTER_REFERRAL_REWARD_IDS"); v != "" {
 		cfg.ReferralRewardIDs = map[int64]bool{}
 		for item := range strings.SplitSeq(v, ",") {
@@ -23,7 +22,7 @@ func Config(get func(string) string) (relay.Config, error) {
 			}
 			id, err := strconv.ParseInt(item, 10, 64)
 			if err != nil {
-				return relay.Config{}, fmt.Errorf("FIRSTPROMOTER_REFERRAL_REWARD_IDS: %q is not a reward id", item)
+				return Config{}, fmt.Errorf("FIRSTPROMOTER_REFERRAL_REWARD_IDS: %q is not a reward id", item)
 			}
 			cfg.ReferralRewardIDs[id] = true
 		}
@@ -36,7 +35,7 @@ func Config(get func(string) string) (relay.Config, error) {
 			}
 			u, err := reward.ParseUnit(item)
 			if err != nil || u == reward.Cash {
-				return relay.Config{}, fmt.Errorf("FIRSTPROMOTER_UNITS: %q is not a non-monetary unit (points, credits, free_months, mon_discount, discount_per)", item)
+				return Config{}, fmt.Errorf("FIRSTPROMOTER_UNITS: %q is not a non-monetary unit (points, credits, free_months, mon_discount, discount_per)", item)
 			}
 			cfg.Units[u] = true
 		}
@@ -44,7 +43,7 @@ func Config(get func(string) string) (relay.Config, error) {
 	if v := get("IDEMPOTENCY_TTL"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Hour {
-			return relay.Config{}, fmt.Errorf("IDEMPOTENCY_TTL: %q is not a duration of at least 1h (e.g. 168h)", v)
+			return Config{}, fmt.Errorf("IDEMPOTENCY_TTL: %q is not a duration of at least 1h (e.g. 168h)", v)
 		}
 		cfg.IdempotencyTTL = d
 	}

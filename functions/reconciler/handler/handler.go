@@ -1,0 +1,100 @@
+// Package handler is the ReconcilerFunction's handler: one scheduled run
+// of the reconciler, summarised as one log line and EMF metrics.
+package handler
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/rewardrelay/rewardrelay/shared/relay"
+	"github.com/rewardrelay/rewardrelay/shared/reward"
+	"github.com/rewardrelay/rewardrelay/shared/telemetry"
+)
+
+// Reconciler runs once.
+type Reconciler interface {
+	Run(ctx context.Context) reward.Run
+}
+
+// Handler handles EventBridge schedule events.
+type Handler struct {
+	Reconciler Reconciler
+	Log        *slog.Logger
+}
+
+// metricNames are the run counters emitted as metrics.
+var metricNames = []string{
+	relay.CountListed, relay.CountPages, relay.CountApplied, relay.CountDelivered, relay.CountAcknowledged,
+	relay.CountAckFailed, relay.CountAckPending, relay.CountAutoApprove, relay.CountBatches, relay.CountDrift,
+	relay.CountViolations, relay.CountPlatformError, relay.CountStale,
+}
+
+var runMetrics = func() telemetry.Spec {
+	var ms []telemetry.Metric
+	for _, n := range metricNames {
+		ms = append(ms, telemetry.Metric{Name: n, Unit: telemetry.Count})
+	}
+	ms = append(ms, telemetry.Metric{Name: "errors", Unit: telemetry.Count}, telemetry.Metric{Name: "incomplete", Unit: telemetry.Count},
+		telemetry.Metric{Name: "duration_ms", Unit: telemetry.Milliseconds})
+	return telemetry.NewSpec([][]string{{"function"}}, ms...)
+}()
+
+// Handle runs the reconciler. It fails (so the schedule retries, then
+// dead-letters) only when the run could not do any of its steps.
+func (h Handler) Handle(ctx context.Context, _ events.CloudWatchEvent) error {
+	run := h.Reconciler.Run(ctx)
+	incomplete := 0
+	if !run.Complete {
+		incomplete = 1
+	}
+	attrs := []slog.Attr{
+		slog.String("function", "reconciler"), slog.String("run", run.ID), slog.Bool("complete", run.Complete),
+		slog.Int("errors", len(run.Errors)), slog.Int("incomplete", incomplete),
+		slog.Float64("duration_ms", float64(run.Finished.Sub(run.Started).Microseconds())/1000),
+		slog.Any("drift", run.Drift), slog.Any("error_list", run.Errors),
+		runMetrics.Attr(run.Started),
+	}
+	for _, n := range metricNames {
+		attrs = append(attrs, slog.Int(n, run.Counts[n]))
+	}
+	level := slog.LevelInfo
+	if len(run.Errors) > 0 {
+		level = slog.LevelWarn
+	}
+	h.Log.LogAttrs(ctx, level, "reconcile", attrs...)
+	if len(run.Errors) > 0 && run.Counts[relay.CountListed] == 0 && run.Counts[relay.CountApplied] == 0 {
+		return fmt.Errorf("reconcile run %s did nothing: %d errors, first: %s", run.ID, len(run.Errors), run.Errors[0])
+	}
+	return nil
+}
+
+// Settings are the reconciler's own settings.
+type Settings struct {
+	AutoApproveAfter time.Duration
+	Lookback         time.Duration
+}
+
+// Config reads FIRSTPROMOTER_AUTO_APPROVE_AFTER (empty: off) and
+// RECONCILE_LOOKBACK (default 30 days).
+func Config(get func(string) string) (Settings, error) {
+	s := Settings{Lookback: 30 * 24 * time.Hour}
+	if v := get("FIRSTPROMOTER_AUTO_APPROVE_AFTER"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return Settings{}, fmt.Errorf("FIRSTPROMOTER_AUTO_APPROVE_AFTER: %q is not a positive duration (e.g. 336h)", v)
+		}
+		s.AutoApproveAfter = d
+	}
+	if v := get("RECONCILE_LOOKBACK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return Settings{}, fmt.Errorf("RECONCILE_LOOKBACK: %q is not a positive duration (e.g. 720h)", v)
+		}
+		s.Lookback = d
+	}
+	return s, nil
+}

@@ -1,0 +1,227 @@
+// Package agentref is a client of AgentRef's API v1: the lists of
+// conversions and payouts that the reconciler reads, with cursor
+// pagination, typed errors and retries that honour Retry-After.
+package agentref
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultBaseURL is the API's address.
+const DefaultBaseURL = "https://www.agentref.co/api/v1"
+
+// PageSize is the largest page the API serves.
+const PageSize = 100
+
+// Sentinel errors that classify an *APIError.
+var (
+	ErrConfig      = errors.New("agentref: API key refused (check AGENTREF_API_KEY)")
+	ErrRateLimited = errors.New("agentref: rate limited")
+	ErrUnavailable = errors.New("agentref: unavailable")
+	ErrInvalid     = errors.New("agentref: request refused")
+)
+
+// APIError is an error answer of the API.
+type APIError struct {
+	Op         string
+	Status     int
+	Code       string
+	Message    string
+	RetryAfter time.Duration
+	kind       error
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("agentref %s: HTTP %d %s %s", e.Op, e.Status, e.Code, e.Message)
+}
+
+// Unwrap returns the sentinel error that classifies the answer.
+func (e *APIError) Unwrap() error { return e.kind }
+
+// Client calls the API.
+type Client struct {
+	BaseURL     string
+	APIKey      string
+	HTTP        *http.Client
+	MaxAttempts int
+	Sleep       func(ctx context.Context, d time.Duration) error
+}
+
+// Conversion is the API's conversion object.
+type Conversion struct {
+	ID               string    `json:"id"`
+	AffiliateID      string    `json:"affiliateId"`
+	Amount           int64     `json:"amount"`
+	Currency         string    `json:"currency"`
+	CommissionAmount *int64    `json:"commissionAmount"`
+	Commission       *int64    `json:"commission"`
+	Status           string    `json:"status"`
+	CreatedAt        time.Time `json:"createdAt"`
+}
+
+// Payout is the API's payout object.
+type Payout struct {
+	ID          string `json:"id"`
+	AffiliateID string `json:"affiliateId"`
+	Amount      int64  `json:"amount"`
+	Currency    string `json:"currency"`
+	Status      string `json:"status"`
+}
+
+type meta struct {
+	HasMore    bool    `json:"hasMore"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+// Conversions reads one page of conversions with the given status from
+// cursor ("" for the first page) and returns the next cursor ("" at the end).
+func (c *Client) Conversions(ctx context.Context, status, cursor string) ([]Conversion, string, error) {
+	var page struct {
+		Data []Conversion `json:"data"`
+		Meta meta         `json:"meta"`
+	}
+	next, err := c.list(ctx, "list conversions", "/conversions", status, cursor, &page, func() meta { return page.Meta })
+	return page.Data, next, err
+}
+
+// Payouts reads one page of payouts with the given status.
+func (c *Client) Payouts(ctx context.Context, status, cursor string) ([]Payout, string, error) {
+	var page struct {
+		Data []Payout `json:"data"`
+		Meta meta     `json:"meta"`
+	}
+	next, err := c.list(ctx, "list payouts", "/payouts", status, cursor, &page, func() meta { return page.Meta })
+	return page.Data, next, err
+}
+
+func (c *Client) list(ctx context.Context, op, path, status, cursor string, out any, m func() meta) (string, error) {
+	q := url.Values{"limit": {strconv.Itoa(PageSize)}}
+	if status != "" {
+		q.Set("status", status)
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	if err := c.get(ctx, op, path, q, out); err != nil {
+		return cursor, err
+	}
+	if mm := m(); mm.HasMore && mm.NextCursor != nil {
+		return *mm.NextCursor, nil
+	}
+	return "", nil
+}
+
+func (c *Client) get(ctx context.Context, op, path string, q url.Values, out any) error {
+	base := c.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	attempts := c.MaxAttempts
+	if attempts <= 0 {
+		attempts = 4
+	}
+	wait := c.Sleep
+	if wait == nil {
+		wait = sleep
+	}
+	httpc := c.HTTP
+	if httpc == nil {
+		httpc = http.DefaultClient
+	}
+	var last error
+	for attempt := range attempts {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+path+"?"+q.Encode(), nil)
+		if err != nil {
+			return fmt.Errorf("agentref %s: %w", op, err)
+		}
+		req.Header.Set("Authorization", "Bearer "+c.APIKey)
+		req.Header.Set("Accept", "application/json")
+		last = c.do(httpc, req, op, out)
+		var apiErr *APIError
+		if last == nil || errors.As(last, &apiErr) && apiErr.kind != ErrRateLimited && apiErr.kind != ErrUnavailable {
+			return last
+		}
+		if attempt == attempts-1 {
+			break
+		}
+		d := time.Duration(rand.Int64N(int64(250*time.Millisecond) << attempt))
+		if apiErr != nil && apiErr.RetryAfter > d {
+			d = apiErr.RetryAfter
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
+			break
+		}
+		if err := wait(ctx, d); err != nil {
+			break
+		}
+	}
+	return last
+}
+
+func (c *Client) do(httpc *http.Client, req *http.Request, op string, out any) error {
+	resp, err := httpc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		msg := err.Error()
+		if errors.As(err, &ue) {
+			msg = ue.Op + ": " + ue.Err.Error()
+		}
+		return &APIError{Op: op, Message: msg, kind: ErrUnavailable}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return &APIError{Op: op, Status: resp.StatusCode, Message: err.Error(), kind: ErrUnavailable}
+	}
+	if resp.StatusCode/100 == 2 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("agentref %s: decode answer: %w", op, err)
+		}
+		return nil
+	}
+	e := &APIError{Op: op, Status: resp.StatusCode}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+		e.RetryAfter = time.Duration(s) * time.Second
+	}
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(raw, &body) == nil {
+		e.Code, e.Message = body.Error.Code, body.Error.Message
+	}
+	switch {
+	case resp.StatusCode == 401 || resp.StatusCode == 403:
+		e.kind = ErrConfig
+	case resp.StatusCode == 429:
+		e.kind = ErrRateLimited
+	case resp.StatusCode >= 500:
+		e.kind = ErrUnavailable
+	default:
+		e.kind = ErrInvalid
+	}
+	return e
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
