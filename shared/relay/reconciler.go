@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"strconv"
 	"time"
@@ -85,11 +86,12 @@ func (r *run) fail(step string, err error) {
 func (rc *Reconciler) Run(ctx context.Context) reward.Run {
 	p := rc.Processor
 	start := p.Now()
+	id := strconv.FormatInt(start.UnixNano(), 36) + "-" + strconv.FormatUint(rand.Uint64()%1e6, 36)
 	r := &run{
 		batchState: &batchState{res: Result{Counts: map[string]int{}}},
-		summary:    reward.Run{ID: strconv.FormatInt(start.UnixNano(), 36), Started: start, Complete: true},
+		summary:    reward.Run{ID: id, Started: start, Complete: true},
 		touched:    map[string]reward.Provider{},
-		log:        p.Log.With("run", strconv.FormatInt(start.UnixNano(), 36)),
+		log:        p.Log.With("run", id),
 	}
 	steps := []struct {
 		name string

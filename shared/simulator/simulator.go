@@ -91,10 +91,15 @@ func (s *Simulator) InjectFaults(f ...Fault) {
 	s.faults = append(s.faults, f...)
 }
 
-// FailFulfilment makes mark_fulfilled report a processing error for id.
+// FailFulfilment makes mark_fulfilled report a processing error for id; an
+// empty message clears it.
 func (s *Simulator) FailFulfilment(id int64, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if message == "" {
+		delete(s.failFulfil, id)
+		return
+	}
 	s.failFulfil[id] = message
 }
 
