@@ -13,7 +13,7 @@ EVENT ?= events/firstpromoter-commission-approved.json
 # Extra flags for go test, e.g. make test TESTFLAGS='-run Webhook -v'
 TESTFLAGS ?=
 
-.PHONY: build-WebhookFunction build-ProcessorFunction build-ReconcilerFunction build test lint invoke-webhook invoke-processor run bench events clean
+.PHONY: build-WebhookFunction build-ProcessorFunction build-ReconcilerFunction build test lint invoke-webhook invoke-processor invoke-reconciler run bench events clean
 
 build-WebhookFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/webhook
@@ -55,6 +55,10 @@ invoke-webhook:
 invoke-processor:
 	sam build ProcessorFunction
 	sam local invoke ProcessorFunction --event events/sqs-agentref-batch.json --env-vars events/env.json
+
+invoke-reconciler:
+	sam build ReconcilerFunction
+	sam local invoke ReconcilerFunction --event events/schedule-reconcile.json --env-vars events/env.json
 
 run:
 	REWARDRELAY_ENDPOINTS_FILE=.local/endpoints emulators/with-emulators.sh go run ./cmd/rewardctl local

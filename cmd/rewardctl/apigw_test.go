@@ -77,3 +77,16 @@ func TestAPIGatewayTranslatesLikeHTTPAPI(t *testing.T) {
 		})
 	}
 }
+
+func TestScheduleRate(t *testing.T) {
+	for expr, want := range map[string]time.Duration{"rate(5 minutes)": 5 * time.Minute, "rate(1 minute)": time.Minute, "rate(2 hours)": 2 * time.Hour, "rate(1 day)": 24 * time.Hour} {
+		if got, err := scheduleRate(expr); err != nil || got != want {
+			t.Errorf("%s: %v %v, want %v", expr, got, err, want)
+		}
+	}
+	for _, bad := range []string{"cron(0 12 * * ? *)", "rate(0 minutes)", "rate(5 weeks)"} {
+		if _, err := scheduleRate(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,8 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	processorhandler "github.com/rewardrelay/rewardrelay/functions/processor/handler"
+	reconcilerhandler "github.com/rewardrelay/rewardrelay/functions/reconciler/handler"
 	webhookhandler "github.com/rewardrelay/rewardrelay/functions/webhook/handler"
+	"github.com/rewardrelay/rewardrelay/shared/agentref"
 	"github.com/rewardrelay/rewardrelay/shared/dynamo"
 	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/queue"
@@ -40,9 +45,10 @@ type localStack struct {
 	queueARN string
 	dlqURL   string
 	table    string
-	// fpURL and fpKey, fpAccount reach FirstPromoter: the simulator unless
-	// FIRSTPROMOTER_API_URL is set.
+	// fpURL and fpKey, fpAccount reach FirstPromoter, arURL and arKey
+	// AgentRef: the simulator unless the API URLs are set.
 	fpURL, fpKey, fpAccount string
+	arURL, arKey            string
 }
 
 // createQueues creates the dead-letter queue and the event queue from the
@@ -111,6 +117,75 @@ func (s *localStack) processorHandler() (*processorhandler.Handler, error) {
 	return &processorhandler.Handler{Processor: p, Log: s.log, Now: time.Now}, nil
 }
 
+// reconciler builds the ReconcilerFunction's reconciler the way its main
+// does, against the local table and platforms.
+func (s *localStack) reconciler() (*relay.Reconciler, error) {
+	ph, err := s.processorHandler()
+	if err != nil {
+		return nil, err
+	}
+	p := ph.Processor.(*relay.Processor)
+	own, err := reconcilerhandler.Config(s.settings.get)
+	if err != nil {
+		return nil, err
+	}
+	return &relay.Reconciler{
+		Processor: p, FirstPromoter: p.FirstPromoter.(*firstpromoter.Client),
+		AgentRef:         &agentref.Client{BaseURL: s.arURL, APIKey: s.arKey, HTTP: &http.Client{Timeout: 20 * time.Second}},
+		AutoApproveAfter: own.AutoApproveAfter, Lookback: own.Lookback, Margin: 5 * time.Second,
+	}, nil
+}
+
+// schedule runs the reconciler now and then at the template's rate, each
+// run within the template's timeout, until ctx is done.
+func (s *localStack) schedule(ctx context.Context) error {
+	rc, err := s.reconciler()
+	if err != nil {
+		return err
+	}
+	every, err := scheduleRate(fmt.Sprint(s.tpl.Parameters["ReconcileSchedule"].Default))
+	if err != nil {
+		return err
+	}
+	timeout, err := strconv.Atoi(fmt.Sprint(s.tpl.Parameters["ReconcilerTimeout"].Default))
+	if err != nil {
+		return fmt.Errorf("template ReconcilerTimeout: %w", err)
+	}
+	h := reconcilerhandler.Handler{Reconciler: rc, Log: s.log}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		runCtx, cancel := context.WithTimeout(ctx, time.Duration(timeout)*time.Second)
+		if err := h.Handle(runCtx, events.CloudWatchEvent{DetailType: "Scheduled Event", Source: "aws.events", Time: time.Now()}); err != nil {
+			s.log.Error("reconciler run failed", "error", err.Error())
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// scheduleRate reads an EventBridge rate expression: rate(5 minutes).
+func scheduleRate(expr string) (time.Duration, error) {
+	var n int
+	var unit string
+	if _, err := fmt.Sscanf(strings.TrimSuffix(strings.TrimPrefix(expr, "rate("), ")"), "%d %s", &n, &unit); err != nil || n <= 0 {
+		return 0, fmt.Errorf("schedule %q: only rate(N unit) runs locally", expr)
+	}
+	switch strings.TrimSuffix(unit, "s") {
+	case "minute":
+		return time.Duration(n) * time.Minute, nil
+	case "hour":
+		return time.Duration(n) * time.Hour, nil
+	case "day":
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return 0, fmt.Errorf("schedule %q: unknown unit %q", expr, unit)
+}
+
 // poller feeds the event queue to the processor with the template's
 // batching settings.
 func (s *localStack) poller() (*poller, error) {
@@ -169,6 +244,14 @@ func (s *localStack) serve(ctx context.Context, ln net.Listener) error {
 	polling := make(chan struct{})
 	go func() { defer close(polling); pl.run(ctx) }()
 	defer func() { <-polling }()
+	reconciling := make(chan struct{})
+	go func() {
+		defer close(reconciling)
+		if err := s.schedule(ctx); err != nil {
+			s.log.Error("the reconciler cannot run", "error", err.Error())
+		}
+	}()
+	defer func() { <-reconciling }()
 	srv := &http.Server{
 		Handler:           &apiGateway{now: time.Now, routes: []route{newRoute("POST /webhooks/{provider}", wh.Handle)}},
 		ReadHeaderTimeout: 10 * time.Second,
@@ -202,6 +285,7 @@ rewardrelay is running locally.
   dead letters     %[3]s
   ledger table     %[6]s
   FirstPromoter    %[7]s
+  AgentRef         %[8]s
 
   local secrets (events/env.json; override with the same variables):
     FIRSTPROMOTER_WEBHOOK_SECRETS=%[4]s
@@ -213,5 +297,5 @@ rewardrelay is running locally.
     go run ./cmd/rewardctl balances
 
 Ctrl-C stops everything.
-`, baseURL, s.queueURL, s.dlqURL, s.settings.get("FIRSTPROMOTER_WEBHOOK_SECRETS"), s.settings.get("AGENTREF_WEBHOOK_SECRETS"), s.table, s.fpURL)
+`, baseURL, s.queueURL, s.dlqURL, s.settings.get("FIRSTPROMOTER_WEBHOOK_SECRETS"), s.settings.get("AGENTREF_WEBHOOK_SECRETS"), s.table, s.fpURL, s.arURL)
 }

@@ -64,6 +64,8 @@ func runLocal(ctx context.Context, opts *options, port int) error {
 		fpURL:     settings.get("FIRSTPROMOTER_API_URL"),
 		fpKey:     settings.get("FIRSTPROMOTER_API_KEY"),
 		fpAccount: settings.get("FIRSTPROMOTER_ACCOUNT_ID"),
+		arURL:     settings.get("AGENTREF_API_URL"),
+		arKey:     settings.get("AGENTREF_API_KEY"),
 	}
 	if err := s.createQueues(ctx); err != nil {
 		return fmt.Errorf("%w (is the SQS emulator at %s running?)", err, os.Getenv("AWS_ENDPOINT_URL_SQS"))
@@ -71,12 +73,19 @@ func runLocal(ctx context.Context, opts *options, port int) error {
 	if err := s.createTable(ctx); err != nil {
 		return fmt.Errorf("%w (is DynamoDB Local at %s running?)", err, os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"))
 	}
-	if _, real := os.LookupEnv("FIRSTPROMOTER_API_URL"); !real {
+	_, realFP := os.LookupEnv("FIRSTPROMOTER_API_URL")
+	_, realAR := os.LookupEnv("AGENTREF_API_URL")
+	if !realFP || !realAR {
 		sim := simulator.New()
 		seedSimulator(sim)
 		srv := sim.Start()
 		defer srv.Close()
-		s.fpURL, s.fpKey, s.fpAccount = simulator.FirstPromoterURL(srv.URL), sim.APIKey, sim.AccountID
+		if !realFP {
+			s.fpURL, s.fpKey, s.fpAccount = simulator.FirstPromoterURL(srv.URL), sim.APIKey, sim.AccountID
+		}
+		if !realAR {
+			s.arURL, s.arKey = simulator.AgentRefURL(srv.URL), sim.AgentKey
+		}
 	}
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {

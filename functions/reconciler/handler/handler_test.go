@@ -1,0 +1,92 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/rewardrelay/rewardrelay/shared/relay"
+	"github.com/rewardrelay/rewardrelay/shared/reward"
+	"github.com/rewardrelay/rewardrelay/shared/telemetry"
+)
+
+type fakeReconciler struct{ run reward.Run }
+
+func (f fakeReconciler) Run(context.Context) reward.Run { return f.run }
+
+var t0 = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+func TestHandleLogsTheSummaryAndFailsOnlyAUselessRun(t *testing.T) {
+	tests := []struct {
+		name    string
+		run     reward.Run
+		wantErr bool
+	}{
+		{"complete", reward.Run{ID: "r1", Started: t0, Finished: t0.Add(time.Second), Complete: true, Counts: map[string]int{relay.CountListed: 5, relay.CountDelivered: 2}}, false},
+		{"stopped at the deadline", reward.Run{ID: "r2", Started: t0, Finished: t0, Counts: map[string]int{relay.CountListed: 100}}, false},
+		{"some errors", reward.Run{ID: "r3", Started: t0, Finished: t0, Complete: true, Counts: map[string]int{relay.CountListed: 1}, Errors: []string{"agentref conversions: 503"}}, false},
+		{"nothing worked", reward.Run{ID: "r4", Started: t0, Finished: t0, Complete: true, Counts: map[string]int{}, Errors: []string{"firstpromoter approved: 401"}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &bytes.Buffer{}
+			h := Handler{Reconciler: fakeReconciler{tt.run}, Log: telemetry.NewLogger(logs, "")}
+			err := h.Handle(t.Context(), events.CloudWatchEvent{})
+			if (err != nil) != tt.wantErr {
+				t.Errorf("Handle: %v, want error %v", err, tt.wantErr)
+			}
+			var line map[string]any
+			if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+				t.Fatalf("log: %v: %s", err, logs)
+			}
+			if line["run"] != tt.run.ID || line["_aws"] == nil || line[relay.CountListed] == nil {
+				t.Errorf("log line %v", line)
+			}
+		})
+	}
+}
+
+func TestConfig(t *testing.T) {
+	get := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	s, err := Config(get(nil))
+	if err != nil || s.AutoApproveAfter != 0 || s.Lookback != 30*24*time.Hour {
+		t.Errorf("defaults %+v %v", s, err)
+	}
+	s, err = Config(get(map[string]string{"FIRSTPROMOTER_AUTO_APPROVE_AFTER": "336h", "RECONCILE_LOOKBACK": "48h"}))
+	if err != nil || s.AutoApproveAfter != 336*time.Hour || s.Lookback != 48*time.Hour {
+		t.Errorf("set %+v %v", s, err)
+	}
+	for k, v := range map[string]string{"FIRSTPROMOTER_AUTO_APPROVE_AFTER": "2 weeks", "RECONCILE_LOOKBACK": "-1h"} {
+		if _, err := Config(get(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: %v", k, v, err)
+		}
+	}
+}
+
+func TestReplaySamples(t *testing.T) {
+	files, _ := filepath.Glob("../../../events/schedule-*.json")
+	if len(files) == 0 {
+		t.Fatal("no reconciler samples in events/")
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev events.CloudWatchEvent
+		if err := json.Unmarshal(raw, &ev); err != nil || ev.DetailType != "Scheduled Event" {
+			t.Fatalf("%s: %v %+v", f, err, ev)
+		}
+		h := Handler{Reconciler: fakeReconciler{reward.Run{ID: "r", Complete: true, Counts: map[string]int{}}}, Log: telemetry.NewLogger(&bytes.Buffer{}, "")}
+		if err := h.Handle(t.Context(), ev); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
