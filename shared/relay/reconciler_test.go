@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
 	"sync"
 	"testing"
@@ -249,5 +250,37 @@ func TestReconcileSurvives429Storms(t *testing.T) {
 	run := rc.Run(t.Context())
 	if len(run.Errors) > 0 || run.Counts[CountDelivered] != 1 || run.Counts[CountAcknowledged] != 1 {
 		t.Errorf("run through a 429 storm: %+v", run)
+	}
+}
+
+// repeatingPages hands every page to the reconciler twice, as a platform
+// that serves a page again (a retry, a shifted offset) would.
+type repeatingPages struct{ ReconcileFirstPromoterAPI }
+
+func (r repeatingPages) ListCommissions(ctx context.Context, filters url.Values, from int, fn func(int, []firstpromoter.Commission) (bool, error)) (int, error) {
+	return r.ReconcileFirstPromoterAPI.ListCommissions(ctx, filters, from, func(page int, rows []firstpromoter.Commission) (bool, error) {
+		if _, err := fn(page, rows); err != nil {
+			return false, err
+		}
+		return fn(page, rows)
+	})
+}
+
+func TestReconcileARepeatedPageChangesNothingTwice(t *testing.T) {
+	h := newHarness(t)
+	for id := int64(1); id <= 150; id++ {
+		status := "approved"
+		if id%2 == 0 {
+			status = "pending"
+		}
+		h.fpCommission(id, status)
+	}
+	rc := h.reconciler(t)
+	rc.AgentRef = nil
+	rc.FirstPromoter = repeatingPages{rc.FirstPromoter}
+	rc.Run(t.Context())
+	rc.Run(t.Context())
+	if b := h.balance(t, promoter7); b != (reward.Deltas{Pending: 75 * 500, Available: 75 * 500, Fulfilled: 75 * 500}) {
+		t.Errorf("balance %+v, want 75 pending and 75 delivered once", b)
 	}
 }
