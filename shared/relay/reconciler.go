@@ -57,6 +57,9 @@ const (
 	CountDrift       = "drift"
 	CountViolations  = "audit_violations"
 	CountBatches     = "batches_polled"
+	// GaugeOutboxAge is the age in seconds of the oldest unacknowledged
+	// delivery when the run looked (0 for an empty outbox).
+	GaugeOutboxAge = "outbox_oldest_seconds"
 )
 
 // errDeadline stops a run early; it is not an error of the run.
@@ -358,6 +361,9 @@ func (rc *Reconciler) outbox(ctx context.Context, r *run) error {
 	out, err := store.Outbox(ctx, reward.FirstPromoter, limit)
 	if err != nil {
 		return err
+	}
+	if len(out) > 0 {
+		r.res.Counts[GaugeOutboxAge] = int(rc.Processor.Now().Sub(out[0].UpdatedAt).Seconds())
 	}
 	var todo []reward.Commission
 	for _, c := range out {

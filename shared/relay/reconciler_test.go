@@ -89,6 +89,9 @@ func TestReconcileRetriesFailedAcknowledgementsAndReportsDrift(t *testing.T) {
 	}
 	rc := h.reconciler(t)
 	run := rc.Run(t.Context())
+	if _, ok := run.Counts[GaugeOutboxAge]; !ok {
+		t.Errorf("the run did not measure the outbox's age: %+v", run.Counts)
+	}
 	stored, _ := h.store.Commission(t.Context(), reward.FirstPromoter, "2")
 	if stored.Fulfilment != reward.Failed || stored.FulfilmentError != "payout not found" {
 		t.Errorf("commission 2: %+v", stored)

@@ -38,7 +38,8 @@ var runMetrics = func() telemetry.Spec {
 	for _, n := range metricNames {
 		ms = append(ms, telemetry.Metric{Name: n, Unit: telemetry.Count})
 	}
-	ms = append(ms, telemetry.Metric{Name: "errors", Unit: telemetry.Count}, telemetry.Metric{Name: "incomplete", Unit: telemetry.Count},
+	ms = append(ms, telemetry.Metric{Name: relay.GaugeOutboxAge, Unit: telemetry.Seconds},
+		telemetry.Metric{Name: "errors", Unit: telemetry.Count}, telemetry.Metric{Name: "incomplete", Unit: telemetry.Count},
 		telemetry.Metric{Name: "duration_ms", Unit: telemetry.Milliseconds})
 	return telemetry.NewSpec([][]string{{"function"}}, ms...)
 }()
@@ -61,6 +62,7 @@ func (h Handler) Handle(ctx context.Context, _ events.CloudWatchEvent) error {
 	for _, n := range metricNames {
 		attrs = append(attrs, slog.Int(n, run.Counts[n]))
 	}
+	attrs = append(attrs, slog.Int(relay.GaugeOutboxAge, run.Counts[relay.GaugeOutboxAge]))
 	level := slog.LevelInfo
 	if len(run.Errors) > 0 {
 		level = slog.LevelWarn
