@@ -23,6 +23,7 @@ const localEndpointsFile = ".local/endpoints"
 // credentials and TABLE_NAME.
 type target struct {
 	local bool
+	cfg   aws.Config
 	db    *dynamodb.Client
 	table string
 }
@@ -61,7 +62,7 @@ func openTarget(ctx context.Context) (*target, error) {
 		if err != nil {
 			return nil, err
 		}
-		t.db = localDynamoDB(cfg)
+		t.cfg, t.db = cfg, localDynamoDB(cfg)
 		if t.table == "" {
 			t.table = "rewardrelay-ledger"
 		}
@@ -74,7 +75,7 @@ func openTarget(ctx context.Context) (*target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	t.db = dynamodb.NewFromConfig(cfg)
+	t.cfg, t.db = cfg, dynamodb.NewFromConfig(cfg)
 	return t, nil
 }
 
