@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	webhookhandler "github.com/rewardrelay/rewardrelay/functions/webhook/handler"
 	"os"
 )
 
@@ -36,3 +37,6 @@ func (d localDefaults) get(key string) string {
 	}
 	return d[key]
 }
+
+// splitList splits a comma-separated setting.
+func splitList(v string) []string { return webhookhandler.List(v) }

@@ -47,6 +47,9 @@ type Simulator struct {
 	// RateLimit is FirstPromoter's requests per minute (default 400).
 	RateLimit int
 	Now       func() time.Time
+	// Flaky, when set and true for a request, answers it 503: random
+	// platform faults for end-to-end runs.
+	Flaky func() bool
 
 	commissions map[int64]*FPCommission
 	conversions map[string]*Conversion
@@ -163,6 +166,9 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.calls = append(s.calls, Call{At: s.Now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: rec.status})
 		s.mu.Unlock()
 	}()
+	if fault == nil && s.Flaky != nil && s.Flaky() {
+		fault = &Fault{Status: http.StatusServiceUnavailable}
+	}
 	if fault != nil && fault.Status != 0 {
 		if fault.RetryAfter != "" {
 			rec.Header().Set("Retry-After", fault.RetryAfter)
