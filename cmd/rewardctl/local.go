@@ -22,13 +22,11 @@ import (
 	processorhandler "github.com/rewardrelay/rewardrelay/functions/processor/handler"
 	reconcilerhandler "github.com/rewardrelay/rewardrelay/functions/reconciler/handler"
 	webhookhandler "github.com/rewardrelay/rewardrelay/functions/webhook/handler"
-	"github.com/rewardrelay/rewardrelay/shared/agentref"
-	"github.com/rewardrelay/rewardrelay/shared/dynamo"
-	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/queue"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/stack"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
+	"github.com/rewardrelay/rewardrelay/shared/wiring"
 )
 
 // localStack is rewardrelay running on this machine: the template's queues in
@@ -96,44 +94,42 @@ func (s *localStack) createTable(ctx context.Context) error {
 	return stack.CreateTable(ctx, s.db, in, ttl)
 }
 
-// processorHandler builds the ProcessorFunction handler the way its main
-// does, against the local table and platform.
+// get is the local settings, with the platform addresses and keys the
+// local stack chose (the simulator's, unless real URLs are set).
+func (s *localStack) get(key string) string {
+	switch key {
+	case "FIRSTPROMOTER_API_URL":
+		return s.fpURL
+	case "FIRSTPROMOTER_API_KEY":
+		return s.fpKey
+	case "FIRSTPROMOTER_ACCOUNT_ID":
+		return s.fpAccount
+	case "AGENTREF_API_URL":
+		return s.arURL
+	case "AGENTREF_API_KEY":
+		return s.arKey
+	}
+	return s.settings.get(key)
+}
+
+// processorHandler builds the ProcessorFunction handler exactly as its main
+// does, against the local table and platforms.
 func (s *localStack) processorHandler() (*processorhandler.Handler, error) {
-	cfg, err := relay.ParseConfig(s.settings.get)
+	p, err := wiring.Processor(s.get, s.db, s.table, s.log)
 	if err != nil {
 		return nil, err
-	}
-	p := &relay.Processor{
-		Store:  &dynamo.Store{Client: s.db, Table: s.table},
-		Config: cfg,
-		Log:    s.log,
-		Now:    time.Now,
-		FirstPromoter: &firstpromoter.Client{
-			BaseURL: s.fpURL, APIKey: s.fpKey, AccountID: s.fpAccount,
-			HTTP:   &http.Client{Timeout: 10 * time.Second},
-			Budget: dynamo.FirstPromoterBudget(s.db, s.table, s.fpAccount),
-		},
 	}
 	return &processorhandler.Handler{Processor: p, Log: s.log, Now: time.Now}, nil
 }
 
-// reconciler builds the ReconcilerFunction's reconciler the way its main
-// does, against the local table and platforms.
+// reconciler builds the ReconcilerFunction's reconciler exactly as its main
+// does.
 func (s *localStack) reconciler() (*relay.Reconciler, error) {
-	ph, err := s.processorHandler()
+	p, err := wiring.Processor(s.get, s.db, s.table, s.log)
 	if err != nil {
 		return nil, err
 	}
-	p := ph.Processor.(*relay.Processor)
-	own, err := reconcilerhandler.Config(s.settings.get)
-	if err != nil {
-		return nil, err
-	}
-	return &relay.Reconciler{
-		Processor: p, FirstPromoter: p.FirstPromoter.(*firstpromoter.Client),
-		AgentRef:         &agentref.Client{BaseURL: s.arURL, APIKey: s.arKey, HTTP: &http.Client{Timeout: 20 * time.Second}},
-		AutoApproveAfter: own.AutoApproveAfter, Lookback: own.Lookback, Margin: 5 * time.Second,
-	}, nil
+	return wiring.Reconciler(s.get, p)
 }
 
 // schedule runs the reconciler now and then at the template's rate, each

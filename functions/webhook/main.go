@@ -4,61 +4,40 @@ package main
 
 import (
 	"context"
-	"log/slog"
+	"errors"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rewardrelay/rewardrelay/functions/webhook/handler"
 	"github.com/rewardrelay/rewardrelay/shared/queue"
-	"github.com/rewardrelay/rewardrelay/shared/secret"
-	"github.com/rewardrelay/rewardrelay/shared/telemetry"
+	"github.com/rewardrelay/rewardrelay/shared/startup"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
 )
 
 func main() {
-	log := telemetry.NewLogger(os.Stdout, os.Getenv("AWS_LAMBDA_LOG_LEVEL"))
-	ctx := context.Background()
-
+	f, err := startup.Load(context.Background())
 	queueURL := os.Getenv("QUEUE_URL")
-	if queueURL == "" {
-		fail(log, "QUEUE_URL is not set", nil)
+	if err == nil && queueURL == "" {
+		err = errors.New("QUEUE_URL is not set")
 	}
-	awsCfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		fail(log, "load AWS configuration", err)
+	var ingest *webhook.Ingest
+	if err == nil {
+		ingest, err = webhook.New(handler.Settings(f.Get), time.Now)
 	}
-	settings, err := secret.FromEnvironment(ctx, awsCfg)
 	if err != nil {
-		fail(log, "load secret settings", err)
-	}
-	ingest, err := webhook.New(handler.Settings(settings.Get), time.Now)
-	if err != nil {
-		fail(log, "webhook settings", err)
+		f.Exit(err)
 	}
 	for _, p := range ingest.Unconfigured() {
-		log.Error("no webhook authentication is configured: every delivery from this provider is refused with 401", "provider", p)
+		f.Log.Error("no webhook authentication is configured: every delivery from this provider is refused with 401", "provider", p)
 	}
-
 	h := handler.Handler{
 		Ingest: ingest,
-		Queue:  &queue.Sender{Client: sqs.NewFromConfig(awsCfg), URL: queueURL},
-		Log:    log,
+		Queue:  &queue.Sender{Client: sqs.NewFromConfig(f.AWS), URL: queueURL},
+		Log:    f.Log,
 		Now:    time.Now,
 	}
 	lambda.Start(h.Handle)
-}
-
-// fail logs why the function cannot start and exits; Lambda reports the
-// init failure and retries the cold start.
-func fail(log *slog.Logger, msg string, err error) {
-	if err != nil {
-		log.Error(msg, "error", err.Error())
-	} else {
-		log.Error(msg)
-	}
-	os.Exit(1)
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -72,31 +71,4 @@ func (h Handler) Handle(ctx context.Context, _ events.CloudWatchEvent) error {
 		return fmt.Errorf("reconcile run %s did nothing: %d errors, first: %s", run.ID, len(run.Errors), run.Errors[0])
 	}
 	return nil
-}
-
-// Settings are the reconciler's own settings.
-type Settings struct {
-	AutoApproveAfter time.Duration
-	Lookback         time.Duration
-}
-
-// Config reads FIRSTPROMOTER_AUTO_APPROVE_AFTER (empty: off) and
-// RECONCILE_LOOKBACK (default 30 days).
-func Config(get func(string) string) (Settings, error) {
-	s := Settings{Lookback: 30 * 24 * time.Hour}
-	if v := get("FIRSTPROMOTER_AUTO_APPROVE_AFTER"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return Settings{}, fmt.Errorf("FIRSTPROMOTER_AUTO_APPROVE_AFTER: %q is not a positive duration (e.g. 336h)", v)
-		}
-		s.AutoApproveAfter = d
-	}
-	if v := get("RECONCILE_LOOKBACK"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return Settings{}, fmt.Errorf("RECONCILE_LOOKBACK: %q is not a positive duration (e.g. 720h)", v)
-		}
-		s.Lookback = d
-	}
-	return s, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -50,23 +49,6 @@ func TestHandleLogsTheSummaryAndFailsOnlyAUselessRun(t *testing.T) {
 				t.Errorf("log line %v", line)
 			}
 		})
-	}
-}
-
-func TestConfig(t *testing.T) {
-	get := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	s, err := Config(get(nil))
-	if err != nil || s.AutoApproveAfter != 0 || s.Lookback != 30*24*time.Hour {
-		t.Errorf("defaults %+v %v", s, err)
-	}
-	s, err = Config(get(map[string]string{"FIRSTPROMOTER_AUTO_APPROVE_AFTER": "336h", "RECONCILE_LOOKBACK": "48h"}))
-	if err != nil || s.AutoApproveAfter != 336*time.Hour || s.Lookback != 48*time.Hour {
-		t.Errorf("set %+v %v", s, err)
-	}
-	for k, v := range map[string]string{"FIRSTPROMOTER_AUTO_APPROVE_AFTER": "2 weeks", "RECONCILE_LOOKBACK": "-1h"} {
-		if _, err := Config(get(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
-			t.Errorf("%s=%s: %v", k, v, err)
-		}
 	}
 }
 

@@ -1,0 +1,50 @@
+// Package startup reads what every function needs at cold start: a JSON
+// logger at Lambda's level, the AWS configuration and the settings source
+// (one Secrets Manager secret, or the environment). It is kept small: the
+// webhook function links it and nothing heavier.
+package startup
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/rewardrelay/rewardrelay/shared/secret"
+	"github.com/rewardrelay/rewardrelay/shared/telemetry"
+)
+
+// Function is what every function reads at cold start.
+type Function struct {
+	Log *slog.Logger
+	AWS aws.Config
+	// Get returns a setting: the secret's value when it has the key, else
+	// the environment's.
+	Get func(string) string
+}
+
+// Load reads the function's configuration. The logger is usable even when
+// it fails, to say why.
+func Load(ctx context.Context) (Function, error) {
+	f := Function{Log: telemetry.NewLogger(os.Stdout, os.Getenv("AWS_LAMBDA_LOG_LEVEL"))}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return f, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	settings, err := secret.FromEnvironment(ctx, cfg)
+	if err != nil {
+		return f, fmt.Errorf("load secret settings: %w", err)
+	}
+	f.AWS, f.Get = cfg, settings.Get
+	return f, nil
+}
+
+// Exit logs why the function cannot start and exits; Lambda reports the
+// init failure and retries the cold start. For main only.
+func (f Function) Exit(err error) {
+	f.Log.Error("cannot start", "error", err.Error())
+	os.Exit(1)
+}

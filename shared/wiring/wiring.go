@@ -1,0 +1,83 @@
+// Package wiring builds, once per cold start, what the processor and the
+// reconciler (and the local stack, which runs the same handlers) need from
+// their configuration: the processor, the platform clients and the
+// reconciler. It is the one place that knows which variable configures them.
+package wiring
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/rewardrelay/rewardrelay/shared/agentref"
+	"github.com/rewardrelay/rewardrelay/shared/dynamo"
+	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
+	"github.com/rewardrelay/rewardrelay/shared/relay"
+)
+
+// ErrNoTable means TABLE_NAME is not set.
+var ErrNoTable = errors.New("TABLE_NAME is not set")
+
+// Processor builds the processor on the ledger table through db. Its
+// FirstPromoter client is nil (with a logged error) when the account is not
+// configured: FirstPromoter events then fail and wait in the queue.
+func Processor(get func(string) string, db dynamo.API, table string, log *slog.Logger) (*relay.Processor, error) {
+	if table == "" {
+		return nil, ErrNoTable
+	}
+	cfg, err := relay.ParseConfig(get)
+	if err != nil {
+		return nil, err
+	}
+	p := &relay.Processor{Store: &dynamo.Store{Client: db, Table: table}, Config: cfg, Log: log, Now: time.Now}
+	if fp := FirstPromoter(get, db, table); fp != nil {
+		p.FirstPromoter = fp
+	} else {
+		log.Error("FIRSTPROMOTER_API_KEY or FIRSTPROMOTER_ACCOUNT_ID is not set: FirstPromoter events will fail and wait in the queue")
+	}
+	return p, nil
+}
+
+// FirstPromoter is the account's API client, drawing on the budget every
+// function shares; nil when the account is not configured.
+func FirstPromoter(get func(string) string, db dynamo.API, table string) *firstpromoter.Client {
+	key, account := get("FIRSTPROMOTER_API_KEY"), get("FIRSTPROMOTER_ACCOUNT_ID")
+	if key == "" || account == "" {
+		return nil
+	}
+	return &firstpromoter.Client{
+		BaseURL: get("FIRSTPROMOTER_API_URL"), APIKey: key, AccountID: account,
+		HTTP:   &http.Client{Timeout: 10 * time.Second},
+		Budget: dynamo.FirstPromoterBudget(db, table, account),
+	}
+}
+
+// Reconciler builds the reconciler around a processor.
+func Reconciler(get func(string) string, p *relay.Processor) (*relay.Reconciler, error) {
+	rc := &relay.Reconciler{Processor: p, Lookback: 30 * 24 * time.Hour, Margin: 10 * time.Second}
+	if v := get("FIRSTPROMOTER_AUTO_APPROVE_AFTER"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("FIRSTPROMOTER_AUTO_APPROVE_AFTER: %q is not a positive duration (e.g. 336h)", v)
+		}
+		rc.AutoApproveAfter = d
+	}
+	if v := get("RECONCILE_LOOKBACK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("RECONCILE_LOOKBACK: %q is not a positive duration (e.g. 720h)", v)
+		}
+		rc.Lookback = d
+	}
+	if fp, ok := p.FirstPromoter.(*firstpromoter.Client); ok && fp != nil {
+		rc.FirstPromoter = fp
+	}
+	if key := get("AGENTREF_API_KEY"); key != "" {
+		rc.AgentRef = &agentref.Client{BaseURL: get("AGENTREF_API_URL"), APIKey: key, HTTP: &http.Client{Timeout: 20 * time.Second}}
+	} else {
+		p.Log.Warn("AGENTREF_API_KEY is not set: AgentRef is not reconciled (and its approvals are never posted)")
+	}
+	return rc, nil
+}
