@@ -47,6 +47,9 @@ type Reconciler struct {
 	Margin time.Duration
 	// OutboxLimit caps the acknowledgements of one run.
 	OutboxLimit int
+	// dry is set on a dry run's copy (Observed): nothing it planned was
+	// stored, so there is nothing to audit.
+	dry bool
 }
 
 // Run counters, in addition to the processor's.
@@ -123,7 +126,9 @@ func (rc *Reconciler) Run(ctx context.Context) reward.Run {
 			r.fail(s.name, err)
 		}
 	}
-	rc.audit(context.WithoutCancel(ctx), r)
+	if !rc.dry {
+		rc.audit(context.WithoutCancel(ctx), r)
+	}
 	r.summary.Finished = p.Now()
 	r.summary.Counts = r.res.Counts
 	if err := p.Store.RecordRun(context.WithoutCancel(ctx), r.summary); err != nil {
