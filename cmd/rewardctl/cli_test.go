@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rewardrelay/rewardrelay/shared/awstest"
+	"github.com/rewardrelay/rewardrelay/shared/simulator"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
 )
 
@@ -81,5 +83,74 @@ func TestUnreachableEndpointIsReportedClearly(t *testing.T) {
 	_, err := ledger(ctx)
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") || !strings.Contains(err.Error(), "unreachable") {
 		t.Errorf("got %v, want an error naming the endpoint", err)
+	}
+}
+
+// rewardctl runs the CLI in process and returns what it printed.
+func rewardctl(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	root := rootCommand()
+	root.SetArgs(append([]string{"--env-file", "../../events/env.json"}, args...))
+	root.SetOut(&out)
+	err := root.ExecuteContext(t.Context())
+	return out.String(), err
+}
+
+func TestReconcileCommandDryRunThenRun(t *testing.T) {
+	awstest.Require(t, awstest.DynamoDBEndpoint)
+	_, table := awstest.Table(t)
+	sim := simulator.New()
+	srv := sim.Start()
+	defer srv.Close()
+	sim.PutCommission(simulator.FPCommission{ID: 77, Status: "approved", Unit: "points", Amount: 250, PromoterID: 12, RewardID: 1})
+	sim.PutConversion(simulator.Conversion{ID: "conv-9", AffiliateID: "aff-9", Currency: "usd", CommissionAmount: 1200, Status: "approved"})
+	for k, v := range map[string]string{
+		"TABLE_NAME": table, "FIRSTPROMOTER_API_URL": simulator.FirstPromoterURL(srv.URL), "FIRSTPROMOTER_API_KEY": sim.APIKey,
+		"FIRSTPROMOTER_ACCOUNT_ID": sim.AccountID, "AGENTREF_API_URL": simulator.AgentRefURL(srv.URL), "AGENTREF_API_KEY": sim.AgentKey,
+	} {
+		t.Setenv(k, v)
+	}
+
+	out, err := rewardctl(t, "reconcile", "--dry-run")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"would do (dry run", "firstpromoter  77", "new -> approved/requested", "+250", "mark_fulfilled on the platform", "agentref       conv-9", "+1200"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the dry run's output lacks %q:\n%s", want, out)
+		}
+	}
+	if c, _ := sim.Commission(77); c.Fulfilled {
+		t.Error("the dry run acknowledged commission 77")
+	}
+	if l, err := ledger(t.Context()); err != nil || len(l.Commissions) != 0 {
+		t.Errorf("the dry run wrote %d commissions (%v)", len(l.Commissions), err)
+	}
+
+	out, err = rewardctl(t, "reconcile", "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var report reconcileReport
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("--json: %v\n%s", err, out)
+	}
+	if report.DryRun || !report.Run.Complete || len(report.Actions) != 4 {
+		t.Errorf("report: %+v (want the delivery and acknowledgement of 77, the AgentRef approval, the mark_fulfilled call)", report)
+	}
+	if c, _ := sim.Commission(77); !c.Fulfilled {
+		t.Error("the run did not acknowledge commission 77")
+	}
+	out, err = rewardctl(t, "balances", "--json", "--recipient", "promoter:12")
+	if err != nil || !strings.Contains(out, `"available":250,"reversed":0,"fulfilled":250`) {
+		t.Errorf("balances after the run: %s %v", out, err)
+	}
+
+	// A platform that refuses every call: a clear failure, non-zero.
+	sim.SetFaultRate(1)
+	out, err = rewardctl(t, "reconcile")
+	if err == nil || !strings.Contains(err.Error(), "errors") || !strings.Contains(out, "error  ") {
+		t.Errorf("a failing run: %v\n%s", err, out)
 	}
 }

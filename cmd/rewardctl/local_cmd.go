@@ -73,6 +73,9 @@ func runLocal(ctx context.Context, opts *options, port int) error {
 	if err := s.createTable(ctx); err != nil {
 		return fmt.Errorf("%w (is DynamoDB Local at %s running?)", err, os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"))
 	}
+	// What other rewardctl commands need to reach this stack; platform
+	// keys only when they are the simulator's.
+	written := map[string]string{"QUEUE_URL": s.queueURL, "DLQ_URL": s.dlqURL, "TABLE_NAME": s.table}
 	_, realFP := os.LookupEnv("FIRSTPROMOTER_API_URL")
 	_, realAR := os.LookupEnv("AGENTREF_API_URL")
 	if !realFP || !realAR {
@@ -80,17 +83,25 @@ func runLocal(ctx context.Context, opts *options, port int) error {
 		seedSimulator(sim)
 		srv := sim.Start()
 		defer srv.Close()
+		written["REWARDRELAY_SIMULATOR_URL"] = srv.URL
 		if !realFP {
 			s.fpURL, s.fpKey, s.fpAccount = simulator.FirstPromoterURL(srv.URL), sim.APIKey, sim.AccountID
+			written["FIRSTPROMOTER_API_URL"], written["FIRSTPROMOTER_API_KEY"], written["FIRSTPROMOTER_ACCOUNT_ID"] = s.fpURL, s.fpKey, s.fpAccount
 		}
 		if !realAR {
 			s.arURL, s.arKey = simulator.AgentRefURL(srv.URL), sim.AgentKey
+			written["AGENTREF_API_URL"], written["AGENTREF_API_KEY"] = s.arURL, s.arKey
 		}
 	}
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w (set PORT to use another)", port, err)
 	}
+	written["REWARDRELAY_API_URL"] = "http://" + ln.Addr().String()
+	if err := writeEnvFile(localStackFile, written); err != nil {
+		return fmt.Errorf("write %s: %w", localStackFile, err)
+	}
+	defer os.Remove(localStackFile)
 	s.banner(os.Stdout, "http://"+ln.Addr().String())
 	return s.serve(ctx, ln)
 }

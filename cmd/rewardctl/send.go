@@ -32,6 +32,9 @@ the local stack (or --url). Prints the status and the answer.`,
 			if err != nil {
 				return err
 			}
+			if !cmd.Flags().Changed("url") {
+				url = localAPIURL()
+			}
 			body, p, err := readSample(args[0], provider)
 			if err != nil {
 				return err
@@ -54,8 +57,17 @@ the local stack (or --url). Prints the status and the answer.`,
 		},
 	}
 	cmd.Flags().StringVar(&provider, "provider", "", "firstpromoter or agentref (default: the sample's path parameter)")
-	cmd.Flags().StringVar(&url, "url", "http://127.0.0.1:3000", "base URL of the stack")
+	cmd.Flags().StringVar(&url, "url", "http://127.0.0.1:3000", "base URL of the stack (default: the running local stack's)")
 	return cmd
+}
+
+// localAPIURL is the running local stack's API (it may listen on PORT),
+// else the default address.
+func localAPIURL() string {
+	if _, err := useLocalEndpoints(); err == nil && os.Getenv("REWARDRELAY_API_URL") != "" {
+		return os.Getenv("REWARDRELAY_API_URL")
+	}
+	return "http://127.0.0.1:3000"
 }
 
 // readSample returns the webhook body of a sample file and its provider.

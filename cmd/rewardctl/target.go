@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,8 +18,13 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
-// localEndpointsFile is where make run leaves the emulators' endpoints.
-const localEndpointsFile = ".local/endpoints"
+// localEndpointsFile is where make run leaves the emulators' endpoints, and
+// localStackFile the local stack's own addresses (its API, queues, table and
+// platform simulator), while they run.
+const (
+	localEndpointsFile = ".local/endpoints"
+	localStackFile     = ".local/stack"
+)
 
 // target is the stack a command works on: the local one when make run is
 // running (or AWS_ENDPOINT_URL_DYNAMODB is set), else AWS with the usual
@@ -28,13 +36,25 @@ type target struct {
 	table string
 }
 
-// useLocalEndpoints exports the running local stack's endpoints when the
-// environment names none.
+// useLocalEndpoints exports what the running local stack wrote down, for
+// every variable the environment leaves unset; it reports whether the
+// target is local.
 func useLocalEndpoints() (bool, error) {
-	if os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") != "" {
-		return true, nil
+	local := os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") != ""
+	for _, name := range []string{localEndpointsFile, localStackFile} {
+		found, err := exportUnset(name)
+		if err != nil {
+			return false, fmt.Errorf("read %s: %w", name, err)
+		}
+		local = local || found
 	}
-	f, err := os.Open(localEndpointsFile)
+	return local, nil
+}
+
+// exportUnset sets the KEY=value lines of a file the environment does not
+// set; found is false when the file does not exist.
+func exportUnset(name string) (found bool, err error) {
+	f, err := os.Open(name)
 	if os.IsNotExist(err) {
 		return false, nil
 	}
@@ -45,16 +65,31 @@ func useLocalEndpoints() (bool, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			os.Setenv(k, v)
+			if _, set := os.LookupEnv(k); !set {
+				os.Setenv(k, v)
+			}
 		}
 	}
 	return true, sc.Err()
 }
 
+// writeEnvFile writes KEY=value lines, readable by exportUnset and by a
+// shell's source.
+func writeEnvFile(name string, vars map[string]string) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		fmt.Fprintf(&b, "%s=%s\n", k, vars[k])
+	}
+	return os.WriteFile(name, []byte(b.String()), 0o600)
+}
+
 func openTarget(ctx context.Context) (*target, error) {
 	local, err := useLocalEndpoints()
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", localEndpointsFile, err)
+		return nil, err
 	}
 	t := &target{local: local, table: os.Getenv("TABLE_NAME")}
 	if local {

@@ -17,13 +17,14 @@ type FPCommission struct {
 	Amount     int64     `json:"amount"`
 	FraudCheck string    `json:"fraud_check"`
 	CreatedAt  time.Time `json:"created_at"`
-	PromoterID int64     `json:"-"`
-	RewardID   int64     `json:"-"`
-	ReferralID int64     `json:"-"`
-	UID        string    `json:"-"`
+	PromoterID int64     `json:"promoter_id"`
+	RewardID   int64     `json:"reward_id"`
+	ReferralID int64     `json:"referral_id,omitzero"`
+	UID        string    `json:"uid,omitzero"`
 	// Fulfilled is what mark_fulfilled sets: the platform's view of
-	// whether the merchant delivered.
-	Fulfilled bool `json:"-"`
+	// whether the merchant delivered; FulfilledAt is when it first did.
+	Fulfilled   bool      `json:"fulfilled"`
+	FulfilledAt time.Time `json:"fulfilled_at,omitzero"`
 }
 
 func (c FPCommission) apiObject() map[string]any {
@@ -235,9 +236,11 @@ func (s *Simulator) apply(action string, id int64) string {
 		if c.Status != "approved" || c.Unit == "cash" {
 			return "only approved non-monetary commissions can be fulfilled"
 		}
-		c.Fulfilled = true
+		if !c.Fulfilled {
+			c.Fulfilled, c.FulfilledAt = true, s.Now()
+		}
 	case "mark_unfulfilled":
-		c.Fulfilled = false
+		c.Fulfilled, c.FulfilledAt = false, time.Time{}
 	}
 	return ""
 }

@@ -48,7 +48,8 @@ type Simulator struct {
 	RateLimit int
 	Now       func() time.Time
 	// Flaky, when set and true for a request, answers it 503: random
-	// platform faults for end-to-end runs.
+	// platform faults for end-to-end runs. Set it before serving, or use
+	// SetFaultRate.
 	Flaky func() bool
 
 	commissions map[int64]*FPCommission
@@ -145,8 +146,13 @@ func (s *Simulator) MaxPerMinute() int {
 }
 
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, controlPrefix) {
+		s.serveControl(w, r)
+		return
+	}
 	var fault *Fault
 	s.mu.Lock()
+	flaky := s.Flaky
 	if len(s.faults) > 0 {
 		f := s.faults[0]
 		s.faults = s.faults[1:]
@@ -166,7 +172,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.calls = append(s.calls, Call{At: s.Now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: rec.status})
 		s.mu.Unlock()
 	}()
-	if fault == nil && s.Flaky != nil && s.Flaky() {
+	if fault == nil && flaky != nil && flaky() {
 		fault = &Fault{Status: http.StatusServiceUnavailable}
 	}
 	if fault != nil && fault.Status != 0 {
