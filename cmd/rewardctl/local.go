@@ -38,6 +38,9 @@ type localStack struct {
 	settings localDefaults
 	log      *slog.Logger
 	prefix   string // resource name prefix
+	// stats, when set, counts the functions' work; GET /_local/stats
+	// serves it.
+	stats *localStats
 
 	queueURL string
 	queueARN string
@@ -237,6 +240,14 @@ func (s *localStack) serve(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
+	var api http.Handler = &apiGateway{now: time.Now, routes: []route{newRoute("POST /webhooks/{provider}", wh.Handle)}}
+	if s.stats != nil {
+		pl.handler = s.stats.countBatches(pl.handler)
+		mux := http.NewServeMux()
+		mux.Handle("GET /_local/stats", s.stats)
+		mux.Handle("/", api)
+		api = mux
+	}
 	polling := make(chan struct{})
 	go func() { defer close(polling); pl.run(ctx) }()
 	defer func() { <-polling }()
@@ -249,7 +260,7 @@ func (s *localStack) serve(ctx context.Context, ln net.Listener) error {
 	}()
 	defer func() { <-reconciling }()
 	srv := &http.Server{
-		Handler:           &apiGateway{now: time.Now, routes: []route{newRoute("POST /webhooks/{provider}", wh.Handle)}},
+		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}

@@ -54,10 +54,12 @@ func runLocal(ctx context.Context, opts *options, port int) error {
 	if err != nil {
 		return err
 	}
+	stats := &localStats{}
 	s := &localStack{
 		tpl:       tpl,
+		stats:     stats,
 		sqs:       sqs.NewFromConfig(cfg),
-		db:        localDynamoDB(cfg),
+		db:        localDynamoDB(cfg, stats.countDynamoDB),
 		settings:  settings,
 		log:       telemetry.NewLogger(os.Stderr, os.Getenv("AWS_LAMBDA_LOG_LEVEL")),
 		prefix:    "rewardrelay",
@@ -108,8 +110,8 @@ func runLocal(ctx context.Context, opts *options, port int) error {
 
 // localDynamoDB is a DynamoDB client for DynamoDB Local, whose CRC32
 // response checksums the SDK would otherwise warn about.
-func localDynamoDB(cfg aws.Config) *dynamodb.Client {
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true })
+func localDynamoDB(cfg aws.Config, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, append([]func(*dynamodb.Options){func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = true }}, optFns...)...)
 }
 
 // seedSimulator gives the local FirstPromoter the commission the samples in

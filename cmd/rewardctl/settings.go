@@ -40,3 +40,12 @@ func (d localDefaults) get(key string) string {
 
 // splitList splits a comma-separated setting.
 func splitList(v string) []string { return webhookhandler.List(v) }
+
+// webhookSecret is the first of a comma-separated secrets setting: the one
+// a platform signs with.
+func webhookSecret(d localDefaults, key string) string {
+	for _, s := range splitList(d.get(key)) {
+		return s
+	}
+	return ""
+}

@@ -1,0 +1,489 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/rewardrelay/rewardrelay/shared/relay"
+	"github.com/rewardrelay/rewardrelay/shared/simulator"
+)
+
+// simulation is how `rewardctl simulate` drives the stack.
+type simulation struct {
+	commissions  int
+	copies       int
+	lost         float64
+	faults       float64
+	concurrency  int
+	load         bool
+	seed         uint64
+	drainTimeout time.Duration
+	// progress receives the progress bars (nil: none).
+	progress io.Writer
+}
+
+func simulateCommand(opts *options) *cobra.Command {
+	sim := simulation{commissions: 200, copies: 3, lost: 0.1, faults: 0.2, concurrency: 8, drainTimeout: 10 * time.Minute}
+	cmd := &cobra.Command{
+		Use:   "simulate",
+		Short: "Drive realistic traffic through the running local stack and check the outcome",
+		Long: `Creates commissions with random lifecycles on the local platform simulator
+(two thirds FirstPromoter: pending, approved, denied, approved then denied;
+one third AgentRef: pending, approved, rejected), sends their webhooks signed
+like the platforms, each 1 to --copies times in random order, loses every
+webhook of --lost of the commissions, and makes --faults of the platform's
+answers fail. When the queue has drained it runs the reconciler (as
+rewardctl reconcile) until nothing is left to repair, then prints the ground
+truth next to the ledger and the platform's acknowledgements.
+
+Exits non-zero on any difference.
+
+--load measures instead of tormenting: 3,000 commissions, each webhook once,
+none lost, no faults, 32 senders (flags given explicitly still apply), and
+prints webhook latency and throughput, delivery-to-acknowledgement time,
+platform requests per fulfilled reward and DynamoDB requests per event.
+
+Needs the local stack (make run) with its platform simulator.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if sim.load {
+				f := cmd.Flags()
+				for name, set := range map[string]func(){
+					"commissions": func() { sim.commissions = 3000 }, "copies": func() { sim.copies = 1 },
+					"lost": func() { sim.lost = 0 }, "faults": func() { sim.faults = 0 }, "concurrency": func() { sim.concurrency = 32 },
+				} {
+					if !f.Changed(name) {
+						set()
+					}
+				}
+			}
+			if !cmd.Flags().Changed("seed") {
+				sim.seed = uint64(time.Now().UnixNano())
+			}
+			sim.progress = cmd.ErrOrStderr()
+			return sim.run(cmd.Context(), opts, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&sim.commissions, "commissions", sim.commissions, "how many commissions (up to 100,000)")
+	f.IntVar(&sim.copies, "copies", sim.copies, "each webhook is delivered 1 to this many times")
+	f.Float64Var(&sim.lost, "lost", sim.lost, "share of commissions whose webhooks are all lost (the reconciler must find them)")
+	f.Float64Var(&sim.faults, "faults", sim.faults, "share of platform requests answered 503 while webhooks flow")
+	f.IntVar(&sim.concurrency, "concurrency", sim.concurrency, "webhooks sent at once")
+	f.BoolVar(&sim.load, "load", false, "measure throughput and latency (see above)")
+	f.Uint64Var(&sim.seed, "seed", 0, "random seed, to repeat a run (default: from the clock)")
+	f.DurationVar(&sim.drainTimeout, "drain-timeout", sim.drainTimeout, "how long to wait for the queue to drain")
+	return cmd
+}
+
+// sendResult is what sending the scenario's webhooks measured.
+type sendResult struct {
+	latencies []time.Duration
+	elapsed   time.Duration
+	// accepted is when each approval webhook was first accepted.
+	accepted map[int64]time.Time
+	refused  []string
+}
+
+func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error {
+	if s.commissions < 3 || s.commissions > 100_000 {
+		return fmt.Errorf("--commissions must be between 3 and 100000")
+	}
+	if _, err := useLocalEndpoints(); err != nil {
+		return err
+	}
+	apiURL, simURL := os.Getenv("REWARDRELAY_API_URL"), os.Getenv("REWARDRELAY_SIMULATOR_URL")
+	if apiURL == "" || simURL == "" {
+		return errors.New("simulate drives the local stack and its platform simulator: start it with make run (without FIRSTPROMOTER_API_URL or AGENTREF_API_URL)")
+	}
+	settings, err := loadLocalDefaults(opts.envFile)
+	if err != nil {
+		return err
+	}
+	t, err := openTarget(ctx)
+	if err != nil {
+		return err
+	}
+	if err := t.check(ctx); err != nil {
+		return err
+	}
+	sqsClient, queueURL, dlqURL, err := t.queues(ctx)
+	if err != nil {
+		return err
+	}
+	remote := &simulator.Remote{URL: simURL}
+	rng := rand.New(rand.NewPCG(s.seed, 0x5eed))
+	start := time.Now()
+	sc := newScenario(rng, start.Unix(), s.commissions, s.lost, scenarioSecrets{
+		firstPromoter: webhookSecret(settings, "FIRSTPROMOTER_WEBHOOK_SECRETS"),
+		agentRef:      webhookSecret(settings, "AGENTREF_WEBHOOK_SECRETS"),
+	}, start)
+	sends := sc.sends(rng, s.copies)
+	fmt.Fprintf(out, "simulate: seed %d, %d commissions (%d FirstPromoter, %d AgentRef), %d with every webhook lost, %d deliveries of %d webhooks, %.0f%% platform faults\n",
+		s.seed, s.commissions, len(sc.fp), len(sc.conversions), sc.lost, len(sends), len(sc.webhooks), 100*s.faults)
+
+	if err := remote.PutCommissions(ctx, sc.fp); err != nil {
+		return err
+	}
+	if err := remote.PutConversions(ctx, sc.conversions); err != nil {
+		return err
+	}
+	platformBefore, err := remote.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	localBefore, localErr := fetchLocalStats(ctx, apiURL)
+	if err := remote.SetFaultRate(ctx, s.faults); err != nil {
+		return err
+	}
+	defer remote.SetFaultRate(context.WithoutCancel(ctx), 0)
+
+	sent := s.send(ctx, apiURL, sends)
+	for _, r := range sent.refused {
+		fmt.Fprintln(out, "refused:", r)
+	}
+	if err := s.drain(ctx, sqsClient, queueURL, len(sends)); err != nil {
+		return err
+	}
+	drained := time.Since(start)
+	platformAfter, err := remote.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	var localAfter statsSnapshot
+	if localErr == nil {
+		localAfter, localErr = fetchLocalStats(ctx, apiURL)
+	}
+	beforeReconcile, err := remote.Commissions(ctx, sc.fpFrom, sc.fpTo)
+	if err != nil {
+		return err
+	}
+
+	if err := remote.SetFaultRate(ctx, 0); err != nil {
+		return err
+	}
+	if err := s.reconcile(ctx, opts, out); err != nil {
+		return err
+	}
+
+	l, err := t.store().Ledger(ctx)
+	if err != nil {
+		return err
+	}
+	platform, err := remote.Commissions(ctx, sc.fpFrom, sc.fpTo)
+	if err != nil {
+		return err
+	}
+	rows, diffs := sc.check(l, platform)
+	diffs = append(diffs, sent.refused...)
+	dead, err := dlqDepth(ctx, sqsClient, dlqURL)
+	if err != nil {
+		return err
+	}
+	printChecks(out, sc, rows, platform, dead)
+
+	if s.load {
+		fig := loadFigures{sent: sent, deliveries: len(sends), drained: drained, platform: platformAfter.Calls - platformBefore.Calls,
+			rateLimited: platformAfter.RateLimited - platformBefore.RateLimited, maxPerMinute: platformAfter.MaxPerMinute}
+		fig.ackLatencies, fig.fulfilled = ackLatencies(sent.accepted, beforeReconcile)
+		if localErr == nil {
+			fig.dynamodb = localAfter.DynamoDBRequests - localBefore.DynamoDBRequests
+			fig.batches = localAfter.ProcessorBatches - localBefore.ProcessorBatches
+			fig.messages = localAfter.ProcessorMessages - localBefore.ProcessorMessages
+		} else {
+			fig.dynamodb = -1
+		}
+		fig.print(out)
+	}
+	if len(diffs) > 0 {
+		for _, d := range diffs {
+			fmt.Fprintln(out, "DIFFERENCE", d)
+		}
+		return fmt.Errorf("%d differences between the ground truth and the ledger or the platform (seed %d)", len(diffs), s.seed)
+	}
+	fmt.Fprintln(out, "no differences: the ledger equals the ground truth, every approved FirstPromoter commission is acknowledged and no denied one")
+	return nil
+}
+
+// send posts the deliveries with s.concurrency senders; a webhook refused
+// with a retryable status is sent again, as the platforms do.
+func (s simulation) send(ctx context.Context, apiURL string, sends []plannedWebhook) sendResult {
+	res := sendResult{accepted: map[int64]time.Time{}}
+	bar := s.bar(len(sends), "sending webhooks")
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: s.concurrency}}
+	var mu sync.Mutex
+	work := make(chan plannedWebhook)
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for range max(1, s.concurrency) {
+		wg.Go(func() {
+			for w := range work {
+				lat, err := deliver(ctx, client, apiURL, w)
+				mu.Lock()
+				if err != nil {
+					res.refused = append(res.refused, err.Error())
+				} else {
+					res.latencies = append(res.latencies, lat)
+					if _, seen := res.accepted[w.approves]; w.approves != 0 && !seen {
+						res.accepted[w.approves] = time.Now()
+					}
+				}
+				mu.Unlock()
+				_ = bar.Add(1)
+			}
+		})
+	}
+	for _, w := range sends {
+		select {
+		case work <- w:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	res.elapsed = time.Since(begin)
+	_ = bar.Finish()
+	return res
+}
+
+// deliver posts one webhook, retrying 5xx and 429 a few times; it returns
+// the latency of the accepted attempt.
+func deliver(ctx context.Context, client *http.Client, apiURL string, w plannedWebhook) (time.Duration, error) {
+	var last string
+	for attempt := range 5 {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+		}
+		d, err := w.build(time.Now())
+		if err != nil {
+			return 0, err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL+"/webhooks/"+string(d.Provider), bytes.NewReader(d.Body))
+		if err != nil {
+			return 0, err
+		}
+		for k, v := range d.Header {
+			req.Header.Set(k, v)
+		}
+		began := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		lat := time.Since(began)
+		switch {
+		case resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK:
+			return lat, nil
+		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+			last = resp.Status
+		default:
+			return 0, fmt.Errorf("%s webhook %s answered %s", d.Provider, d.EventID, resp.Status)
+		}
+	}
+	return 0, fmt.Errorf("webhook not accepted after 5 attempts: %s", last)
+}
+
+// drain waits until the event queue is empty and nothing is in flight.
+func (s simulation) drain(ctx context.Context, client *sqs.Client, queueURL string, total int) error {
+	bar := s.bar(total, "processing")
+	deadline := time.Now().Add(s.drainTimeout)
+	for {
+		out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL), AttributeNames: []types.QueueAttributeName{
+			types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+		if err != nil {
+			return fmt.Errorf("event queue: %w", err)
+		}
+		visible, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessages"])
+		inFlight, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesNotVisible"])
+		_ = bar.Set(max(0, total-visible-inFlight))
+		if visible == 0 && inFlight == 0 {
+			_ = bar.Finish()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the event queue did not drain within %s: %d waiting, %d in flight (a failed batch reappears after the queue's visibility timeout)", s.drainTimeout, visible, inFlight)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// reconcile runs the reconciler until a run has nothing left to repair.
+func (s simulation) reconcile(ctx context.Context, opts *options, out io.Writer) error {
+	rc, err := buildReconciler(ctx, opts)
+	if err != nil {
+		return err
+	}
+	for i := 1; i <= 5; i++ {
+		run := rc.Run(ctx)
+		c := run.Counts
+		fmt.Fprintf(out, "reconcile run %d: listed %d, applied %d, acknowledged %d, drift %d, errors %d\n", i, c[relay.CountListed], c[relay.CountApplied], c[relay.CountAcknowledged], len(run.Drift), len(run.Errors))
+		for _, e := range run.Errors {
+			fmt.Fprintln(out, "  error:", e)
+		}
+		if len(run.Errors) == 0 && c[relay.CountApplied] == 0 && c[relay.CountAcknowledged] == 0 && c[relay.CountAckPending] == 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (s simulation) bar(total int, what string) *progressbar.ProgressBar {
+	if s.progress == nil {
+		return progressbar.NewOptions(total, progressbar.OptionSetVisibility(false))
+	}
+	return progressbar.NewOptions(total, progressbar.OptionSetWriter(s.progress), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(s.progress) }))
+}
+
+func fetchLocalStats(ctx context.Context, apiURL string) (statsSnapshot, error) {
+	var st statsSnapshot
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiURL+"/_local/stats", nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("local stats: %s", resp.Status)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+func dlqDepth(ctx context.Context, client *sqs.Client, dlqURL string) (int, error) {
+	out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(dlqURL), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages}})
+	if err != nil {
+		return 0, fmt.Errorf("dead-letter queue: %w", err)
+	}
+	n, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessages"])
+	return n, nil
+}
+
+// printChecks prints the ground truth next to the ledger and the platform.
+func printChecks(w io.Writer, sc *scenario, rows []accountCheck, platform []simulator.FPCommission, dead int) {
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "PROVIDER\tRECIPIENT\tUNIT\tWANT PENDING\tLEDGER\tWANT AVAILABLE\tLEDGER\tREVERSED (<= WANT)\t\t")
+	shown := 0
+	for _, r := range rows {
+		mark := "ok"
+		if !r.ok() {
+			mark = "DIFFERENT"
+		} else if len(rows) > 40 {
+			continue
+		}
+		shown++
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d (%d)\t%s\t\n", r.account.Provider, r.account.Recipient, unitLabel(r.account),
+			r.want.pending, r.got.Pending, r.want.available, r.got.Available, r.got.Reversed, r.want.maxReversed, mark)
+	}
+	tw.Flush()
+	if shown < len(rows) {
+		fmt.Fprintf(w, "(%d matching accounts not shown)\n", len(rows)-shown)
+	}
+	fulfilled := map[int64]bool{}
+	for _, c := range platform {
+		fulfilled[c.ID] = c.Fulfilled
+	}
+	count := func(ids []int64) int {
+		n := 0
+		for _, id := range ids {
+			if fulfilled[id] {
+				n++
+			}
+		}
+		return n
+	}
+	fmt.Fprintf(w, "\nFirstPromoter acknowledgements: %d of %d approved commissions, %d of %d denied ones (want all and none)\n",
+		count(sc.approved), len(sc.approved), count(sc.denied), len(sc.denied))
+	fmt.Fprintf(w, "dead-letter queue: %d messages (rewardctl dlq lists them)\n", dead)
+}
+
+// loadFigures are what --load reports.
+type loadFigures struct {
+	sent                  sendResult
+	deliveries            int
+	drained               time.Duration
+	ackLatencies          []time.Duration
+	fulfilled             int
+	platform, rateLimited int
+	maxPerMinute          int
+	dynamodb              int64
+	batches, messages     int64
+}
+
+// ackLatencies is, for each approval acknowledged before the reconciler
+// ran, the time from its webhook's acceptance to the platform's record.
+func ackLatencies(accepted map[int64]time.Time, platform []simulator.FPCommission) ([]time.Duration, int) {
+	var out []time.Duration
+	fulfilled := 0
+	for _, c := range platform {
+		if !c.Fulfilled {
+			continue
+		}
+		fulfilled++
+		if at, ok := accepted[c.ID]; ok && !c.FulfilledAt.IsZero() {
+			out = append(out, max(0, c.FulfilledAt.Sub(at)))
+		}
+	}
+	return out, fulfilled
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(ds))
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+func (f loadFigures) print(w io.Writer) {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+	fmt.Fprintln(w, "\nload figures")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  webhooks accepted\t%d in %.1f s: %.0f per second\n", len(f.sent.latencies), f.sent.elapsed.Seconds(), float64(len(f.sent.latencies))/f.sent.elapsed.Seconds())
+	fmt.Fprintf(tw, "  webhook latency\tp50 %s, p99 %s\n", ms(percentile(f.sent.latencies, 0.5)), ms(percentile(f.sent.latencies, 0.99)))
+	fmt.Fprintf(tw, "  all deliveries processed\tin %.1f s: %.0f per second\n", f.drained.Seconds(), float64(f.deliveries)/f.drained.Seconds())
+	fmt.Fprintf(tw, "  delivery to acknowledgement\tp50 %s, p99 %s (%d approvals)\n", ms(percentile(f.ackLatencies, 0.5)), ms(percentile(f.ackLatencies, 0.99)), len(f.ackLatencies))
+	perReward := "n/a"
+	if f.fulfilled > 0 {
+		perReward = fmt.Sprintf("%.3f", float64(f.platform)/float64(f.fulfilled))
+	}
+	fmt.Fprintf(tw, "  platform requests per fulfilled reward\t%s (%d requests, %d rewards acknowledged; %d answered 429; peak %d per minute)\n", perReward, f.platform, f.fulfilled, f.rateLimited, f.maxPerMinute)
+	if f.dynamodb >= 0 && f.deliveries > 0 {
+		fmt.Fprintf(tw, "  DynamoDB requests per event\t%.2f (%d requests for %d deliveries)\n", float64(f.dynamodb)/float64(f.deliveries), f.dynamodb, f.deliveries)
+		if f.batches > 0 {
+			fmt.Fprintf(tw, "  processor batches\t%d, %.1f messages each\n", f.batches, float64(f.messages)/float64(f.batches))
+		}
+	} else {
+		fmt.Fprintf(tw, "  DynamoDB requests per event\tunavailable (the stack serves no /_local/stats)\n")
+	}
+	tw.Flush()
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// localStats counts what the local stack's functions did, for
+// `rewardctl simulate --load`: DynamoDB requests (every attempt, by
+// operation) and processor batches.
+type localStats struct {
+	mu       sync.Mutex
+	dynamodb map[string]int64
+
+	batches, messages, failed atomic.Int64
+}
+
+// statsSnapshot is GET /_local/stats.
+type statsSnapshot struct {
+	DynamoDBRequests    int64            `json:"dynamodb_requests"`
+	DynamoDBByOperation map[string]int64 `json:"dynamodb_by_operation"`
+	ProcessorBatches    int64            `json:"processor_batches"`
+	ProcessorMessages   int64            `json:"processor_messages"`
+	ProcessorFailed     int64            `json:"processor_failed_messages"`
+}
+
+// countDynamoDB is a client option that counts each attempt of each request.
+func (st *localStats) countDynamoDB(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+		return s.Finalize.Add(middleware.FinalizeMiddlewareFunc("RewardrelayRequestCount",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				op := awsmiddleware.GetOperationName(ctx)
+				st.mu.Lock()
+				if st.dynamodb == nil {
+					st.dynamodb = map[string]int64{}
+				}
+				st.dynamodb[op]++
+				st.mu.Unlock()
+				return next.HandleFinalize(ctx, in)
+			}), middleware.After)
+	})
+}
+
+// countBatches wraps the processor's handler.
+func (st *localStats) countBatches(h sqsHandlerFunc) sqsHandlerFunc {
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		resp, err := h(ctx, ev)
+		st.batches.Add(1)
+		st.messages.Add(int64(len(ev.Records)))
+		if err != nil {
+			st.failed.Add(int64(len(ev.Records)))
+		} else {
+			st.failed.Add(int64(len(resp.BatchItemFailures)))
+		}
+		return resp, err
+	}
+}
+
+func (st *localStats) snapshot() statsSnapshot {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s := statsSnapshot{DynamoDBByOperation: map[string]int64{}, ProcessorBatches: st.batches.Load(), ProcessorMessages: st.messages.Load(), ProcessorFailed: st.failed.Load()}
+	for op, n := range st.dynamodb {
+		s.DynamoDBByOperation[op] = n
+		s.DynamoDBRequests += n
+	}
+	return s
+}
+
+func (st *localStats) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(st.snapshot())
+}
