@@ -98,7 +98,7 @@ func startTestStack(t *testing.T, prefix string) *testStack {
 	api := &http.Server{Handler: mux}
 	go api.Serve(ln)
 	polling := make(chan struct{})
-	go func() { defer close(polling); pl.run(ctx) }()
+	go func() { defer close(polling); pl.runAll(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		<-polling

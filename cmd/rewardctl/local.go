@@ -200,7 +200,12 @@ func (s *localStack) poller() (*poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("template ProcessorBatchWindowSeconds: %w", err)
 	}
-	return &poller{sqs: s.sqs, queueURL: s.queueURL, queueARN: s.queueARN, batchSize: size, window: time.Duration(window) * time.Second, handler: ph.Handle, log: s.log}, nil
+	concurrency, err := strconv.Atoi(fmt.Sprint(s.tpl.Parameters["ProcessorMaxConcurrency"].Default))
+	if err != nil {
+		return nil, fmt.Errorf("template ProcessorMaxConcurrency: %w", err)
+	}
+	return &poller{sqs: s.sqs, queueURL: s.queueURL, queueARN: s.queueARN, batchSize: size, window: time.Duration(window) * time.Second,
+		concurrency: concurrency, handler: ph.Handle, log: s.log}, nil
 }
 
 func (s *localStack) createQueue(ctx context.Context, name string, attrs map[string]string) (string, error) {
@@ -249,7 +254,7 @@ func (s *localStack) serve(ctx context.Context, ln net.Listener) error {
 		api = mux
 	}
 	polling := make(chan struct{})
-	go func() { defer close(polling); pl.run(ctx) }()
+	go func() { defer close(polling); pl.runAll(ctx) }()
 	defer func() { <-polling }()
 	reconciling := make(chan struct{})
 	go func() {

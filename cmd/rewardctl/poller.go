@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -17,7 +18,8 @@ import (
 type sqsHandlerFunc func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
 
 // poller feeds a queue to a handler the way Lambda's event source mapping
-// does: batches of up to batchSize gathered for at most window, partial
+// does: up to concurrency invocations at once (the mapping's maximum
+// concurrency), batches of up to batchSize gathered for at most window, partial
 // batch failures left on the queue (they reappear after the visibility
 // timeout and reach the dead-letter queue after maxReceiveCount, which the
 // queue's redrive policy enforces), successes deleted.
@@ -27,8 +29,19 @@ type poller struct {
 	queueARN  string
 	batchSize int
 	window    time.Duration
-	handler   sqsHandlerFunc
-	log       *slog.Logger
+	// concurrency is how many batches are handled at once (at least 1).
+	concurrency int
+	handler     sqsHandlerFunc
+	log         *slog.Logger
+}
+
+// runAll runs concurrency pollers until ctx is done.
+func (p *poller) runAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range max(1, p.concurrency) {
+		wg.Go(func() { p.run(ctx) })
+	}
+	wg.Wait()
 }
 
 func (p *poller) run(ctx context.Context) {

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -28,11 +30,13 @@ import (
 
 // simulation is how `rewardctl simulate` drives the stack.
 type simulation struct {
-	commissions  int
-	copies       int
-	lost         float64
-	faults       float64
-	concurrency  int
+	commissions int
+	copies      int
+	lost        float64
+	faults      float64
+	concurrency int
+	// rate paces the webhooks per second (0: as fast as the senders go).
+	rate         int
 	load         bool
 	seed         uint64
 	drainTimeout time.Duration
@@ -88,6 +92,7 @@ Needs the local stack (make run) with its platform simulator.`,
 	f.Float64Var(&sim.lost, "lost", sim.lost, "share of commissions whose webhooks are all lost (the reconciler must find them)")
 	f.Float64Var(&sim.faults, "faults", sim.faults, "share of platform requests answered 503 while webhooks flow")
 	f.IntVar(&sim.concurrency, "concurrency", sim.concurrency, "webhooks sent at once")
+	f.IntVar(&sim.rate, "rate", 0, "webhooks per second (default: as fast as the senders go)")
 	f.BoolVar(&sim.load, "load", false, "measure throughput and latency (see above)")
 	f.Uint64Var(&sim.seed, "seed", 0, "random seed, to repeat a run (default: from the clock)")
 	f.DurationVar(&sim.drainTimeout, "drain-timeout", sim.drainTimeout, "how long to wait for the queue to drain")
@@ -202,10 +207,16 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 
 	if s.load {
 		fig := loadFigures{sent: sent, deliveries: len(sends), drained: drained, platform: platformAfter.Calls - platformBefore.Calls,
-			rateLimited: platformAfter.RateLimited - platformBefore.RateLimited, maxPerMinute: platformAfter.MaxPerMinute}
+			rateLimited: platformAfter.RateLimited - platformBefore.RateLimited}
 		fig.ackLatencies, fig.fulfilled = ackLatencies(sent.accepted, beforeReconcile)
 		if localErr == nil {
 			fig.dynamodb = localAfter.DynamoDBRequests - localBefore.DynamoDBRequests
+			fig.dynamodbByOp = map[string]int64{}
+			for op, n := range localAfter.DynamoDBByOperation {
+				if d := n - localBefore.DynamoDBByOperation[op]; d > 0 {
+					fig.dynamodbByOp[op] = d
+				}
+			}
 			fig.batches = localAfter.ProcessorBatches - localBefore.ProcessorBatches
 			fig.messages = localAfter.ProcessorMessages - localBefore.ProcessorMessages
 		} else {
@@ -251,7 +262,16 @@ func (s simulation) send(ctx context.Context, apiURL string, sends []plannedWebh
 			}
 		})
 	}
+	var pace <-chan time.Time
+	if s.rate > 0 {
+		tick := time.NewTicker(time.Second / time.Duration(s.rate))
+		defer tick.Stop()
+		pace = tick.C
+	}
 	for _, w := range sends {
+		if pace != nil {
+			<-pace
+		}
 		select {
 		case work <- w:
 		case <-ctx.Done():
@@ -434,8 +454,8 @@ type loadFigures struct {
 	ackLatencies          []time.Duration
 	fulfilled             int
 	platform, rateLimited int
-	maxPerMinute          int
 	dynamodb              int64
+	dynamodbByOp          map[string]int64
 	batches, messages     int64
 }
 
@@ -476,9 +496,13 @@ func (f loadFigures) print(w io.Writer) {
 	if f.fulfilled > 0 {
 		perReward = fmt.Sprintf("%.3f", float64(f.platform)/float64(f.fulfilled))
 	}
-	fmt.Fprintf(tw, "  platform requests per fulfilled reward\t%s (%d requests, %d rewards acknowledged; %d answered 429; peak %d per minute)\n", perReward, f.platform, f.fulfilled, f.rateLimited, f.maxPerMinute)
+	fmt.Fprintf(tw, "  platform requests per fulfilled reward\t%s (%d requests, %d rewards acknowledged; %d answered 429)\n", perReward, f.platform, f.fulfilled, f.rateLimited)
 	if f.dynamodb >= 0 && f.deliveries > 0 {
-		fmt.Fprintf(tw, "  DynamoDB requests per event\t%.2f (%d requests for %d deliveries)\n", float64(f.dynamodb)/float64(f.deliveries), f.dynamodb, f.deliveries)
+		var ops []string
+		for _, op := range slices.Sorted(maps.Keys(f.dynamodbByOp)) {
+			ops = append(ops, fmt.Sprintf("%s %d", op, f.dynamodbByOp[op]))
+		}
+		fmt.Fprintf(tw, "  DynamoDB requests per event\t%.2f (%d requests for %d deliveries: %s)\n", float64(f.dynamodb)/float64(f.deliveries), f.dynamodb, f.deliveries, strings.Join(ops, ", "))
 		if f.batches > 0 {
 			fmt.Fprintf(tw, "  processor batches\t%d, %.1f messages each\n", f.batches, float64(f.messages)/float64(f.batches))
 		}
