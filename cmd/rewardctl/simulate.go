@@ -156,6 +156,10 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 		return err
 	}
 	localBefore, localErr := fetchLocalStats(ctx, apiURL)
+	deadBefore, err := dlqDepth(ctx, sqsClient, dlqURL)
+	if err != nil {
+		return err
+	}
 	if err := remote.SetFaultRate(ctx, s.faults); err != nil {
 		return err
 	}
@@ -202,6 +206,9 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 	dead, err := dlqDepth(ctx, sqsClient, dlqURL)
 	if err != nil {
 		return err
+	}
+	if dead > deadBefore {
+		diffs = append(diffs, fmt.Sprintf("%d messages were dead-lettered during the run (rewardctl dlq shows why)", dead-deadBefore))
 	}
 	printChecks(out, sc, rows, platform, dead)
 
@@ -410,23 +417,28 @@ func dlqDepth(ctx context.Context, client *sqs.Client, dlqURL string) (int, erro
 // printChecks prints the ground truth next to the ledger and the platform.
 func printChecks(w io.Writer, sc *scenario, rows []accountCheck, platform []simulator.FPCommission, dead int) {
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "PROVIDER\tRECIPIENT\tUNIT\tWANT PENDING\tLEDGER\tWANT AVAILABLE\tLEDGER\tREVERSED (<= WANT)\t\t")
-	shown := 0
+	var show []accountCheck
 	for _, r := range rows {
-		mark := "ok"
-		if !r.ok() {
-			mark = "DIFFERENT"
-		} else if len(rows) > 40 {
-			continue
+		// Many accounts: only the different ones.
+		if !r.ok() || len(rows) <= 40 {
+			show = append(show, r)
 		}
-		shown++
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d (%d)\t%s\t\n", r.account.Provider, r.account.Recipient, unitLabel(r.account),
-			r.want.pending, r.got.Pending, r.want.available, r.got.Available, r.got.Reversed, r.want.maxReversed, mark)
 	}
-	tw.Flush()
-	if shown < len(rows) {
-		fmt.Fprintf(w, "(%d matching accounts not shown)\n", len(rows)-shown)
+	if len(show) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "PROVIDER\tRECIPIENT\tUNIT\tWANT PENDING\tLEDGER\tWANT AVAILABLE\tLEDGER\tREVERSED (<= WANT)\t\t")
+		for _, r := range show {
+			mark := "ok"
+			if !r.ok() {
+				mark = "DIFFERENT"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d (%d)\t%s\t\n", r.account.Provider, r.account.Recipient, unitLabel(r.account),
+				r.want.pending, r.got.Pending, r.want.available, r.got.Available, r.got.Reversed, r.want.maxReversed, mark)
+		}
+		tw.Flush()
+	}
+	if len(show) < len(rows) {
+		fmt.Fprintf(w, "%d accounts checked, %d matching not shown\n", len(rows), len(rows)-len(show))
 	}
 	fulfilled := map[int64]bool{}
 	for _, c := range platform {
