@@ -69,14 +69,7 @@ func (s *Simulator) SetFaultRate(rate float64) {
 func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	switch r.Method + " " + strings.TrimPrefix(r.URL.Path, controlPrefix) {
 	case "PUT firstpromoter/commissions":
-		var cs []FPCommission
-		if !decodeControl(w, r, &cs) {
-			return
-		}
-		for _, c := range cs {
-			s.PutCommission(c)
-		}
-		w.WriteHeader(http.StatusNoContent)
+		putAll(w, r, s.PutCommission)
 	case "GET firstpromoter/commissions":
 		from, _ := strconv.ParseInt(r.URL.Query().Get("from"), 10, 64)
 		to, err := strconv.ParseInt(r.URL.Query().Get("to"), 10, 64)
@@ -95,14 +88,7 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 		sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 		writeJSON(w, http.StatusOK, out)
 	case "PUT agentref/conversions":
-		var cs []Conversion
-		if !decodeControl(w, r, &cs) {
-			return
-		}
-		for _, c := range cs {
-			s.PutConversion(c)
-		}
-		w.WriteHeader(http.StatusNoContent)
+		putAll(w, r, s.PutConversion)
 	case "PUT faults":
 		var f struct {
 			Rate float64 `json:"rate"`
@@ -117,6 +103,18 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "no such control endpoint"})
 	}
+}
+
+// putAll decodes a JSON array and puts each of its items.
+func putAll[T any](w http.ResponseWriter, r *http.Request, put func(T)) {
+	var items []T
+	if !decodeControl(w, r, &items) {
+		return
+	}
+	for _, it := range items {
+		put(it)
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func decodeControl(w http.ResponseWriter, r *http.Request, v any) bool {
