@@ -9,12 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rewardrelay/rewardrelay/shared/httpretry"
 )
 
 // DefaultBaseURL is the API's address.
@@ -47,6 +48,12 @@ func (e *APIError) Error() string {
 
 // Unwrap returns the sentinel error that classifies the answer.
 func (e *APIError) Unwrap() error { return e.kind }
+
+// Retry says that rate limits and unavailability are worth another try,
+// after RetryAfter at least.
+func (e *APIError) Retry() (bool, time.Duration) {
+	return e.kind == ErrRateLimited || e.kind == ErrUnavailable, e.RetryAfter
+}
 
 // Client calls the API.
 type Client struct {
@@ -126,57 +133,25 @@ func (c *Client) get(ctx context.Context, op, path string, q url.Values, out any
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	attempts := c.MaxAttempts
-	if attempts <= 0 {
-		attempts = 4
-	}
-	wait := c.Sleep
-	if wait == nil {
-		wait = sleep
-	}
 	httpc := c.HTTP
 	if httpc == nil {
 		httpc = http.DefaultClient
 	}
-	var last error
-	for attempt := range attempts {
+	return httpretry.Policy{Attempts: c.MaxAttempts, Sleep: c.Sleep}.Do(ctx, func() (bool, time.Duration, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+path+"?"+q.Encode(), nil)
 		if err != nil {
-			return fmt.Errorf("agentref %s: %w", op, err)
+			return false, 0, fmt.Errorf("agentref %s: %w", op, err)
 		}
 		req.Header.Set("Authorization", "Bearer "+c.APIKey)
 		req.Header.Set("Accept", "application/json")
-		last = c.do(httpc, req, op, out)
-		var apiErr *APIError
-		if last == nil || errors.As(last, &apiErr) && apiErr.kind != ErrRateLimited && apiErr.kind != ErrUnavailable {
-			return last
-		}
-		if attempt == attempts-1 {
-			break
-		}
-		d := time.Duration(rand.Int64N(int64(250*time.Millisecond) << attempt))
-		if apiErr != nil && apiErr.RetryAfter > d {
-			d = apiErr.RetryAfter
-		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
-			break
-		}
-		if err := wait(ctx, d); err != nil {
-			break
-		}
-	}
-	return last
+		return httpretry.Classify(c.do(httpc, req, op, out))
+	})
 }
 
 func (c *Client) do(httpc *http.Client, req *http.Request, op string, out any) error {
 	resp, err := httpc.Do(req)
 	if err != nil {
-		var ue *url.Error
-		msg := err.Error()
-		if errors.As(err, &ue) {
-			msg = ue.Op + ": " + ue.Err.Error()
-		}
-		return &APIError{Op: op, Message: msg, kind: ErrUnavailable}
+		return &APIError{Op: op, Message: httpretry.Reason(err), kind: ErrUnavailable}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -189,10 +164,7 @@ func (c *Client) do(httpc *http.Client, req *http.Request, op string, out any) e
 		}
 		return nil
 	}
-	e := &APIError{Op: op, Status: resp.StatusCode}
-	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
-		e.RetryAfter = time.Duration(s) * time.Second
-	}
+	e := &APIError{Op: op, Status: resp.StatusCode, RetryAfter: httpretry.RetryAfter(resp.Header.Get("Retry-After"))}
 	var body struct {
 		Error struct {
 			Code    string `json:"code"`
@@ -213,15 +185,4 @@ func (c *Client) do(httpc *http.Client, req *http.Request, op string, out any) e
 		e.kind = ErrInvalid
 	}
 	return e
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -12,12 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rewardrelay/rewardrelay/shared/httpretry"
 )
 
 // DefaultBaseURL is the API's address.
@@ -67,6 +67,12 @@ func (e *APIError) Error() string {
 // Unwrap returns the sentinel error that classifies the answer.
 func (e *APIError) Unwrap() error { return e.kind }
 
+// Retry says that rate limits and unavailability are worth another try,
+// after RetryAfter at least.
+func (e *APIError) Retry() (bool, time.Duration) {
+	return e.kind == ErrRateLimited || e.kind == ErrUnavailable, e.RetryAfter
+}
+
 // Budget rations requests among every concurrent caller of the account.
 // Take blocks until one request may be sent, or fails with the context.
 type Budget interface {
@@ -96,17 +102,6 @@ func (c *Client) httpClient() *http.Client {
 	return http.DefaultClient
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // do sends one request with retries and decodes a 2xx answer into out.
 func (c *Client) do(ctx context.Context, op, method, path string, query url.Values, body, out any) (int, error) {
 	base := c.BaseURL
@@ -124,49 +119,18 @@ func (c *Client) do(ctx context.Context, op, method, path string, query url.Valu
 			return 0, fmt.Errorf("firstpromoter %s: %w", op, err)
 		}
 	}
-	attempts := c.MaxAttempts
-	if attempts <= 0 {
-		attempts = 4
-	}
-	backoff := c.Backoff
-	if backoff <= 0 {
-		backoff = 250 * time.Millisecond
-	}
-	wait := c.Sleep
-	if wait == nil {
-		wait = sleep
-	}
-	var lastErr error
-	for attempt := range attempts {
+	var status int
+	err := httpretry.Policy{Attempts: c.MaxAttempts, Base: c.Backoff, Sleep: c.Sleep}.Do(ctx, func() (bool, time.Duration, error) {
 		if c.Budget != nil {
 			if err := c.Budget.Take(ctx); err != nil {
-				return 0, fmt.Errorf("firstpromoter %s: request budget: %w", op, err)
+				return false, 0, fmt.Errorf("firstpromoter %s: request budget: %w", op, err)
 			}
 		}
-		status, err := c.once(ctx, op, method, u, payload, out)
-		if err == nil {
-			return status, nil
-		}
-		lastErr = err
-		var apiErr *APIError
-		retryable := !errors.As(err, &apiErr) || apiErr.kind == ErrRateLimited || apiErr.kind == ErrUnavailable
-		if !retryable || attempt == attempts-1 || ctx.Err() != nil {
-			break
-		}
-		// Full jitter over an exponential ceiling, but never sooner than
-		// the server asked.
-		d := time.Duration(rand.Int64N(int64(backoff) << attempt))
-		if apiErr != nil && apiErr.RetryAfter > d {
-			d = apiErr.RetryAfter
-		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
-			break // no time to wait: report now rather than time out
-		}
-		if err := wait(ctx, d); err != nil {
-			break
-		}
-	}
-	return 0, lastErr
+		var err error
+		status, err = c.once(ctx, op, method, u, payload, out)
+		return httpretry.Classify(err)
+	})
+	return status, err
 }
 
 func (c *Client) once(ctx context.Context, op, method, u string, payload []byte, out any) (int, error) {
@@ -186,7 +150,7 @@ func (c *Client) once(ctx context.Context, op, method, u string, payload []byte,
 	}
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
-		return 0, &APIError{Op: op, Message: redactURL(err), kind: ErrUnavailable}
+		return 0, &APIError{Op: op, Message: httpretry.Reason(err), kind: ErrUnavailable}
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -201,7 +165,7 @@ func (c *Client) once(ctx context.Context, op, method, u string, payload []byte,
 		}
 		return resp.StatusCode, nil
 	}
-	e := &APIError{Op: op, Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+	e := &APIError{Op: op, Status: resp.StatusCode, RetryAfter: httpretry.RetryAfter(resp.Header.Get("Retry-After"))}
 	var msg struct {
 		Message string `json:"message"`
 		Code    string `json:"code"`
@@ -222,29 +186,4 @@ func (c *Client) once(ctx context.Context, op, method, u string, payload []byte,
 		e.kind = ErrInvalid
 	}
 	return 0, e
-}
-
-// redactURL keeps a transport error's reason without the URL and its query.
-func redactURL(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Op + ": " + ue.Err.Error()
-	}
-	return err.Error()
-}
-
-// retryAfter reads Retry-After in seconds or as an HTTP date.
-func retryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
