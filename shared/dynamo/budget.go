@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rewardrelay/rewardrelay/shared/httpretry"
 )
 
 // Budget rations a platform's requests among every function that calls it,
@@ -46,7 +48,7 @@ func (b *Budget) Take(ctx context.Context) error {
 		now = time.Now
 	}
 	if wait == nil {
-		wait = waitUntil
+		wait = func(ctx context.Context, t time.Time) error { return httpretry.Sleep(ctx, time.Until(t)) }
 	}
 	for {
 		t := now()
@@ -79,16 +81,5 @@ func (b *Budget) Take(ctx context.Context) error {
 		if err := wait(ctx, next); err != nil {
 			return fmt.Errorf("%w: %w", ErrBudgetExhausted, err)
 		}
-	}
-}
-
-func waitUntil(ctx context.Context, until time.Time) error {
-	t := time.NewTimer(time.Until(until))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

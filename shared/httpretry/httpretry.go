@@ -42,7 +42,7 @@ func (p Policy) Do(ctx context.Context, try func() (retry bool, retryAfter time.
 	}
 	wait := p.Sleep
 	if wait == nil {
-		wait = sleep
+		wait = Sleep
 	}
 	var last error
 	for attempt := range attempts {
@@ -85,7 +85,8 @@ func Classify(err error) (retry bool, retryAfter time.Duration, _ error) {
 	return err != nil, 0, err
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or fails with the context's error when it ends first.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
