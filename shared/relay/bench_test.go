@@ -8,14 +8,28 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
 )
 
-const benchBatch = 25
+// benchBatch is the template's default batch size.
+const benchBatch = 100
 
-// BenchmarkProcessBatch processes batches of 25 FirstPromoter approvals of
-// pending commissions against DynamoDB Local and the simulator, then the
-// same batch again (exact duplicates), and reports requests and capacity.
+// BenchmarkProcessBatch processes batches of 100 FirstPromoter approvals
+// of pending commissions (50 promoters) against DynamoDB Local and the
+// simulator, then the same batch again (exact duplicates), and reports
+// requests and capacity, applying one recipient at a time and 8 at once,
+// on loopback and with 10 ms added to each DynamoDB request (about what a
+// transaction takes in AWS).
 func BenchmarkProcessBatch(b *testing.B) {
+	for _, latency := range []time.Duration{0, 10 * time.Millisecond} {
+		for _, n := range []int{1, 8} {
+			b.Run(fmt.Sprintf("latency=%s/parallelism=%d", latency, n), func(b *testing.B) { benchmarkProcessBatch(b, n, latency) })
+		}
+	}
+}
+
+func benchmarkProcessBatch(b *testing.B, parallelism int, latency time.Duration) {
 	h := newHarness(b)
 	h.p.Log = discard()
+	h.p.Config.Parallelism = parallelism
+	h.db.latency = latency
 	next := int64(1)
 	var events, dupEvents, newReq, dupReq, newWCU, platform int64
 	var elapsed time.Duration

@@ -47,5 +47,12 @@ func ParseConfig(get func(string) string) (Config, error) {
 		}
 		cfg.IdempotencyTTL = d
 	}
+	if v := get("PROCESSOR_PARALLELISM"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 64 {
+			return Config{}, fmt.Errorf("PROCESSOR_PARALLELISM: %q is not a number from 1 to 64", v)
+		}
+		cfg.Parallelism = n
+	}
 	return cfg, nil
 }

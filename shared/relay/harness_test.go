@@ -29,9 +29,11 @@ const (
 
 var t0 = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
-// countingDB counts DynamoDB requests and the write capacity they consumed.
+// countingDB counts DynamoDB requests and the write capacity they consumed;
+// latency, when set, is added to each request (a stand-in for a network).
 type countingDB struct {
 	dynamo.API
+	latency  time.Duration
 	requests atomic.Int64
 	// wcu is the write capacity consumed, in thousandths.
 	wcu atomic.Int64
@@ -47,6 +49,7 @@ func (c *countingDB) addCapacity(cc ...types.ConsumedCapacity) {
 
 func (c *countingDB) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	c.requests.Add(1)
+	time.Sleep(c.latency)
 	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
 	out, err := c.API.TransactWriteItems(ctx, in, o...)
 	if out != nil {
@@ -56,6 +59,7 @@ func (c *countingDB) TransactWriteItems(ctx context.Context, in *dynamodb.Transa
 }
 func (c *countingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	c.requests.Add(1)
+	time.Sleep(c.latency)
 	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
 	out, err := c.API.PutItem(ctx, in, o...)
 	if out != nil && out.ConsumedCapacity != nil {
@@ -65,10 +69,12 @@ func (c *countingDB) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o .
 }
 func (c *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	c.requests.Add(1)
+	time.Sleep(c.latency)
 	return c.API.GetItem(ctx, in, o...)
 }
 func (c *countingDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	c.requests.Add(1)
+	time.Sleep(c.latency)
 	return c.API.UpdateItem(ctx, in, o...)
 }
 

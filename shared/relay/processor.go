@@ -11,7 +11,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
@@ -36,16 +40,19 @@ type Config struct {
 	IdempotencyTTL time.Duration
 	// AgentRefCurrency is used where an AgentRef payload names none.
 	AgentRefCurrency string
+	// Parallelism is how many recipients' events of a batch apply at once.
+	Parallelism int
 }
 
-// DefaultConfig delivers the five non-monetary units and remembers event
-// ids for 7 days, longer than either platform retries.
+// DefaultConfig delivers the five non-monetary units, remembers event ids
+// for 7 days (longer than either platform retries) and applies 8
+// recipients' events at once.
 func DefaultConfig() Config {
 	units := map[reward.Unit]bool{}
 	for _, u := range reward.NonMonetary {
 		units[u] = true
 	}
-	return Config{Units: units, IdempotencyTTL: 7 * 24 * time.Hour, AgentRefCurrency: "usd"}
+	return Config{Units: units, IdempotencyTTL: 7 * 24 * time.Hour, AgentRefCurrency: "usd", Parallelism: 8}
 }
 
 // Processor applies deliveries to the ledger.
@@ -88,45 +95,130 @@ type Result struct {
 const maxAttempts = 6
 
 type batchState struct {
+	mu        sync.Mutex
 	res       Result
 	delivered []reward.Commission // FirstPromoter commissions to acknowledge
 }
 
-func (b *batchState) count(k string) { b.res.Counts[k]++ }
+func (b *batchState) count(k string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.res.Counts[k]++
+}
 
 func (b *batchState) fail(id string) {
+	b.mu.Lock()
 	b.res.Failed = append(b.res.Failed, id)
+	b.mu.Unlock()
 	b.count(CountFailed)
 }
 
-// Process handles one batch. Messages are handled in order, so two events
-// of one commission in one batch apply in the order they were queued.
+func (b *batchState) deliver(c reward.Commission) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.delivered = append(b.delivered, c)
+}
+
+// Process handles one batch. Its messages are split into lanes by
+// recipient (lanes), which run at once, up to Config.Parallelism: events
+// of one commission or one recipient apply one after another in the order
+// they were queued, and never contend for one balance.
 func (p *Processor) Process(ctx context.Context, msgs []Message) Result {
 	b := &batchState{res: Result{Counts: map[string]int{}}}
 	fp, fpErr := p.enrich(ctx, msgs)
-	for _, m := range msgs {
-		log := p.Log.With("message_id", m.ID, "provider", m.Delivery.Provider, "event_id", m.Delivery.EventID, "event_type", m.Delivery.EventType)
-		var err error
-		switch m.Delivery.Provider {
-		case webhook.FirstPromoter:
-			err = p.firstPromoter(ctx, b, m, fp, fpErr, log)
-		case webhook.AgentRef:
-			err = p.agentRef(ctx, b, m, log)
-		default:
-			err = fmt.Errorf("provider %q: %w", m.Delivery.Provider, reward.ErrInvalid)
-		}
-		if err != nil {
-			b.fail(m.ID)
-			level := slog.LevelWarn
-			if errors.Is(err, reward.ErrEntryConflict) {
-				// A ledger entry exists with other content: a person must look.
-				level = slog.LevelError
+	var g errgroup.Group
+	g.SetLimit(max(1, p.Config.Parallelism))
+	for _, lane := range lanes(msgs, fp) {
+		g.Go(func() error {
+			for _, m := range lane {
+				p.handle(ctx, b, m, fp, fpErr)
 			}
-			log.Log(ctx, level, "event not applied; it will be retried, then dead-lettered", "error", err.Error())
-		}
+			return nil
+		})
 	}
+	_ = g.Wait()
 	p.acknowledge(ctx, b)
 	return b.res
+}
+
+// handle applies one message, recording it as failed when it cannot.
+func (p *Processor) handle(ctx context.Context, b *batchState, m Message, fp map[int64]firstpromoter.Commission, fpErr error) {
+	log := p.Log.With("message_id", m.ID, "provider", m.Delivery.Provider, "event_id", m.Delivery.EventID, "event_type", m.Delivery.EventType)
+	var err error
+	switch m.Delivery.Provider {
+	case webhook.FirstPromoter:
+		err = p.firstPromoter(ctx, b, m, fp, fpErr, log)
+	case webhook.AgentRef:
+		err = p.agentRef(ctx, b, m, log)
+	default:
+		err = fmt.Errorf("provider %q: %w", m.Delivery.Provider, reward.ErrInvalid)
+	}
+	if err != nil {
+		b.fail(m.ID)
+		level := slog.LevelWarn
+		if errors.Is(err, reward.ErrEntryConflict) {
+			// A ledger entry exists with other content: a person must look.
+			level = slog.LevelError
+		}
+		log.Log(ctx, level, "event not applied; it will be retried, then dead-lettered", "error", err.Error())
+	}
+}
+
+// lanes groups messages, in their order, by whom they concern: a
+// FirstPromoter promoter (a commission the platform did not return is its
+// own lane) or an AgentRef affiliate (a hold and the conversions it holds
+// share one). A message that names neither is a lane of its own.
+func lanes(msgs []Message, fp map[int64]firstpromoter.Commission) [][]Message {
+	index := map[string]int{}
+	var out [][]Message
+	for i, m := range msgs {
+		key := laneKey(m, fp)
+		if key == "" {
+			key = "message#" + strconv.Itoa(i)
+		}
+		n, ok := index[key]
+		if !ok {
+			n = len(out)
+			index[key] = n
+			out = append(out, nil)
+		}
+		out[n] = append(out[n], m)
+	}
+	return out
+}
+
+func laneKey(m Message, fp map[int64]firstpromoter.Commission) string {
+	switch m.Delivery.Provider {
+	case webhook.FirstPromoter:
+		var env fpEnvelope
+		if json.Unmarshal(m.Delivery.Body, &env) != nil {
+			return ""
+		}
+		id, err := parseID(env.Data.ID)
+		if err != nil {
+			return ""
+		}
+		if c, ok := fp[id]; ok && c.PromoterID() != 0 {
+			return "firstpromoter#promoter#" + strconv.FormatInt(c.PromoterID(), 10)
+		}
+		return "firstpromoter#commission#" + strconv.FormatInt(id, 10)
+	case webhook.AgentRef:
+		var env arEnvelope
+		if json.Unmarshal(m.Delivery.Body, &env) != nil {
+			return ""
+		}
+		var who arAffiliate
+		if json.Unmarshal(env.Data, &who) != nil {
+			return ""
+		}
+		switch {
+		case who.AffiliateID != "":
+			return "agentref#affiliate#" + who.AffiliateID
+		case strings.HasPrefix(env.Type, "affiliate."):
+			return "agentref#affiliate#" + who.ID
+		}
+	}
+	return ""
 }
 
 // enrich fetches every FirstPromoter commission of the batch in one request
@@ -324,7 +416,7 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 			if change.Delivered {
 				b.count(CountDelivered)
 				if in.Acknowledge {
-					b.delivered = append(b.delivered, change.After)
+					b.deliver(change.After)
 				}
 			}
 			log.Info("applied", "commission_id", in.CommissionID, "recipient", in.Account.Recipient, "status", change.After.Status)

@@ -2,7 +2,10 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -10,6 +13,7 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
+	"github.com/rewardrelay/rewardrelay/shared/webhook"
 )
 
 func TestFirstPromoterLifecycle(t *testing.T) {
@@ -242,5 +246,41 @@ func TestUndecodableAndConflictingEventsFail(t *testing.T) {
 	res := h.p.Process(t.Context(), []Message{bad})
 	if len(res.Failed) != 1 {
 		t.Errorf("bad commission id: %+v", res)
+	}
+}
+
+func TestLanesKeepEachRecipientsOrder(t *testing.T) {
+	fp := map[int64]firstpromoter.Commission{}
+	for _, c := range []struct{ id, promoter int64 }{{1, 7}, {2, 7}, {3, 8}} {
+		var row firstpromoter.Commission
+		if err := json.Unmarshal(fmt.Appendf(nil, `{"id":%d,"promoter_campaign":{"promoter_id":%d}}`, c.id, c.promoter), &row); err != nil {
+			t.Fatal(err)
+		}
+		fp[c.id] = row
+	}
+	fpMsg := func(id string, commission int64) Message {
+		return Message{ID: id, Delivery: webhook.Delivery{Provider: webhook.FirstPromoter, Body: fmt.Appendf(nil, `{"event_type":"commission.updated","data":{"id":%d}}`, commission)}}
+	}
+	arMsg := func(id, eventType, data string) Message {
+		return Message{ID: id, Delivery: webhook.Delivery{Provider: webhook.AgentRef, Body: fmt.Appendf(nil, `{"type":%q,"data":%s}`, eventType, data)}}
+	}
+	msgs := []Message{
+		fpMsg("a", 1), arMsg("b", "affiliate.blocked", `{"id":"aff1"}`), fpMsg("c", 3), fpMsg("d", 2),
+		arMsg("e", "conversion.created", `{"id":"cv1","affiliateId":"aff1"}`), fpMsg("f", 99), arMsg("g", "payout.completed", `{"id":"po1","affiliateId":"aff2"}`),
+		fpMsg("h", 99), {ID: "i", Delivery: webhook.Delivery{Provider: webhook.AgentRef, Body: []byte("not json")}}, fpMsg("j", 1),
+	}
+	var got []string
+	for _, lane := range lanes(msgs, fp) {
+		var ids []string
+		for _, m := range lane {
+			ids = append(ids, m.ID)
+		}
+		got = append(got, strings.Join(ids, ""))
+	}
+	// Promoter 7 (commissions 1 and 2) in queue order, affiliate aff1's
+	// hold before its conversion, the unknown commission 99 on its own.
+	want := []string{"adj", "be", "c", "fh", "g", "i"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("lanes %v, want %v", got, want)
 	}
 }
