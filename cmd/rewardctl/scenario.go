@@ -18,8 +18,11 @@ import (
 // the ledger and the platforms must come to once everything is delivered
 // (or, for lost webhooks, reconciled).
 type scenario struct {
-	// fp and conversions are the platforms' final state.
+	// fp and conversions are the platforms' final state; fpStart is
+	// FirstPromoter's at the start: pending, but for commissions whose
+	// webhooks are all lost, which change silently.
 	fp          []simulator.FPCommission
+	fpStart     []simulator.FPCommission
 	conversions []simulator.Conversion
 	// webhooks are the events the platforms send, each once, without the
 	// lost ones.
@@ -41,9 +44,15 @@ type expect struct{ pending, available, maxReversed int64 }
 // expire).
 type plannedWebhook struct {
 	build func(now time.Time) (simulator.Delivery, error)
-	// approves is the FirstPromoter commission an approval webhook is
-	// about (0 for other events).
-	approves int64
+	// commission is the FirstPromoter commission the event is about (0
+	// for AgentRef), stage its place in the commission's lifecycle and
+	// status the platform's status from then on: the platform changes
+	// when it sends the event, so a later stage sent first wins.
+	commission int64
+	stage      int
+	status     string
+	// approves is set on an approval.
+	approves bool
 }
 
 // scenarioSecrets are the webhook secrets the scenario signs with.
@@ -71,38 +80,42 @@ func newScenario(rng *rand.Rand, run int64, n int, lost float64, secrets scenari
 		unit := reward.NonMonetary[rng.IntN(len(reward.NonMonetary))]
 		c := simulator.FPCommission{ID: id, Status: "pending", Unit: string(unit), Amount: 1 + rng.Int64N(1000), PromoterID: promoter, RewardID: 1, CreatedAt: now}
 		acct := reward.Account{Provider: reward.FirstPromoter, Recipient: reward.Promoter(strconv.FormatInt(promoter, 10)), Unit: unit}
-		event := func(suffix, eventType, oldStatus string, state simulator.FPCommission) plannedWebhook {
-			return plannedWebhook{build: func(time.Time) (simulator.Delivery, error) {
+		event := func(suffix, eventType, oldStatus string, state simulator.FPCommission, stage int) plannedWebhook {
+			return plannedWebhook{commission: id, stage: stage, status: state.Status, build: func(time.Time) (simulator.Delivery, error) {
 				return simulator.FirstPromoterEvent(secrets.firstPromoter, fmt.Sprintf("evt-%d-%s", id, suffix), eventType, state, oldStatus, now), nil
 			}}
 		}
-		events := []plannedWebhook{event("c", "commission.created", "", c)}
+		start := c
+		events := []plannedWebhook{event("c", "commission.created", "", c, 0)}
 		switch p := rng.Float64(); {
 		case p < 0.2: // stays pending
 			at(acct).pending += c.Amount
 		case p < 0.65: // approved
 			c.Status = "approved"
-			w := event("a", "commission.updated", "pending", c)
-			w.approves = id
+			w := event("a", "commission.updated", "pending", c, 1)
+			w.approves = true
 			events = append(events, w)
 			at(acct).available += c.Amount
 			sc.approved = append(sc.approved, id)
 		case p < 0.85: // denied
 			c.Status = "denied"
-			events = append(events, event("d", "commission.updated", "pending", c))
+			events = append(events, event("d", "commission.updated", "pending", c, 1))
 			sc.denied = append(sc.denied, id)
 		default: // approved, then denied (a reversal)
 			c.Status = "approved"
-			events = append(events, event("a", "commission.updated", "pending", c))
+			events = append(events, event("a", "commission.updated", "pending", c, 1))
 			c.Status = "denied"
-			events = append(events, event("d", "commission.updated", "approved", c))
+			events = append(events, event("d", "commission.updated", "approved", c, 2))
 			at(acct).maxReversed += c.Amount
 		}
 		sc.fp = append(sc.fp, c)
 		if rng.Float64() < lost {
+			// Its webhooks never come: the platform changes silently.
+			sc.fpStart = append(sc.fpStart, c)
 			sc.lost++
 			continue
 		}
+		sc.fpStart = append(sc.fpStart, start)
 		sc.webhooks = append(sc.webhooks, events...)
 	}
 	for i := range n - nFP {

@@ -103,9 +103,9 @@ Needs the local stack (make run) with its platform simulator.`,
 type sendResult struct {
 	latencies []time.Duration
 	elapsed   time.Duration
-	// accepted is when each approval webhook was first accepted.
-	accepted map[int64]time.Time
-	refused  []string
+	// sent is when each approval webhook was first sent.
+	sent    map[int64]time.Time
+	refused []string
 }
 
 func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error {
@@ -145,7 +145,7 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 	fmt.Fprintf(out, "simulate: seed %d, %d commissions (%d FirstPromoter, %d AgentRef), %d with every webhook lost, %d deliveries of %d webhooks, %.0f%% platform faults\n",
 		s.seed, s.commissions, len(sc.fp), len(sc.conversions), sc.lost, len(sends), len(sc.webhooks), 100*s.faults)
 
-	if err := remote.PutCommissions(ctx, sc.fp); err != nil {
+	if err := remote.PutCommissions(ctx, sc.fpStart); err != nil {
 		return err
 	}
 	if err := remote.PutConversions(ctx, sc.conversions); err != nil {
@@ -165,7 +165,7 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 	}
 	defer remote.SetFaultRate(context.WithoutCancel(ctx), 0)
 
-	sent := s.send(ctx, apiURL, sends)
+	sent := s.send(ctx, apiURL, remote, sends)
 	for _, r := range sent.refused {
 		fmt.Fprintln(out, "refused:", r)
 	}
@@ -215,7 +215,7 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 	if s.load {
 		fig := loadFigures{sent: sent, deliveries: len(sends), drained: drained, platform: platformAfter.Calls - platformBefore.Calls,
 			rateLimited: platformAfter.RateLimited - platformBefore.RateLimited}
-		fig.ackLatencies, fig.fulfilled = ackLatencies(sent.accepted, beforeReconcile)
+		fig.ackLatencies, fig.fulfilled = ackLatencies(sent.sent, beforeReconcile)
 		if localErr == nil {
 			fig.dynamodb = localAfter.DynamoDBRequests - localBefore.DynamoDBRequests
 			fig.dynamodbByOp = map[string]int64{}
@@ -242,11 +242,13 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 }
 
 // send posts the deliveries with s.concurrency senders; a webhook refused
-// with a retryable status is sent again, as the platforms do.
-func (s simulation) send(ctx context.Context, apiURL string, sends []plannedWebhook) sendResult {
-	res := sendResult{accepted: map[int64]time.Time{}}
+// with a retryable status is sent again, as the platforms do. Before a
+// FirstPromoter event goes out the platform's commission takes its status.
+func (s simulation) send(ctx context.Context, apiURL string, remote *simulator.Remote, sends []plannedWebhook) sendResult {
+	res := sendResult{sent: map[int64]time.Time{}}
 	bar := s.bar(len(sends), "sending webhooks")
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: s.concurrency}}
+	platform := &lifecycles{remote: remote}
 	var mu sync.Mutex
 	work := make(chan plannedWebhook)
 	var wg sync.WaitGroup
@@ -254,14 +256,19 @@ func (s simulation) send(ctx context.Context, apiURL string, sends []plannedWebh
 	for range max(1, s.concurrency) {
 		wg.Go(func() {
 			for w := range work {
-				lat, err := deliver(ctx, client, apiURL, w)
+				err := platform.advance(ctx, w)
+				sentAt := time.Now()
+				var lat time.Duration
+				if err == nil {
+					lat, err = deliver(ctx, client, apiURL, w)
+				}
 				mu.Lock()
 				if err != nil {
 					res.refused = append(res.refused, err.Error())
 				} else {
 					res.latencies = append(res.latencies, lat)
-					if _, seen := res.accepted[w.approves]; w.approves != 0 && !seen {
-						res.accepted[w.approves] = time.Now()
+					if _, seen := res.sent[w.commission]; w.approves && !seen {
+						res.sent[w.commission] = sentAt
 					}
 				}
 				mu.Unlock()
@@ -289,6 +296,37 @@ func (s simulation) send(ctx context.Context, apiURL string, sends []plannedWebh
 	res.elapsed = time.Since(begin)
 	_ = bar.Finish()
 	return res
+}
+
+// lifecycles moves the platform's commissions forward as their events are
+// sent: a later stage sent first wins, an earlier one sent after changes
+// nothing.
+type lifecycles struct {
+	remote  *simulator.Remote
+	stripes [64]struct {
+		sync.Mutex
+		stage map[int64]int
+	}
+}
+
+func (l *lifecycles) advance(ctx context.Context, w plannedWebhook) error {
+	if w.commission == 0 {
+		return nil
+	}
+	st := &l.stripes[w.commission%int64(len(l.stripes))]
+	st.Lock()
+	defer st.Unlock()
+	if w.stage <= st.stage[w.commission] {
+		return nil
+	}
+	if err := l.remote.SetStatus(ctx, w.commission, w.status); err != nil {
+		return err
+	}
+	if st.stage == nil {
+		st.stage = map[int64]int{}
+	}
+	st.stage[w.commission] = w.stage
+	return nil
 }
 
 // deliver posts one webhook, retrying 5xx and 429 a few times; it returns
@@ -472,8 +510,8 @@ type loadFigures struct {
 }
 
 // ackLatencies is, for each approval acknowledged before the reconciler
-// ran, the time from its webhook's acceptance to the platform's record.
-func ackLatencies(accepted map[int64]time.Time, platform []simulator.FPCommission) ([]time.Duration, int) {
+// ran, the time from its webhook's sending to the platform's record.
+func ackLatencies(sent map[int64]time.Time, platform []simulator.FPCommission) ([]time.Duration, int) {
 	var out []time.Duration
 	fulfilled := 0
 	for _, c := range platform {
@@ -481,8 +519,8 @@ func ackLatencies(accepted map[int64]time.Time, platform []simulator.FPCommissio
 			continue
 		}
 		fulfilled++
-		if at, ok := accepted[c.ID]; ok && !c.FulfilledAt.IsZero() {
-			out = append(out, max(0, c.FulfilledAt.Sub(at)))
+		if at, ok := sent[c.ID]; ok && !c.FulfilledAt.IsZero() {
+			out = append(out, c.FulfilledAt.Sub(at))
 		}
 	}
 	return out, fulfilled

@@ -67,7 +67,30 @@ func (s *Simulator) SetFaultRate(rate float64) {
 }
 
 func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
-	switch r.Method + " " + strings.TrimPrefix(r.URL.Path, controlPrefix) {
+	route := strings.TrimPrefix(r.URL.Path, controlPrefix)
+	if rest, ok := strings.CutPrefix(route, "firstpromoter/commissions/"); ok && r.Method == http.MethodPut {
+		// PUT firstpromoter/commissions/{id}/status {"status": "approved"}
+		idText, tail, _ := strings.Cut(rest, "/")
+		id, err := strconv.ParseInt(idText, 10, 64)
+		var body struct {
+			Status string `json:"status"`
+		}
+		if err != nil || tail != "status" {
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "no such control endpoint"})
+			return
+		}
+		if !decodeControl(w, r, &body) {
+			return
+		}
+		if _, found := s.Commission(id); !found {
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "no such commission"})
+			return
+		}
+		s.SetStatus(id, body.Status)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	switch r.Method + " " + route {
 	case "PUT firstpromoter/commissions":
 		putAll(w, r, s.PutCommission)
 	case "GET firstpromoter/commissions":
@@ -174,6 +197,12 @@ func (c *Remote) Commissions(ctx context.Context, from, to int64) ([]FPCommissio
 	q := url.Values{"from": {strconv.FormatInt(from, 10)}, "to": {strconv.FormatInt(to, 10)}}
 	err := c.do(ctx, http.MethodGet, "firstpromoter/commissions?"+q.Encode(), nil, &out)
 	return out, err
+}
+
+// SetStatus changes a FirstPromoter commission's status, as the merchant's
+// dashboard would; the rest of it (its fulfilment) stays.
+func (c *Remote) SetStatus(ctx context.Context, id int64, status string) error {
+	return c.do(ctx, http.MethodPut, "firstpromoter/commissions/"+strconv.FormatInt(id, 10)+"/status", map[string]string{"status": status}, nil)
 }
 
 // PutConversions creates or replaces AgentRef conversions.

@@ -41,6 +41,15 @@ func TestRemoteDrivesARunningSimulator(t *testing.T) {
 	if len(got) != 2 || got[0].ID != 5 || !got[0].Fulfilled || got[0].FulfilledAt.IsZero() || got[1].Fulfilled {
 		t.Errorf("commissions 1-10: %+v (mark_fulfilled answered %d)", got, resp.StatusCode)
 	}
+	if err := remote.SetStatus(ctx, 5, "denied"); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := sim.Commission(5); c.Status != "denied" || !c.Fulfilled {
+		t.Errorf("after SetStatus: %+v; want denied and still fulfilled", c)
+	}
+	if err := remote.SetStatus(ctx, 404, "approved"); err == nil || !strings.Contains(err.Error(), "no such commission") {
+		t.Errorf("SetStatus of an unknown commission: %v", err)
+	}
 	if err := remote.SetFaultRate(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
