@@ -308,6 +308,10 @@ rewardrelay is running locally.
     go run ./cmd/rewardctl send events/agentref-conversion-created.json --url %[1]s
     go run ./cmd/rewardctl balances
 
+  drive realistic traffic through it and check the outcome, or measure it:
+    go run ./cmd/rewardctl simulate
+    go run ./cmd/rewardctl simulate --load
+
 Ctrl-C stops everything.
 `, baseURL, s.queueURL, s.dlqURL, s.settings.get("FIRSTPROMOTER_WEBHOOK_SECRETS"), s.settings.get("AGENTREF_WEBHOOK_SECRETS"), s.table, s.fpURL, s.arURL)
 }
