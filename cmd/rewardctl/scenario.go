@@ -59,7 +59,8 @@ type plannedWebhook struct {
 type scenarioSecrets struct{ firstPromoter, agentRef string }
 
 // newScenario draws n commissions, two thirds FirstPromoter and one third
-// AgentRef, under ids and recipients unique to run, losing every webhook
+// AgentRef, under ids and recipients unique to run (its start in Unix
+// milliseconds), losing every webhook
 // of a commission with probability lost.
 func newScenario(rng *rand.Rand, run int64, n int, lost float64, secrets scenarioSecrets, now time.Time) *scenario {
 	sc := &scenario{want: map[reward.Account]*expect{}}
@@ -69,8 +70,10 @@ func newScenario(rng *rand.Rand, run int64, n int, lost float64, secrets scenari
 		}
 		return sc.want[a]
 	}
-	// Ids a run of up to 100,000 commissions never shares with another.
-	base := run % 1_000_000 * 100_000
+	// Ids a run of up to 100,000 commissions never shares with another
+	// started in another millisecond (of the last 11 days), below 2^53 so
+	// that every JSON reader keeps them exact.
+	base := run % 1_000_000_000 * 100_000
 	sc.fpFrom = base + 1
 	nFP := n * 2 / 3
 	for i := range nFP {

@@ -137,7 +137,7 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 	remote := &simulator.Remote{URL: simURL}
 	rng := rand.New(rand.NewPCG(s.seed, 0x5eed))
 	start := time.Now()
-	sc := newScenario(rng, start.Unix(), s.commissions, s.lost, scenarioSecrets{
+	sc := newScenario(rng, start.UnixMilli(), s.commissions, s.lost, scenarioSecrets{
 		firstPromoter: webhookSecret(settings, "FIRSTPROMOTER_WEBHOOK_SECRETS"),
 		agentRef:      webhookSecret(settings, "AGENTREF_WEBHOOK_SECRETS"),
 	}, start)
