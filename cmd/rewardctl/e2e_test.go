@@ -151,6 +151,15 @@ func TestSimulateReportsDifferences(t *testing.T) {
 	}
 }
 
+func TestSimulateRefusesImpossibleSettings(t *testing.T) {
+	for _, args := range [][]string{{"--commissions", "1"}, {"--lost", "1.5"}, {"--faults", "1"}, {"--copies", "0"}, {"--rate", "-1"}} {
+		_, err := rewardctl(t, append([]string{"simulate"}, args...)...)
+		if err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(args[0], "--")) {
+			t.Errorf("simulate %v: %v, want an error naming the flag", args, err)
+		}
+	}
+}
+
 func TestSimulateNeedsTheLocalStack(t *testing.T) {
 	t.Setenv("REWARDRELAY_SIMULATOR_URL", "")
 	_, err := rewardctl(t, "simulate", "--commissions", "10")

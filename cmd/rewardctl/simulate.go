@@ -109,8 +109,13 @@ type sendResult struct {
 }
 
 func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error {
-	if s.commissions < 3 || s.commissions > 100_000 {
+	switch {
+	case s.commissions < 3 || s.commissions > 100_000:
 		return fmt.Errorf("--commissions must be between 3 and 100000")
+	case s.lost < 0 || s.lost > 1 || s.faults < 0 || s.faults >= 1:
+		return fmt.Errorf("--lost must be a share from 0 to 1, --faults from 0 to below 1 (0.2 is 20%%)")
+	case s.copies < 1 || s.concurrency < 1 || s.rate < 0:
+		return fmt.Errorf("--copies and --concurrency must be at least 1, --rate at least 0")
 	}
 	if _, err := useLocalEndpoints(); err != nil {
 		return err
