@@ -18,11 +18,8 @@ func commissionCommand() *cobra.Command {
 		Short: "Show one commission: its state, its ledger entries and its acknowledgement",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := openTarget(cmd.Context())
+			t, err := openLedger(cmd.Context())
 			if err != nil {
-				return err
-			}
-			if err := t.check(cmd.Context()); err != nil {
 				return err
 			}
 			c, entries, err := t.store().History(cmd.Context(), reward.Provider(args[0]), args[1])

@@ -13,11 +13,8 @@ func driftCommand() *cobra.Command {
 		Use:   "drift",
 		Short: "List what the reconciler refused to repair silently, from its recent runs",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := openTarget(cmd.Context())
+			t, err := openLedger(cmd.Context())
 			if err != nil {
-				return err
-			}
-			if err := t.check(cmd.Context()); err != nil {
 				return err
 			}
 			recent, err := t.store().Runs(cmd.Context(), runs)

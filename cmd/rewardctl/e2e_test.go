@@ -127,6 +127,11 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, figure := range []string{"webhook latency  ", "delivery to acknowledgement  ", "platform requests per fulfilled reward  ", "DynamoDB requests per event  "} {
+		if line := lineWith(out.String(), figure); line == "" || strings.Contains(line, "unavailable") || strings.Contains(line, "n/a") {
+			t.Errorf("load figure %q missing or unmeasured: %q", figure, line)
+		}
+	}
 	if !strings.Contains(out.String(), "dead-letter queue: 0 messages") {
 		t.Error("messages reached the dead-letter queue")
 	}
@@ -166,4 +171,13 @@ func TestSimulateNeedsTheLocalStack(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "make run") {
 		t.Errorf("got %v, want a pointer to make run", err)
 	}
+}
+
+func lineWith(text, part string) string {
+	for line := range strings.Lines(text) {
+		if strings.Contains(line, part) {
+			return line
+		}
+	}
+	return ""
 }

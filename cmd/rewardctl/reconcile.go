@@ -73,11 +73,8 @@ Exits non-zero when the run reported errors.`,
 // buildReconciler wires the reconciler as the function does, against the
 // target stack.
 func buildReconciler(ctx context.Context, opts *options) (*relay.Reconciler, error) {
-	t, err := openTarget(ctx)
+	t, err := openLedger(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if err := t.check(ctx); err != nil {
 		return nil, err
 	}
 	var get func(string) string

@@ -129,13 +129,22 @@ func (t *target) check(ctx context.Context) error {
 	return nil
 }
 
-// ledger reads the whole ledger of the target stack.
-func ledger(ctx context.Context) (reward.Ledger, error) {
+// openLedger opens the target stack and checks that its table answers.
+func openLedger(ctx context.Context) (*target, error) {
 	t, err := openTarget(ctx)
 	if err != nil {
-		return reward.Ledger{}, err
+		return nil, err
 	}
 	if err := t.check(ctx); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// ledger reads the whole ledger of the target stack.
+func ledger(ctx context.Context) (reward.Ledger, error) {
+	t, err := openLedger(ctx)
+	if err != nil {
 		return reward.Ledger{}, err
 	}
 	return t.store().Ledger(ctx)

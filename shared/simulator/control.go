@@ -30,13 +30,11 @@ type Stats struct {
 	// Faults counts injected 5xx answers, RateLimited 429s.
 	Faults      int `json:"faults"`
 	RateLimited int `json:"rate_limited"`
-	// MaxPerMinute is the most FirstPromoter requests in any 60 seconds.
-	MaxPerMinute int `json:"max_per_minute"`
 }
 
 // Stats counts the calls so far.
 func (s *Simulator) Stats() Stats {
-	st := Stats{MaxPerMinute: s.MaxPerMinute()}
+	var st Stats
 	for _, c := range s.Calls() {
 		st.Calls++
 		switch {
