@@ -263,15 +263,24 @@ func (s *Store) write(ctx context.Context, what string, parts []part, entries []
 	return s.transact(ctx, what, parts)
 }
 
+// eventParts is the event record's part of a write: none for a change
+// without an event (the reconciler's).
+func (s *Store) eventParts(ev reward.EventRecord) ([]part, error) {
+	if ev.ID == "" {
+		return nil, nil
+	}
+	p, err := s.eventPart(ev)
+	if err != nil {
+		return nil, err
+	}
+	return []part{p}, nil
+}
+
 // Apply implements reward.Store.
 func (s *Store) Apply(ctx context.Context, ev reward.EventRecord, c reward.Change) error {
-	var parts []part
-	if ev.ID != "" {
-		p, err := s.eventPart(ev)
-		if err != nil {
-			return err
-		}
-		parts = append(parts, p)
+	parts, err := s.eventParts(ev)
+	if err != nil {
+		return err
 	}
 	cp, err := s.commissionPart(c)
 	if err != nil {
@@ -283,13 +292,9 @@ func (s *Store) Apply(ctx context.Context, ev reward.EventRecord, c reward.Chang
 
 // ApplyPayout implements reward.Store.
 func (s *Store) ApplyPayout(ctx context.Context, ev reward.EventRecord, c reward.PayoutChange) error {
-	var parts []part
-	if ev.ID != "" {
-		p, err := s.eventPart(ev)
-		if err != nil {
-			return err
-		}
-		parts = append(parts, p)
+	parts, err := s.eventParts(ev)
+	if err != nil {
+		return err
 	}
 	a := c.After
 	upd := setAccount(typePayout, a.Account).

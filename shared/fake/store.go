@@ -85,14 +85,23 @@ func (s *Store) seen(ev reward.EventRecord) bool {
 	return ev.ID != "" && ok
 }
 
-func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// admit fails with an injected fault, or ErrDuplicateEvent for an event
+// already recorded: what every event write checks first (lock held).
+func (s *Store) admit(ev reward.EventRecord) error {
 	if err := s.fail(); err != nil {
 		return err
 	}
 	if s.seen(ev) {
 		return reward.ErrDuplicateEvent
+	}
+	return nil
+}
+
+func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.admit(ev); err != nil {
+		return err
 	}
 	k := key(c.After.Provider, c.After.ID)
 	cur, ok := s.commissions[k]
@@ -124,19 +133,17 @@ func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change)
 func (s *Store) ApplyPayout(_ context.Context, ev reward.EventRecord, c reward.PayoutChange) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.fail(); err != nil {
+	if err := s.admit(ev); err != nil {
 		return err
-	}
-	if s.seen(ev) {
-		return reward.ErrDuplicateEvent
 	}
 	k := key(c.After.Provider, c.After.ID)
 	cur, ok := s.payouts[k]
-	if ok != (c.Before != nil) || ok && (cur.Status != c.Before.Status || cur.Attempts != c.Before.Attempts) {
-		if !ok {
-			return &reward.PayoutMismatch{}
-		}
-		return &reward.PayoutMismatch{Current: &cur}
+	var curp *reward.Payout
+	if ok {
+		curp = &cur
+	}
+	if !reward.SamePayoutState(curp, c.Before) {
+		return &reward.PayoutMismatch{Current: curp}
 	}
 	if err := s.checkEntries(c.Entries); err != nil {
 		return err
@@ -154,11 +161,8 @@ func (s *Store) ApplyPayout(_ context.Context, ev reward.EventRecord, c reward.P
 func (s *Store) RecordEvent(_ context.Context, ev reward.EventRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.fail(); err != nil {
+	if err := s.admit(ev); err != nil {
 		return err
-	}
-	if s.seen(ev) {
-		return reward.ErrDuplicateEvent
 	}
 	s.events[key(ev.Provider, ev.ID)] = ev
 	return nil
@@ -167,11 +171,8 @@ func (s *Store) RecordEvent(_ context.Context, ev reward.EventRecord) error {
 func (s *Store) SetHold(_ context.Context, ev reward.EventRecord, a reward.Account, held bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.fail(); err != nil {
+	if err := s.admit(ev); err != nil {
 		return err
-	}
-	if s.seen(ev) {
-		return reward.ErrDuplicateEvent
 	}
 	if ev.ID != "" {
 		s.events[key(ev.Provider, ev.ID)] = ev

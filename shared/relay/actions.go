@@ -107,15 +107,15 @@ func (s *observedStore) ApplyPayout(ctx context.Context, ev reward.EventRecord, 
 		}
 	} else {
 		cur, err := s.Payout(ctx, c.After.Provider, c.After.ID)
-		found := err == nil
-		if err != nil && !errors.Is(err, reward.ErrNotFound) {
+		var curp *reward.Payout
+		switch {
+		case err == nil:
+			curp = &cur
+		case !errors.Is(err, reward.ErrNotFound):
 			return err
 		}
-		if found != (c.Before != nil) || found && (cur.Status != c.Before.Status || cur.Attempts != c.Before.Attempts) {
-			if !found {
-				return &reward.PayoutMismatch{}
-			}
-			return &reward.PayoutMismatch{Current: &cur}
+		if !reward.SamePayoutState(curp, c.Before) {
+			return &reward.PayoutMismatch{Current: curp}
 		}
 	}
 	s.acts.add(func() { s.acts.Payouts = append(s.acts.Payouts, c) })

@@ -149,3 +149,12 @@ func SameState(a, b *Commission) bool {
 	}
 	return a.Status == b.Status && a.Amount == b.Amount && a.Refunded == b.Refunded && a.HeldApproval == b.HeldApproval && a.Reduced == b.Reduced
 }
+
+// SamePayoutState reports whether two payout states plan alike: the fields
+// Store.ApplyPayout's condition compares.
+func SamePayoutState(a, b *Payout) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Status == b.Status && a.Attempts == b.Attempts
+}
