@@ -76,13 +76,16 @@ type Conversion struct {
 	CreatedAt        time.Time `json:"createdAt"`
 }
 
-// Payout is the API's payout object.
+// Payout is the API's payout object. CompletedAt is nil until a
+// completion.
 type Payout struct {
-	ID          string `json:"id"`
-	AffiliateID string `json:"affiliateId"`
-	Amount      int64  `json:"amount"`
-	Currency    string `json:"currency"`
-	Status      string `json:"status"`
+	ID          string     `json:"id"`
+	AffiliateID string     `json:"affiliateId"`
+	Amount      int64      `json:"amount"`
+	Currency    string     `json:"currency"`
+	Status      string     `json:"status"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	CompletedAt *time.Time `json:"completedAt"`
 }
 
 type meta struct {

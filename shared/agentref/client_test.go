@@ -55,3 +55,22 @@ func TestErrors(t *testing.T) {
 		t.Errorf("waits %v, want Retry-After 3s first", waited)
 	}
 }
+
+func TestPayoutsCarryTheirTimes(t *testing.T) {
+	sim := simulator.New()
+	srv := sim.Start()
+	defer srv.Close()
+	created := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	completed := created.Add(time.Hour)
+	sim.PutPayout(simulator.Payout{ID: "p1", AffiliateID: "a", Amount: 300, Status: "completed", CreatedAt: created, CompletedAt: &completed})
+	sim.PutPayout(simulator.Payout{ID: "p2", AffiliateID: "a", Amount: 300, Status: "failed", CreatedAt: created})
+	c := &Client{BaseURL: simulator.AgentRefURL(srv.URL), APIKey: sim.AgentKey}
+	done, _, err := c.Payouts(t.Context(), "completed", "")
+	if err != nil || len(done) != 1 || !done[0].CreatedAt.Equal(created) || done[0].CompletedAt == nil || !done[0].CompletedAt.Equal(completed) {
+		t.Errorf("completed payouts %+v %v, want p1 created at %s, completed at %s", done, err, created, completed)
+	}
+	failed, _, err := c.Payouts(t.Context(), "failed", "")
+	if err != nil || len(failed) != 1 || failed[0].CompletedAt != nil {
+		t.Errorf("failed payouts %+v %v, want p2 without a completion", failed, err)
+	}
+}

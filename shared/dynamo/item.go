@@ -106,16 +106,30 @@ type payoutItem struct {
 	Amount    int64  `dynamodbav:"amount"`
 	Status    string `dynamodbav:"status"`
 	Attempts  int64  `dynamodbav:"attempts"`
+	StatusAt  string `dynamodbav:"status_at,omitempty"`
 	Version   int64  `dynamodbav:"version"`
 	UpdatedAt string `dynamodbav:"updated_at"`
 }
 
 func (p payoutItem) payout() reward.Payout {
 	at, _ := time.Parse(time.RFC3339Nano, p.UpdatedAt)
+	var statusAt time.Time
+	if p.StatusAt != "" {
+		statusAt, _ = time.Parse(time.RFC3339Nano, p.StatusAt)
+	}
 	return reward.Payout{
 		Provider: reward.Provider(p.Provider), ID: p.ID, Account: p.account(), Amount: p.Amount,
-		Status: reward.PayoutStatus(p.Status), Attempts: p.Attempts, Version: p.Version, UpdatedAt: at,
+		Status: reward.PayoutStatus(p.Status), Attempts: p.Attempts, StatusAt: statusAt, Version: p.Version, UpdatedAt: at,
 	}
+}
+
+// payoutStatusAt is how a payout's status time is stored: "" (absent) for
+// none, as payouts written before it was kept have.
+func payoutStatusAt(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 type entryItem struct {

@@ -304,10 +304,17 @@ func (s *Store) ApplyPayout(ctx context.Context, ev reward.EventRecord, c reward
 		Set(expression.Name("attempts"), expression.Value(a.Attempts)).
 		Set(expression.Name("updated_at"), expression.Value(a.UpdatedAt.UTC().Format(time.RFC3339Nano))).
 		Add(expression.Name("version"), expression.Value(1))
+	if at := payoutStatusAt(a.StatusAt); at != "" {
+		upd = upd.Set(expression.Name("status_at"), expression.Value(at))
+	}
 	cond := expression.AttributeNotExists(expression.Name("pk"))
 	if b := c.Before; b != nil {
+		statusAt := expression.AttributeNotExists(expression.Name("status_at"))
+		if at := payoutStatusAt(b.StatusAt); at != "" {
+			statusAt = expression.Name("status_at").Equal(expression.Value(at))
+		}
 		cond = expression.Name("status").Equal(expression.Value(string(b.Status))).
-			And(expression.Name("attempts").Equal(expression.Value(b.Attempts)))
+			And(expression.Name("attempts").Equal(expression.Value(b.Attempts)), statusAt)
 	}
 	e, err := build(expression.NewBuilder().WithUpdate(upd).WithCondition(cond))
 	if err != nil {

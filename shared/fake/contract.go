@@ -314,6 +314,44 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
 		}
 	})
 
+	t.Run("payouts: the status time is kept and a newer one refuses an older plan", func(t *testing.T) {
+		s := newStore(t)
+		aff := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("a1"), Unit: reward.Cash, Currency: "usd"}
+		failed := reward.PayoutIntent{Provider: reward.AgentRef, PayoutID: "p1", Account: aff, Amount: 900, Status: reward.PayoutFailed, StatusAt: at.Add(time.Minute), At: at}
+		f, err := reward.PlanPayout(nil, failed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ApplyPayout(t.Context(), reward.EventRecord{}, f); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Payout(t.Context(), reward.AgentRef, "p1")
+		if err != nil || got.Status != reward.PayoutFailed || !got.StatusAt.Equal(failed.StatusAt) {
+			t.Fatalf("payout %+v %v, want failed at %s", got, err, failed.StatusAt)
+		}
+		// Two retries planned from the stored state: the later one is
+		// written first, and the earlier one must then be refused, not
+		// move the payout's time back.
+		retry := failed
+		retry.Status = reward.PayoutCompleted
+		retry.StatusAt = at.Add(2 * time.Minute)
+		first, _ := reward.PlanPayout(&got, retry)
+		again := failed
+		again.StatusAt = at.Add(3 * time.Minute)
+		later, _ := reward.PlanPayout(&got, again)
+		if err := s.ApplyPayout(t.Context(), reward.EventRecord{}, later); err != nil {
+			t.Fatal(err)
+		}
+		var mm *reward.PayoutMismatch
+		if err := s.ApplyPayout(t.Context(), reward.EventRecord{}, first); !errors.As(err, &mm) || mm.Current == nil || !mm.Current.StatusAt.Equal(again.StatusAt) {
+			t.Fatalf("a plan from an older status time: %v, want *PayoutMismatch with the stored payout", err)
+		}
+		if c, _ := reward.PlanPayout(mm.Current, retry); c.Outcome != reward.Stale {
+			t.Errorf("replanned from the stored payout: %s, want stale", c.Outcome)
+		}
+		audit(t, s)
+	})
+
 	t.Run("concurrent writers: exactly one applies", func(t *testing.T) {
 		s := newStore(t)
 		apply(t, s, ev("e0"), plan(t, nil, in(reward.TargetPending, 500)))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
@@ -62,7 +63,16 @@ type arEnvelope struct {
 	ID          string          `json:"id"`
 	Type        string          `json:"type"`
 	Environment string          `json:"environment"`
+	CreatedAt   string          `json:"createdAt"`
 	Data        json.RawMessage `json:"data"`
+}
+
+// createdAt is when the platform created the event, by its clock; ok is
+// false when the envelope has no RFC 3339 createdAt (the webhook function
+// refuses those, so only a body that did not pass it).
+func (e arEnvelope) createdAt() (time.Time, bool) {
+	at, err := time.Parse(time.RFC3339, e.CreatedAt)
+	return at, err == nil
 }
 
 // arConversion accepts both names the docs use for the amounts.
@@ -128,6 +138,18 @@ type arPayout struct {
 	Amount      int64  `json:"amount"`
 	Currency    string `json:"currency"`
 	Status      string `json:"status"`
+}
+
+// intent is the payout's ledger intent: status, said at statusAt by the
+// platform's clock.
+func (po arPayout) intent(currency string, status reward.PayoutStatus, statusAt time.Time) reward.PayoutIntent {
+	if po.Currency != "" {
+		currency = strings.ToLower(po.Currency)
+	}
+	return reward.PayoutIntent{
+		Provider: reward.AgentRef, PayoutID: po.ID, Amount: po.Amount, Status: status, StatusAt: statusAt,
+		Account: reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate(po.AffiliateID), Unit: reward.Cash, Currency: currency},
+	}
 }
 
 func parseID(n json.Number) (int64, error) {

@@ -514,7 +514,19 @@ func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, log 
 		if err := json.Unmarshal(env.Data, &po); err != nil {
 			return fmt.Errorf("decode payout: %w: %w", reward.ErrInvalid, err)
 		}
-		return p.payout(ctx, b, m.Delivery, env.Type, po, log)
+		status := reward.PayoutCompleted
+		if env.Type == "payout.failed" {
+			status = reward.PayoutFailed
+		}
+		// Events are ordered by when the platform created them: a failure
+		// and a retry's completion may arrive in either order.
+		at, ok := env.createdAt()
+		if !ok {
+			at = m.Delivery.ReceivedAt
+		}
+		in := po.intent(p.Config.AgentRefCurrency, status, at)
+		in.EventID = m.Delivery.EventID
+		return p.payout(ctx, b, m.Delivery, in, log)
 	default:
 		// payout.created, payout.processing and program.* are kept for
 		// reference as event records; the ledger has nothing to do.
@@ -522,19 +534,10 @@ func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, log 
 	}
 }
 
-func (p *Processor) payout(ctx context.Context, b *batchState, d webhook.Delivery, eventType string, po arPayout, log *slog.Logger) error {
-	currency := p.Config.AgentRefCurrency
-	if po.Currency != "" {
-		currency = po.Currency
-	}
-	in := reward.PayoutIntent{
-		Provider: reward.AgentRef, PayoutID: po.ID, EventID: d.EventID, Amount: po.Amount, At: p.Now(),
-		Account: reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate(po.AffiliateID), Unit: reward.Cash, Currency: currency},
-		Status:  reward.PayoutCompleted,
-	}
-	if eventType == "payout.failed" {
-		in.Status = reward.PayoutFailed
-	}
+// payout plans and writes one payout intent, re-planning from the stored
+// payout when it is not the state assumed.
+func (p *Processor) payout(ctx context.Context, b *batchState, d webhook.Delivery, in reward.PayoutIntent, log *slog.Logger) error {
+	in.At = p.Now()
 	var cur *reward.Payout
 	for range maxAttempts {
 		change, err := reward.PlanPayout(cur, in)
@@ -542,14 +545,19 @@ func (p *Processor) payout(ctx context.Context, b *batchState, d webhook.Deliver
 			return err
 		}
 		if change.Outcome != reward.Applied {
-			return p.record(ctx, b, d, change.Outcome, CountDuplicate)
+			counter := CountDuplicate
+			if change.Outcome == reward.Stale {
+				counter = CountStale
+				log.Info("stale payout event acknowledged", "payout_id", in.PayoutID, "recipient", in.Account.Recipient, "reason", change.Reason)
+			}
+			return p.record(ctx, b, d, change.Outcome, counter)
 		}
 		err = p.Store.ApplyPayout(ctx, p.eventRecord(d, reward.Applied), change)
 		var mm *reward.PayoutMismatch
 		switch {
 		case err == nil:
 			b.count(CountApplied)
-			log.Info("payout applied", "payout_id", po.ID, "recipient", in.Account.Recipient, "status", in.Status)
+			log.Info("payout applied", "payout_id", in.PayoutID, "recipient", in.Account.Recipient, "status", change.After.Status, "attempt", change.After.Attempts)
 			return nil
 		case errors.Is(err, reward.ErrDuplicateEvent):
 			b.count(CountDuplicate)
@@ -562,5 +570,5 @@ func (p *Processor) payout(ctx context.Context, b *batchState, d webhook.Deliver
 			return err
 		}
 	}
-	return fmt.Errorf("payout %s kept changing: %w", po.ID, reward.ErrConflict)
+	return fmt.Errorf("payout %s kept changing: %w", in.PayoutID, reward.ErrConflict)
 }

@@ -436,22 +436,23 @@ func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 	return nil
 }
 
-// arPayouts records completed payouts (a debit) and failed ones (credited back).
+// arPayouts makes each listed payout what the platform says it is now:
+// completed, debited once for its current attempt; failed, nothing of it
+// debited. What webhooks already did is not done again.
 func (rc *Reconciler) arPayouts(ctx context.Context, r *run) error {
-	for _, status := range []string{"completed", "failed"} {
-		err := rc.listAgentRef(ctx, r, "agentref:payouts:"+status, func(cursor string) (string, error) {
-			rows, next, err := rc.AgentRef.Payouts(ctx, status, cursor)
+	p := rc.Processor
+	for _, status := range []reward.PayoutStatus{reward.PayoutCompleted, reward.PayoutFailed} {
+		err := rc.listAgentRef(ctx, r, "agentref:payouts:"+string(status), func(cursor string) (string, error) {
+			rows, next, err := rc.AgentRef.Payouts(ctx, string(status), cursor)
 			if err != nil {
 				return cursor, err
 			}
 			for _, po := range rows {
 				r.count(CountListed)
-				eventType := "payout.completed"
-				if status == "failed" {
-					eventType = "payout.failed"
-				}
-				if err := rc.Processor.payout(ctx, r.batchState, webhook.Delivery{}, eventType, arPayout{ID: po.ID, AffiliateID: po.AffiliateID, Amount: po.Amount, Currency: po.Currency}, r.log); err != nil {
-					return cursor, err
+				in := arPayout{ID: po.ID, AffiliateID: po.AffiliateID, Amount: po.Amount, Currency: po.Currency}.intent(p.Config.AgentRefCurrency, status, listedAt(po, status))
+				in.Current = true
+				if err := p.payout(ctx, r.batchState, webhook.Delivery{}, in, r.log); err != nil {
+					return cursor, fmt.Errorf("payout %s: %w", po.ID, err)
 				}
 			}
 			return next, nil
@@ -461,6 +462,17 @@ func (rc *Reconciler) arPayouts(ctx context.Context, r *run) error {
 		}
 	}
 	return nil
+}
+
+// listedAt is a time by which a listed payout was in its status, by the
+// platform's clock: a completed one's completion; a failed one failed after
+// its creation and after any completion the platform still shows.
+func listedAt(po agentref.Payout, status reward.PayoutStatus) time.Time {
+	at := po.CreatedAt
+	if po.CompletedAt != nil && (status == reward.PayoutCompleted || po.CompletedAt.After(at)) {
+		at = *po.CompletedAt
+	}
+	return at
 }
 
 // listAgentRef pages from a stored cursor until the end or the deadline.

@@ -190,7 +190,9 @@ func TestPlanPayout(t *testing.T) {
 	if dup, _ := PlanPayout(&c2.After, pi(PayoutFailed)); dup.Outcome != Duplicate {
 		t.Errorf("failed twice: %s", dup.Outcome)
 	}
-	c3, _ := PlanPayout(&c2.After, pi(PayoutCompleted))
+	retry := pi(PayoutCompleted)
+	retry.StatusAt = at.Add(time.Hour) // the retry follows the failure
+	c3, _ := PlanPayout(&c2.After, retry)
 	if c3.Outcome != Applied || c3.Entries[0].ID == c1.Entries[0].ID {
 		t.Errorf("retried payout: %+v", c3)
 	}

@@ -138,8 +138,10 @@ type Ledger struct {
 	Payouts     []Payout
 }
 
-// Audit checks the ledger's invariants.
-func (l Ledger) Audit() []Violation { return Audit(l.Entries, l.Balances, l.Commissions) }
+// Audit checks the ledger's invariants, payouts included.
+func (l Ledger) Audit() []Violation {
+	return append(Audit(l.Entries, l.Balances, l.Commissions), AuditPayouts(l.Entries, l.Payouts)...)
+}
 
 // SameState reports whether two commission states plan alike: the fields
 // Store.Apply's condition compares.
@@ -156,5 +158,5 @@ func SamePayoutState(a, b *Payout) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	return a.Status == b.Status && a.Attempts == b.Attempts
+	return a.Status == b.Status && a.Attempts == b.Attempts && a.StatusAt.Equal(b.StatusAt)
 }

@@ -41,12 +41,17 @@ func (s *Simulator) PutConversion(c Conversion) {
 	s.conversions[c.ID] = &c
 }
 
-// PutPayout creates or replaces a payout.
+// PutPayout creates or replaces a payout. A completed payout without a
+// completion time is completed now, as the platform records it.
 func (s *Simulator) PutPayout(p Payout) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p.CreatedAt.IsZero() {
 		p.CreatedAt = s.Now()
+	}
+	if p.Status == "completed" && p.CompletedAt == nil {
+		now := s.Now()
+		p.CompletedAt = &now
 	}
 	s.payouts[p.ID] = &p
 }
