@@ -476,12 +476,15 @@ func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, log 
 			in.Target, in.Amount = reward.TargetRefunded, 0
 		}
 		in.EventID, in.At = m.Delivery.EventID, p.Now()
-		if in.Target == reward.TargetApproved {
+		if in.Posts() {
 			if in.Held, err = p.Store.Held(ctx, reward.AgentRef, in.Account.Recipient); err != nil {
 				return err
 			}
 		}
-		_, err = p.apply(ctx, b, m.Delivery, in, log)
+		change, err := p.apply(ctx, b, m.Delivery, in, log)
+		if err == nil && change.Outcome == reward.Stale && in.Target == reward.TargetApproved {
+			log.Warn("approval after a rejection not applied: the reconciler reports it as drift while the platform says approved", "commission_id", in.CommissionID, "recipient", in.Account.Recipient, "status", change.After.Status)
+		}
 		return err
 	case "affiliate.blocked", "affiliate.unblocked", "flag.resolved":
 		var a arAffiliate

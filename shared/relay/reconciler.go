@@ -414,7 +414,7 @@ func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 					continue
 				}
 				in.At = p.Now()
-				if in.Target == reward.TargetApproved {
+				if in.Posts() {
 					if in.Held, err = p.Store.Held(ctx, reward.AgentRef, in.Account.Recipient); err != nil {
 						return cursor, err
 					}
@@ -425,6 +425,11 @@ func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 				}
 				if change.Outcome == reward.Applied {
 					r.touched[c.ID] = reward.AgentRef
+				}
+				if change.Outcome == reward.Stale {
+					// The platform went back on a final state (approved after
+					// a rejection): a person must decide.
+					r.drift(reward.AgentRef, c.ID, fmt.Sprintf("the platform says %s: %s", c.Status, change.Reason))
 				}
 			}
 			return next, nil

@@ -147,9 +147,9 @@ func TestReconcileAgentRef(t *testing.T) {
 		t.Fatalf("run: %+v", run)
 	}
 	// c1 voided; c2 posted (its created webhook was lost); c3 partially
-	// refunded before the ledger ever saw it: its remaining 300 pending;
-	// c4 held; payout 200 debited.
-	if b := h.balance(t, aff); b != (reward.Deltas{Pending: 300, Available: 700 - 200}) {
+	// refunded before the ledger ever saw it: approved, its remaining 300
+	// delivered; c4 held; payout 200 debited.
+	if b := h.balance(t, aff); b != (reward.Deltas{Available: 700 + 300 - 200}) {
 		t.Errorf("a1: %+v", b)
 	}
 	if b := h.balance(t, held); b != (reward.Deltas{Pending: 900}) {

@@ -8,7 +8,9 @@ import (
 // Target is the state an event says a commission is in now.
 type Target string
 
-// Targets. Refunded carries the commission's remaining amount in the intent.
+// Targets. Refunded carries the commission's remaining amount in the intent:
+// 0 is a full refund; more is a partial refund, which follows an approval
+// (what remains is due to the recipient).
 const (
 	TargetPending  Target = "pending"
 	TargetApproved Target = "approved"
@@ -178,9 +180,10 @@ func (p *planner) fromNothing() {
 			p.applied(Denied)
 			return
 		}
-		p.applied(Pending)
+		// A partial refund follows an approval: what remains is approved.
+		p.in.Target = TargetApproved
+		p.fromNothing()
 		a.Reduced = true
-		p.entry(KindPending, Deltas{Pending: in.Amount})
 	}
 }
 
@@ -223,19 +226,18 @@ func (p *planner) from(cur Commission) {
 			a.Refunded = cur.Amount
 			p.entry(KindVoid, Deltas{Pending: -eff}, 0)
 		case TargetRefunded:
+			if in.Amount > 0 {
+				p.partialRefund(cur)
+				return
+			}
 			if in.Amount >= eff {
 				p.duplicate()
 				return
 			}
-			diff := eff - in.Amount
-			status := Pending
-			if in.Amount == 0 {
-				status = Denied
-			}
-			p.applied(status)
-			a.Refunded += diff
+			p.applied(Denied)
+			a.Refunded += eff
 			a.Reduced = true
-			p.entry(KindVoid, Deltas{Pending: -diff}, in.Amount)
+			p.entry(KindVoid, Deltas{Pending: -eff}, 0)
 		}
 	case Approved:
 		switch in.Target {
@@ -262,6 +264,12 @@ func (p *planner) from(cur Commission) {
 			p.entry(KindReverse, Deltas{Available: -diff, Reversed: diff}, in.Amount)
 		}
 	case Denied, Reversed:
+		if in.Target == TargetRefunded && in.Amount > 0 {
+			// A partial refund follows an approval, which cannot come after
+			// a rejection or a full refund.
+			p.stale("commission is %s; a partial refund implies an approval it cannot have", cur.Status)
+			return
+		}
 		switch in.Target {
 		case TargetDenied, TargetRefunded:
 			p.duplicate()
@@ -271,6 +279,38 @@ func (p *planner) from(cur Commission) {
 	default:
 		p.stale("commission has unknown status %q", cur.Status)
 	}
+}
+
+// partialRefund plans a partial refund of a pending commission. A partial
+// refund follows an approval the ledger has not seen: the refunded part is
+// voided and what remains is approved, exactly as an approval of that amount
+// would be (held while the recipient is on hold).
+func (p *planner) partialRefund(cur Commission) {
+	rest := min(p.in.Amount, cur.Effective())
+	if diff := cur.Effective() - rest; diff > 0 {
+		cur.Refunded += diff
+		cur.Reduced = true
+		p.change.After = cur
+		p.entry(KindVoid, Deltas{Pending: -diff}, rest)
+	}
+	approval := planner{in: p.in, change: Change{Before: p.change.Before, After: cur}}
+	approval.in.Target, approval.in.Amount = TargetApproved, rest
+	approval.from(cur)
+	voids := p.change.Entries
+	if approval.change.Outcome == Applied {
+		p.change = approval.change
+	} else if len(voids) == 0 {
+		p.duplicate()
+		return
+	}
+	p.change.Outcome = Applied
+	p.change.Entries = append(voids, approval.change.Entries...)
+}
+
+// Posts reports whether the intent may post a reward: an approval, or a
+// partial refund (which follows one). The recipient's hold must be known.
+func (in Intent) Posts() bool {
+	return in.Target == TargetApproved || in.Target == TargetRefunded && in.Amount > 0
 }
 
 // Acknowledge plans the platform's acknowledgement of a delivered reward:

@@ -37,7 +37,7 @@ func TestPlanEveryStateAndTarget(t *testing.T) {
 		{"approved before created", nil, intent(TargetApproved, 500), Applied, Approved, Deltas{Available: 500}, []string{"firstpromoter#commission:7#post"}, true},
 		{"denied before created", nil, intent(TargetDenied, 500), Applied, Denied, Deltas{}, nil, false},
 		{"full refund before created", nil, intent(TargetRefunded, 0), Applied, Denied, Deltas{}, nil, false},
-		{"partial refund before created", nil, intent(TargetRefunded, 300), Applied, Pending, Deltas{Pending: 300}, []string{"firstpromoter#commission:7#pending"}, false},
+		{"partial refund before created", nil, intent(TargetRefunded, 300), Applied, Approved, Deltas{Available: 300}, []string{"firstpromoter#commission:7#post"}, true},
 		// From pending.
 		{"pending again", stored(Pending, 500, 0), intent(TargetPending, 500), Duplicate, Pending, Deltas{}, nil, false},
 		{"pending with another amount", stored(Pending, 500, 0), intent(TargetPending, 600), Stale, Pending, Deltas{}, nil, false},
@@ -45,9 +45,9 @@ func TestPlanEveryStateAndTarget(t *testing.T) {
 		{"approve after a partial refund", stored(Pending, 500, 200), intent(TargetApproved, 300), Applied, Approved, Deltas{Pending: -300, Available: 300}, []string{"firstpromoter#commission:7#post"}, true},
 		{"late approval with the amount before a refund", stored(Pending, 500, 200), intent(TargetApproved, 500), Applied, Approved, Deltas{Pending: -300, Available: 300}, []string{"firstpromoter#commission:7#post"}, true},
 		{"deny", stored(Pending, 500, 0), intent(TargetDenied, 500), Applied, Denied, Deltas{Pending: -500}, []string{"firstpromoter#commission:7#void#0"}, false},
-		{"partial refund while pending", stored(Pending, 500, 0), intent(TargetRefunded, 400), Applied, Pending, Deltas{Pending: -100}, []string{"firstpromoter#commission:7#void#400"}, false},
+		{"partial refund while pending", stored(Pending, 500, 0), intent(TargetRefunded, 400), Applied, Approved, Deltas{Pending: -500, Available: 400}, []string{"firstpromoter#commission:7#void#400", "firstpromoter#commission:7#post"}, true},
 		{"full refund while pending", stored(Pending, 500, 100), intent(TargetRefunded, 0), Applied, Denied, Deltas{Pending: -400}, []string{"firstpromoter#commission:7#void#0"}, false},
-		{"refund of nothing more", stored(Pending, 500, 100), intent(TargetRefunded, 400), Duplicate, Pending, Deltas{}, nil, false},
+		{"partial refund already voided", stored(Pending, 500, 100), intent(TargetRefunded, 400), Applied, Approved, Deltas{Pending: -400, Available: 400}, []string{"firstpromoter#commission:7#post"}, true},
 		// From approved (delivered).
 		{"pending after delivery", stored(Approved, 500, 0), intent(TargetPending, 500), Stale, Approved, Deltas{}, nil, false},
 		{"approved again (another event id)", stored(Approved, 500, 0), intent(TargetApproved, 500), Duplicate, Approved, Deltas{}, nil, false},
