@@ -106,6 +106,33 @@ func buildScenario(t testing.TB, h *harness, rng *rand.Rand, nFP, nAR int) scena
 	return s
 }
 
+// buildPayouts adds AgentRef payouts that fail and are retried: each says
+// completed or failed 1-4 times, a minute apart by the platform's clock, and
+// the queue delivers them in any order (a failure before the completion it
+// follows, a completion after its retry's failure). Ground truth: a payout
+// whose last word is completed is debited once, a failed one not at all.
+func buildPayouts(t testing.TB, h *harness, rng *rand.Rand, s *scenario, n int) {
+	for i := 1; i <= n; i++ {
+		id := fmt.Sprintf("po_%d", i)
+		aff := fmt.Sprintf("aff_%d", 1+rng.IntN(3))
+		acct := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate(aff), Unit: reward.Cash, Currency: "usd"}
+		amount := int64(10 * (1 + rng.IntN(20)))
+		status := ""
+		for w := range 1 + rng.IntN(4) {
+			status = []string{"completed", "failed"}[rng.IntN(2)]
+			data := map[string]any{"id": id, "affiliateId": aff, "amount": amount, "status": status}
+			at := t0.Add(time.Duration(i)*time.Hour + time.Duration(w)*time.Minute)
+			s.events = append(s.events, h.arEventAt(t, fmt.Sprintf("%s-%d-%s", id, w, status), "payout."+status, data, at))
+		}
+		if s.want[acct] == nil {
+			s.want[acct] = &truth{}
+		}
+		if status == "completed" {
+			s.want[acct].available -= amount
+		}
+	}
+}
+
 // deliveries shuffles the events, repeats each 1-3 times and cuts them into
 // random batches of 1-10, as the queue would.
 func deliveries(rng *rand.Rand, events []Message) [][]Message {
@@ -158,6 +185,7 @@ func checkTruth(t *testing.T, h *harness, s scenario) {
 func runProperty(t *testing.T, h *harness, seed uint64, nFP, nAR int) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	s := buildScenario(t, h, rng, nFP, nAR)
+	buildPayouts(t, h, rng, &s, nAR/2)
 	for _, batch := range deliveries(rng, s.events) {
 		// A failed message is redelivered by the queue: retry it.
 		for try := 0; len(batch) > 0; try++ {
