@@ -76,6 +76,7 @@ type commissionItem struct {
 	Version         int64  `dynamodbav:"version"`
 	HeldApproval    bool   `dynamodbav:"held_approval"`
 	Reduced         bool   `dynamodbav:"reduced"`
+	Moves           int64  `dynamodbav:"moves"`
 	Fulfilment      string `dynamodbav:"fulfilment,omitempty"`
 	FulfilmentBatch string `dynamodbav:"fulfilment_batch,omitempty"`
 	FulfilmentError string `dynamodbav:"fulfilment_error,omitempty"`
@@ -92,7 +93,7 @@ func (c commissionItem) commission() (reward.Commission, error) {
 	return reward.Commission{
 		Provider: reward.Provider(c.Provider), ID: c.ID, Account: c.account(),
 		Amount: c.Amount, Refunded: c.Refunded, Status: reward.Status(c.Status), Version: c.Version,
-		HeldApproval: c.HeldApproval, Reduced: c.Reduced, Fulfilment: reward.Fulfilment(c.Fulfilment),
+		HeldApproval: c.HeldApproval, Reduced: c.Reduced, Moves: c.Moves, Fulfilment: reward.Fulfilment(c.Fulfilment),
 		FulfilmentBatch: c.FulfilmentBatch, FulfilmentError: c.FulfilmentError, UpdatedAt: at,
 	}, nil
 }

@@ -149,6 +149,7 @@ func (s *Store) commissionPart(c reward.Change) (part, error) {
 		Set(expression.Name("status"), expression.Value(string(a.Status))).
 		Set(expression.Name("held_approval"), expression.Value(a.HeldApproval)).
 		Set(expression.Name("reduced"), expression.Value(a.Reduced)).
+		Set(expression.Name("moves"), expression.Value(a.Moves)).
 		Set(expression.Name("updated_at"), expression.Value(a.UpdatedAt.UTC().Format(time.RFC3339Nano))).
 		Add(expression.Name("version"), expression.Value(1))
 	if c.FulfilmentChanged {
@@ -158,11 +159,22 @@ func (s *Store) commissionPart(c reward.Change) (part, error) {
 	if b := c.Before; b == nil {
 		cond = expression.AttributeNotExists(expression.Name("pk"))
 	} else {
+		// reward.SameState: the entries were planned for this account.
+		acct := accountOf(b.Account)
+		moves := expression.Name("moves").Equal(expression.Value(b.Moves))
+		if b.Moves == 0 {
+			// Commissions stored before moves were counted have none.
+			moves = expression.AttributeNotExists(expression.Name("moves")).Or(moves)
+		}
 		cond = expression.Name("status").Equal(expression.Value(string(b.Status))).
 			And(expression.Name("amount").Equal(expression.Value(b.Amount))).
 			And(expression.Name("refunded").Equal(expression.Value(b.Refunded))).
 			And(expression.Name("held_approval").Equal(expression.Value(b.HeldApproval))).
-			And(expression.Name("reduced").Equal(expression.Value(b.Reduced)))
+			And(expression.Name("reduced").Equal(expression.Value(b.Reduced))).
+			And(expression.Name("recipient").Equal(expression.Value(acct.Recipient))).
+			And(expression.Name("unit").Equal(expression.Value(acct.Unit))).
+			And(expression.Name("currency").Equal(expression.Value(acct.Currency))).
+			And(moves)
 	}
 	e, err := build(expression.NewBuilder().WithUpdate(upd).WithCondition(cond))
 	if err != nil {

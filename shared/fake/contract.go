@@ -135,6 +135,52 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
 		}
 	})
 
+	t.Run("the account is part of the state a change is conditional on", func(t *testing.T) {
+		s := newStore(t)
+		moved := reward.Account{Provider: reward.FirstPromoter, Recipient: reward.Promoter("13"), Unit: reward.Points}
+		toMoved := func(i reward.Intent) reward.Intent { i.Account = moved; return i }
+		apply(t, s, ev("a1"), plan(t, nil, in(reward.TargetPending, 500)))
+		// The promoter changed on the platform before the approval: an
+		// approval planned as if the credit were in the new account is
+		// refused with the stored state...
+		assumed := &reward.Commission{Provider: reward.FirstPromoter, ID: "41", Account: moved, Status: reward.Pending, Amount: 500}
+		err := s.Apply(t.Context(), ev("a2"), plan(t, assumed, toMoved(in(reward.TargetApproved, 500))))
+		var m *reward.Mismatch
+		if !errors.As(err, &m) || m.Current == nil || m.Current.Account != acct {
+			t.Fatalf("Apply planned for another account: %v, want *Mismatch with the stored account", err)
+		}
+		// ...and planned from it, the credit moves and posts in the new one.
+		apply(t, s, ev("a2"), plan(t, m.Current, toMoved(in(reward.TargetApproved, 500))))
+		got, entries, err := s.History(t.Context(), reward.FirstPromoter, "41")
+		if err != nil || got.Account != moved || got.Status != reward.Approved || got.Moves != 1 || len(entries) != 4 {
+			t.Fatalf("History: %+v, %d entries, %v", got, len(entries), err)
+		}
+		if b := balance(t, s); b != (reward.Deltas{}) {
+			t.Errorf("the old account holds %+v", b)
+		}
+		for _, b := range audit(t, s).Balances {
+			if b.Account == moved && b.Deltas != (reward.Deltas{Available: 500}) {
+				t.Errorf("the new account holds %+v", b.Deltas)
+			}
+		}
+
+		// A commission that moves away and back is in its first account
+		// again, but a change planned before the moves is still refused.
+		first := plan(t, nil, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "44", Target: reward.TargetPending, Account: acct, Amount: 300, At: at})
+		apply(t, s, ev("b1"), first)
+		away := plan(t, &first.After, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "44", Target: reward.TargetPending, Account: moved, Amount: 300, At: at})
+		apply(t, s, ev("b2"), away)
+		back := plan(t, &away.After, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "44", Target: reward.TargetPending, Account: acct, Amount: 300, At: at})
+		apply(t, s, ev("b3"), back)
+		late := plan(t, &first.After, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "44", Target: reward.TargetPending, Account: moved, Amount: 300, At: at})
+		if err := s.Apply(t.Context(), ev("b4"), late); !errors.As(err, &m) || m.Current == nil || m.Current.Moves != 2 {
+			t.Fatalf("Apply planned before two moves: %v, want *Mismatch with 2 moves", err)
+		}
+		if b := balance(t, s); b != (reward.Deltas{Pending: 300}) {
+			t.Errorf("the first account holds %+v after the moves, want the pending credit", b)
+		}
+	})
+
 	t.Run("an entry id with other content is a conflict and writes nothing", func(t *testing.T) {
 		s := newStore(t)
 		first := plan(t, nil, in(reward.TargetApproved, 500))

@@ -82,6 +82,10 @@ const (
 	CountAckPending    = "acknowledgement_async"
 	CountPlatformError = "platform_error"
 	CountFailed        = "failed"
+	// CountAccountChanged counts commissions whose platform account differs
+	// from the ledger's: a pending credit moved, or a delivered reward kept
+	// where it was delivered (drift).
+	CountAccountChanged = "account_changed"
 )
 
 // Result is what a batch came to: the messages to retry and counters.
@@ -402,6 +406,7 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 			if change.Outcome == reward.Stale {
 				log.Info("stale transition acknowledged", "commission_id", in.CommissionID, "recipient", in.Account.Recipient, "reason", change.Reason)
 			}
+			accountChanged(b, in, change, log)
 			counter := CountDuplicate
 			if change.Outcome == reward.Stale {
 				counter = CountStale
@@ -413,6 +418,7 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 		switch {
 		case err == nil:
 			b.count(CountApplied)
+			accountChanged(b, in, change, log)
 			if change.Delivered {
 				b.count(CountDelivered)
 				if in.Acknowledge {
@@ -426,11 +432,9 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 			change.Outcome = reward.Duplicate
 			return change, nil
 		case errors.As(err, &mm):
+			// Plan again from the stored state; where its account differs
+			// from the platform's, the plan moves the pending credit.
 			cur, guessed = mm.Current, false
-			if cur != nil && cur.Account.Recipient.Valid() {
-				// The stored account is the one its entries were written to.
-				in.Account = cur.Account
-			}
 		case errors.Is(err, reward.ErrConflict):
 			// Another writer is on this commission right now: plan again
 			// from what it wrote.
@@ -443,6 +447,18 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 		}
 	}
 	return reward.Change{}, fmt.Errorf("commission %s kept changing under %d attempts: %w", in.CommissionID, maxAttempts, reward.ErrConflict)
+}
+
+// accountChanged reports a commission whose platform account differs from
+// the ledger's: counted, and logged as drift.
+func accountChanged(b *batchState, in reward.Intent, change reward.Change, log *slog.Logger) {
+	ac := change.AccountChange
+	if ac == nil {
+		return
+	}
+	b.count(CountAccountChanged)
+	log.Warn("drift: the platform names another account for the commission", "commission_id", in.CommissionID,
+		"from", ac.From.String(), "to", ac.To.String(), "moved", ac.Moved, "problem", ac.String())
 }
 
 // stored reads a commission's stored state: nil when it does not exist.

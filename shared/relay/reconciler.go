@@ -222,8 +222,8 @@ func (rc *Reconciler) applyFP(ctx context.Context, r *run, c firstpromoter.Commi
 	if got := change.After; change.Outcome == reward.Duplicate && got.Status == reward.Approved && got.Effective() != c.Amount {
 		r.drift(reward.FirstPromoter, in.CommissionID, fmt.Sprintf("delivered %d, the platform now says %d", got.Effective(), c.Amount))
 	}
-	if got := change.After; change.Outcome != reward.Applied && got.Account.Unit != "" && got.Account.Unit != in.Account.Unit {
-		r.drift(reward.FirstPromoter, in.CommissionID, fmt.Sprintf("unit changed from %s to %s", got.Account.Unit, in.Account.Unit))
+	if ac := change.AccountChange; ac != nil {
+		r.drift(reward.FirstPromoter, in.CommissionID, ac.String())
 	}
 	return nil
 }
@@ -425,6 +425,9 @@ func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 				}
 				if change.Outcome == reward.Applied {
 					r.touched[c.ID] = reward.AgentRef
+				}
+				if ac := change.AccountChange; ac != nil {
+					r.drift(reward.AgentRef, c.ID, ac.String())
 				}
 			}
 			return next, nil

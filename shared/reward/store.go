@@ -49,9 +49,9 @@ var ErrDuplicateEvent = fmt.Errorf("reward: event already handled")
 type Store interface {
 	// Apply writes a planned change in one atomic step: the event record
 	// (skipped when ev.ID is empty), the commission (only if it is still
-	// in the state of change.Before: same status, amount, refunded amount
-	// held approval and reduced mark, or absent when Before is nil; its fulfilment
-	// fields change only with change.FulfilmentChanged), the new entries
+	// in the state of change.Before, as SameState compares it, or absent
+	// when Before is nil; its fulfilment fields change only with
+	// change.FulfilmentChanged), the new entries
 	// (each only if its id is new) and the balance deltas. Errors:
 	// ErrDuplicateEvent; *Mismatch; ErrEntryConflict when an entry id
 	// exists with other content; ErrConflict when a concurrent write got
@@ -142,12 +142,15 @@ type Ledger struct {
 func (l Ledger) Audit() []Violation { return Audit(l.Entries, l.Balances, l.Commissions) }
 
 // SameState reports whether two commission states plan alike: the fields
-// Store.Apply's condition compares.
+// Store.Apply's condition compares. The account and the move count are
+// part of it: entries planned for one account must never be written
+// against a commission whose credit is in another.
 func SameState(a, b *Commission) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	return a.Status == b.Status && a.Amount == b.Amount && a.Refunded == b.Refunded && a.HeldApproval == b.HeldApproval && a.Reduced == b.Reduced
+	return a.Status == b.Status && a.Amount == b.Amount && a.Refunded == b.Refunded && a.HeldApproval == b.HeldApproval && a.Reduced == b.Reduced &&
+		a.Account == b.Account && a.Moves == b.Moves
 }
 
 // SamePayoutState reports whether two payout states plan alike: the fields
