@@ -61,6 +61,7 @@ func statusTarget(status string) reward.Target {
 type arEnvelope struct {
 	ID          string          `json:"id"`
 	Type        string          `json:"type"`
+	CreatedAt   string          `json:"createdAt"`
 	Environment string          `json:"environment"`
 	Data        json.RawMessage `json:"data"`
 }

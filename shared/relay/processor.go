@@ -473,6 +473,18 @@ func (p *Processor) stored(ctx context.Context, in reward.Intent) (*reward.Commi
 	return &c, nil
 }
 
+// eventTime is when AgentRef created the event (the envelope's createdAt,
+// checked by the webhook function), else when it was received.
+func (p *Processor) eventTime(env arEnvelope, d webhook.Delivery) time.Time {
+	if at, err := time.Parse(time.RFC3339, env.CreatedAt); err == nil {
+		return at
+	}
+	if !d.ReceivedAt.IsZero() {
+		return d.ReceivedAt
+	}
+	return p.Now()
+}
+
 func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, log *slog.Logger) error {
 	var env arEnvelope
 	if err := json.Unmarshal(m.Delivery.Body, &env); err != nil {
@@ -514,17 +526,23 @@ func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, log 
 		if affiliate == "" {
 			return fmt.Errorf("%s without an affiliate id: %w", env.Type, reward.ErrInvalid)
 		}
-		acct := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate(affiliate)}
-		err := p.Store.SetHold(ctx, p.eventRecord(m.Delivery, reward.Applied), acct, held)
-		if errors.Is(err, reward.ErrDuplicateEvent) {
+		// The event's own time orders holds: a retried or redriven event
+		// never undoes a later one, whatever order they are processed in.
+		h := reward.Hold{Provider: reward.AgentRef, Recipient: reward.Affiliate(affiliate), Held: held, At: p.eventTime(env, m.Delivery)}
+		err := p.Store.SetHold(ctx, p.eventRecord(m.Delivery, reward.Applied), h)
+		switch {
+		case errors.Is(err, reward.ErrDuplicateEvent):
 			b.count(CountDuplicate)
 			return nil
+		case errors.Is(err, reward.ErrOutdated):
+			log.Info("hold event older than the stored hold: acknowledged, not applied", "recipient", h.Recipient, "held", held, "event_at", h.At)
+			return p.record(ctx, b, m.Delivery, reward.Stale, CountStale)
+		case err != nil:
+			return err
 		}
-		if err == nil {
-			b.count(CountApplied)
-			log.Info("hold changed", "recipient", acct.Recipient, "held", held)
-		}
-		return err
+		b.count(CountApplied)
+		log.Info("hold changed", "recipient", h.Recipient, "held", held, "event_at", h.At)
+		return nil
 	case "payout.completed", "payout.failed":
 		var po arPayout
 		if err := json.Unmarshal(env.Data, &po); err != nil {

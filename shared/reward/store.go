@@ -2,6 +2,7 @@ package reward
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -43,6 +44,25 @@ func (m *PayoutMismatch) Error() string { return "reward: payout is not in the p
 // written.
 var ErrDuplicateEvent = fmt.Errorf("reward: event already handled")
 
+// ErrOutdated means the store holds a state as new as the write or newer:
+// nothing was written.
+var ErrOutdated = errors.New("reward: a newer state is stored")
+
+// Hold says whether a recipient is on hold (nothing of theirs posts), as of
+// At: the platform's time of the event, or of the listing, that said so.
+type Hold struct {
+	Provider  Provider
+	Recipient Recipient
+	Held      bool
+	At        time.Time
+}
+
+// Supersedes reports whether h replaces the stored hold old (nil: none).
+// Only a newer hold does: a blocked event retried after the unblocked one
+// that followed it, or redriven after its event record expired, changes
+// nothing. A hold stored without a time is older than any.
+func (h Hold) Supersedes(old *Hold) bool { return old == nil || old.At.Before(h.At) }
+
 // Store keeps the ledger. Every write is atomic: it happens whole or not at
 // all. Implementations translate their storage errors into the sentinel
 // errors of this package; any other error is transient and worth a retry.
@@ -63,10 +83,15 @@ type Store interface {
 	// transition, an event that only needs acknowledging). ErrDuplicateEvent
 	// if it exists.
 	RecordEvent(ctx context.Context, ev EventRecord) error
-	// SetHold records whether a recipient is on hold, with its event.
-	SetHold(ctx context.Context, ev EventRecord, account Account, held bool) error
+	// SetHold records whether a recipient is on hold, with its event
+	// (skipped when ev.ID is empty), only if h supersedes the stored hold.
+	// Errors: ErrDuplicateEvent; ErrOutdated when the stored hold is as new
+	// or newer (nothing is written, not even the event record).
+	SetHold(ctx context.Context, ev EventRecord, h Hold) error
 	// Held reports whether a recipient of a provider is on hold.
 	Held(ctx context.Context, p Provider, r Recipient) (bool, error)
+	// Holds lists the holds of p, held or released, in no order.
+	Holds(ctx context.Context, p Provider) ([]Hold, error)
 	// Commission returns a stored commission or ErrNotFound.
 	Commission(ctx context.Context, p Provider, id string) (Commission, error)
 	// Payout returns a stored payout or ErrNotFound.
