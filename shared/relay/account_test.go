@@ -118,3 +118,23 @@ func TestADeliveredRewardStaysWhereItWasDeliveredAndTheChangeIsDrift(t *testing.
 		t.Errorf("promoter 8 holds %+v, want nothing", b)
 	}
 }
+
+func TestAnAgentRefConversionApprovedForAnotherAffiliatePostsThereAndIsDrift(t *testing.T) {
+	h := newHarness(t)
+	h.process(t, h.arEvent(t, "m1", "conversion.created", map[string]any{"id": "c1", "affiliateId": "a1", "currency": "usd", "commissionAmount": 1000, "status": "pending"}))
+	h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a9", Currency: "usd", CommissionAmount: 1000, Status: "approved"})
+	rc := h.reconciler(t)
+	rc.FirstPromoter = nil
+	run := rc.Run(t.Context())
+	if len(run.Errors) > 0 || len(run.Drift) != 1 || run.Drift[0].CommissionID != "c1" || !strings.Contains(run.Drift[0].Problem, "affiliate:a9") {
+		t.Fatalf("run: %+v", run)
+	}
+	a1 := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("a1"), Unit: reward.Cash, Currency: "usd"}
+	a9 := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("a9"), Unit: reward.Cash, Currency: "usd"}
+	if b := h.balance(t, a1); b != (reward.Deltas{}) {
+		t.Errorf("a1 holds %+v, want nothing", b)
+	}
+	if b := h.balance(t, a9); b != (reward.Deltas{Available: 1000}) {
+		t.Errorf("a9 holds %+v, want the posted commission", b)
+	}
+}
