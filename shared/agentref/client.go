@@ -1,6 +1,6 @@
 // Package agentref is a client of AgentRef's API v1: the lists of
-// conversions and payouts that the reconciler reads, with cursor
-// pagination, typed errors and retries that honour Retry-After.
+// conversions, payouts, affiliates and flags that the reconciler reads,
+// with cursor pagination, typed errors and retries that honour Retry-After.
 package agentref
 
 import (
@@ -88,6 +88,34 @@ type Payout struct {
 	CompletedAt *time.Time `json:"completedAt"`
 }
 
+// Affiliate is the API's affiliate object: its status is approved or
+// blocked.
+type Affiliate struct {
+	ID        string `json:"id"`
+	ProgramID string `json:"programId"`
+	Code      string `json:"code"`
+	Status    string `json:"status"`
+}
+
+// Flag is the API's fraud flag: a confirmed one puts its affiliate on hold.
+type Flag struct {
+	ID          string     `json:"id"`
+	AffiliateID string     `json:"affiliateId"`
+	Type        string     `json:"type"`
+	Status      string     `json:"status"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	ResolvedAt  *time.Time `json:"resolvedAt"`
+}
+
+// Resolved is when the flag was resolved (its creation, when the platform
+// names no resolution time).
+func (f Flag) Resolved() time.Time {
+	if f.ResolvedAt != nil {
+		return *f.ResolvedAt
+	}
+	return f.CreatedAt
+}
+
 type meta struct {
 	HasMore    bool    `json:"hasMore"`
 	NextCursor *string `json:"nextCursor"`
@@ -114,7 +142,45 @@ func (c *Client) Payouts(ctx context.Context, status, cursor string) ([]Payout, 
 	return page.Data, next, err
 }
 
-func (c *Client) list(ctx context.Context, op, path, status, cursor string, out any, m func() meta) (string, error) {
+// Affiliates reads one page of affiliates with the given status and
+// returns the next cursor and the platform's clock when it answered (its
+// Date header; zero when it sent none). Blocked affiliates are asked for
+// explicitly: the API leaves them out unless told to include them.
+func (c *Client) Affiliates(ctx context.Context, status, cursor string) ([]Affiliate, string, time.Time, error) {
+	var page struct {
+		Data []Affiliate `json:"data"`
+		Meta meta        `json:"meta"`
+	}
+	q := pageQuery(status, cursor)
+	if status == "blocked" {
+		q.Set("includeBlocked", "true")
+	}
+	at, err := c.get(ctx, "list affiliates", "/affiliates", q, &page)
+	if err != nil {
+		return nil, cursor, at, err
+	}
+	return page.Data, page.Meta.next(), at, nil
+}
+
+// Flags reads one page of fraud flags with the given status.
+func (c *Client) Flags(ctx context.Context, status, cursor string) ([]Flag, string, error) {
+	var page struct {
+		Data []Flag `json:"data"`
+		Meta meta   `json:"meta"`
+	}
+	next, err := c.list(ctx, "list flags", "/flags", status, cursor, &page, func() meta { return page.Meta })
+	return page.Data, next, err
+}
+
+// next is the cursor of the next page, "" at the end.
+func (m meta) next() string {
+	if m.HasMore && m.NextCursor != nil {
+		return *m.NextCursor
+	}
+	return ""
+}
+
+func pageQuery(status, cursor string) url.Values {
 	q := url.Values{"limit": {strconv.Itoa(PageSize)}}
 	if status != "" {
 		q.Set("status", status)
@@ -122,16 +188,19 @@ func (c *Client) list(ctx context.Context, op, path, status, cursor string, out 
 	if cursor != "" {
 		q.Set("cursor", cursor)
 	}
-	if err := c.get(ctx, op, path, q, out); err != nil {
-		return cursor, err
-	}
-	if mm := m(); mm.HasMore && mm.NextCursor != nil {
-		return *mm.NextCursor, nil
-	}
-	return "", nil
+	return q
 }
 
-func (c *Client) get(ctx context.Context, op, path string, q url.Values, out any) error {
+func (c *Client) list(ctx context.Context, op, path, status, cursor string, out any, m func() meta) (string, error) {
+	if _, err := c.get(ctx, op, path, pageQuery(status, cursor), out); err != nil {
+		return cursor, err
+	}
+	return m().next(), nil
+}
+
+// get reads one answer into out and returns the platform's clock when it
+// answered (its Date header; zero when absent).
+func (c *Client) get(ctx context.Context, op, path string, q url.Values, out any) (time.Time, error) {
 	base := c.BaseURL
 	if base == "" {
 		base = DefaultBaseURL
@@ -140,23 +209,28 @@ func (c *Client) get(ctx context.Context, op, path string, q url.Values, out any
 	if httpc == nil {
 		httpc = http.DefaultClient
 	}
-	return httpretry.Policy{Attempts: c.MaxAttempts, Sleep: c.Sleep}.Do(ctx, func() (bool, time.Duration, error) {
+	var served time.Time
+	err := httpretry.Policy{Attempts: c.MaxAttempts, Sleep: c.Sleep}.Do(ctx, func() (bool, time.Duration, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+path+"?"+q.Encode(), nil)
 		if err != nil {
 			return false, 0, fmt.Errorf("agentref %s: %w", op, err)
 		}
 		req.Header.Set("Authorization", "Bearer "+c.APIKey)
 		req.Header.Set("Accept", "application/json")
-		return httpretry.Classify(c.do(httpc, req, op, out))
+		return httpretry.Classify(c.do(httpc, req, op, out, &served))
 	})
+	return served, err
 }
 
-func (c *Client) do(httpc *http.Client, req *http.Request, op string, out any) error {
+func (c *Client) do(httpc *http.Client, req *http.Request, op string, out any, served *time.Time) error {
 	resp, err := httpc.Do(req)
 	if err != nil {
 		return &APIError{Op: op, Message: httpretry.Reason(err), kind: ErrUnavailable}
 	}
 	defer resp.Body.Close()
+	if at, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		*served = at
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return &APIError{Op: op, Status: resp.StatusCode, Message: err.Error(), kind: ErrUnavailable}

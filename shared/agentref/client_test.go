@@ -74,3 +74,55 @@ func TestPayoutsCarryTheirTimes(t *testing.T) {
 		t.Errorf("failed payouts %+v %v, want p2 without a completion", failed, err)
 	}
 }
+
+func TestBlockedAffiliatesAndConfirmedFlags(t *testing.T) {
+	sim := simulator.New()
+	now := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	sim.Now = func() time.Time { return now }
+	srv := sim.Start()
+	defer srv.Close()
+	for i := range 330 {
+		status := "approved"
+		if i%3 == 0 {
+			status = "blocked"
+		}
+		sim.PutAffiliate(simulator.Affiliate{ID: fmt.Sprintf("aff_%03d", i), ProgramID: "prg_1", Status: status})
+	}
+	resolved := now.Add(-time.Hour)
+	sim.PutFlag(simulator.Flag{ID: "f1", AffiliateID: "aff_001", Type: "self_referral", Status: "confirmed", CreatedAt: now.Add(-2 * time.Hour), ResolvedAt: &resolved})
+	sim.PutFlag(simulator.Flag{ID: "f2", AffiliateID: "aff_002", Type: "self_referral", Status: "dismissed", ResolvedAt: &resolved})
+	sim.PutFlag(simulator.Flag{ID: "f3", AffiliateID: "aff_004", Type: "manual_review", Status: "confirmed", CreatedAt: now.Add(-3 * time.Hour)})
+	c := &Client{BaseURL: simulator.AgentRefURL(srv.URL), APIKey: sim.AgentKey}
+
+	blocked, cursor, pages := 0, "", 0
+	for {
+		rows, next, at, err := c.Affiliates(t.Context(), "blocked", cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !at.Equal(now) {
+			t.Errorf("page answered at %v, want the platform's clock %v", at, now)
+		}
+		for _, a := range rows {
+			if a.Status != "blocked" {
+				t.Errorf("affiliate %s is %s", a.ID, a.Status)
+			}
+		}
+		pages++
+		blocked += len(rows)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if blocked != 110 || pages != 2 {
+		t.Errorf("%d blocked affiliates in %d pages, want 110 in 2", blocked, pages)
+	}
+	flags, next, err := c.Flags(t.Context(), "confirmed", "")
+	if err != nil || next != "" || len(flags) != 2 {
+		t.Fatalf("confirmed flags: %+v %q %v", flags, next, err)
+	}
+	if flags[0].AffiliateID != "aff_001" || !flags[0].Resolved().Equal(resolved) || !flags[1].Resolved().Equal(now.Add(-3*time.Hour)) {
+		t.Errorf("flags %+v: want aff_001 resolved at %v, and aff_004 at its creation", flags, resolved)
+	}
+}

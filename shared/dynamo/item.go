@@ -16,6 +16,7 @@ const (
 	typeBalance    = "balance"
 	typeEvent      = "event"
 	typeHold       = "hold"
+	typeHoldIndex  = "hold_index"
 )
 
 // Keys. A commission, its entries and (for payouts) the payout share a
@@ -30,6 +31,10 @@ func balancePK(a reward.Account) string            { return "BALANCE#" + a.Strin
 func holdPK(p reward.Provider, r reward.Recipient) string {
 	return "HOLD#" + string(p) + "#" + string(r)
 }
+
+// holdsPK is the partition that lists a provider's holds, one item per
+// recipient beside its hold item, for the reconciler.
+func holdsPK(p reward.Provider) string { return "HOLDS#" + string(p) }
 
 const (
 	skState   = "STATE"
@@ -76,6 +81,7 @@ type commissionItem struct {
 	Version         int64  `dynamodbav:"version"`
 	HeldApproval    bool   `dynamodbav:"held_approval"`
 	Reduced         bool   `dynamodbav:"reduced"`
+	Moves           int64  `dynamodbav:"moves"`
 	Fulfilment      string `dynamodbav:"fulfilment,omitempty"`
 	FulfilmentBatch string `dynamodbav:"fulfilment_batch,omitempty"`
 	FulfilmentError string `dynamodbav:"fulfilment_error,omitempty"`
@@ -92,7 +98,7 @@ func (c commissionItem) commission() (reward.Commission, error) {
 	return reward.Commission{
 		Provider: reward.Provider(c.Provider), ID: c.ID, Account: c.account(),
 		Amount: c.Amount, Refunded: c.Refunded, Status: reward.Status(c.Status), Version: c.Version,
-		HeldApproval: c.HeldApproval, Reduced: c.Reduced, Fulfilment: reward.Fulfilment(c.Fulfilment),
+		HeldApproval: c.HeldApproval, Reduced: c.Reduced, Moves: c.Moves, Fulfilment: reward.Fulfilment(c.Fulfilment),
 		FulfilmentBatch: c.FulfilmentBatch, FulfilmentError: c.FulfilmentError, UpdatedAt: at,
 	}, nil
 }
@@ -193,4 +199,26 @@ func eventOf(ev reward.EventRecord) eventItem {
 		EventType: ev.Type, Outcome: string(ev.Outcome), ReceivedAt: ev.ReceivedAt.UTC().Format(time.RFC3339Nano),
 		ExpiresAt: ev.ExpiresAt.Unix(),
 	}
+}
+
+// holdItem is a recipient's hold; the same attributes, under holdsPK, list it.
+type holdItem struct {
+	PK        string `dynamodbav:"pk"`
+	SK        string `dynamodbav:"sk"`
+	Type      string `dynamodbav:"type"`
+	Provider  string `dynamodbav:"provider"`
+	Recipient string `dynamodbav:"recipient"`
+	Held      bool   `dynamodbav:"held"`
+	EventID   string `dynamodbav:"event_id,omitempty"`
+	// AsOf is the hold's time in Unix nanoseconds, compared by the write
+	// condition; holds stored before it was kept have none.
+	AsOf int64 `dynamodbav:"as_of"`
+}
+
+func (h holdItem) hold() reward.Hold {
+	out := reward.Hold{Provider: reward.Provider(h.Provider), Recipient: reward.Recipient(h.Recipient), Held: h.Held}
+	if h.AsOf != 0 {
+		out.At = time.Unix(0, h.AsOf).UTC()
+	}
+	return out
 }

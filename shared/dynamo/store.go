@@ -149,6 +149,7 @@ func (s *Store) commissionPart(c reward.Change) (part, error) {
 		Set(expression.Name("status"), expression.Value(string(a.Status))).
 		Set(expression.Name("held_approval"), expression.Value(a.HeldApproval)).
 		Set(expression.Name("reduced"), expression.Value(a.Reduced)).
+		Set(expression.Name("moves"), expression.Value(a.Moves)).
 		Set(expression.Name("updated_at"), expression.Value(a.UpdatedAt.UTC().Format(time.RFC3339Nano))).
 		Add(expression.Name("version"), expression.Value(1))
 	if c.FulfilmentChanged {
@@ -158,11 +159,22 @@ func (s *Store) commissionPart(c reward.Change) (part, error) {
 	if b := c.Before; b == nil {
 		cond = expression.AttributeNotExists(expression.Name("pk"))
 	} else {
+		// reward.SameState: the entries were planned for this account.
+		acct := accountOf(b.Account)
+		moves := expression.Name("moves").Equal(expression.Value(b.Moves))
+		if b.Moves == 0 {
+			// Commissions stored before moves were counted have none.
+			moves = expression.AttributeNotExists(expression.Name("moves")).Or(moves)
+		}
 		cond = expression.Name("status").Equal(expression.Value(string(b.Status))).
 			And(expression.Name("amount").Equal(expression.Value(b.Amount))).
 			And(expression.Name("refunded").Equal(expression.Value(b.Refunded))).
 			And(expression.Name("held_approval").Equal(expression.Value(b.HeldApproval))).
-			And(expression.Name("reduced").Equal(expression.Value(b.Reduced)))
+			And(expression.Name("reduced").Equal(expression.Value(b.Reduced))).
+			And(expression.Name("recipient").Equal(expression.Value(acct.Recipient))).
+			And(expression.Name("unit").Equal(expression.Value(acct.Unit))).
+			And(expression.Name("currency").Equal(expression.Value(acct.Currency))).
+			And(moves)
 	}
 	e, err := build(expression.NewBuilder().WithUpdate(upd).WithCondition(cond))
 	if err != nil {
@@ -359,33 +371,73 @@ func (s *Store) RecordEvent(ctx context.Context, ev reward.EventRecord) error {
 	return nil
 }
 
-// SetHold implements reward.Store.
-func (s *Store) SetHold(ctx context.Context, ev reward.EventRecord, a reward.Account, held bool) error {
-	item, err := attributevalue.MarshalMap(struct {
-		PK        string `dynamodbav:"pk"`
-		SK        string `dynamodbav:"sk"`
-		Type      string `dynamodbav:"type"`
-		Provider  string `dynamodbav:"provider"`
-		Recipient string `dynamodbav:"recipient"`
-		Held      bool   `dynamodbav:"held"`
-		EventID   string `dynamodbav:"event_id"`
-	}{holdPK(a.Provider, a.Recipient), skHold, typeHold, string(a.Provider), string(a.Recipient), held, ev.ID})
+// SetHold implements reward.Store: the event record, the hold (only if
+// reward.Hold.Supersedes the stored one) and its listing item, in one
+// transaction.
+func (s *Store) SetHold(ctx context.Context, ev reward.EventRecord, h reward.Hold) error {
+	hi := holdItem{
+		PK: holdPK(h.Provider, h.Recipient), SK: skHold, Type: typeHold, Provider: string(h.Provider), Recipient: string(h.Recipient),
+		Held: h.Held, EventID: ev.ID, AsOf: h.At.UnixNano(),
+	}
+	item, err := attributevalue.MarshalMap(hi)
 	if err != nil {
 		return fmt.Errorf("marshal hold: %w", err)
 	}
-	put := part{item: types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: item}}}
-	if ev.ID == "" {
-		_, err := s.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item})
-		if err != nil {
-			return fmt.Errorf("set hold %s: %w", a.Recipient, err)
-		}
-		return nil
+	hi.PK, hi.SK, hi.Type = holdsPK(h.Provider), string(h.Recipient), typeHoldIndex
+	index, err := attributevalue.MarshalMap(hi)
+	if err != nil {
+		return fmt.Errorf("marshal hold: %w", err)
 	}
-	evp, err := s.eventPart(ev)
+	e, err := build(expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name("pk")).
+		Or(expression.AttributeNotExists(expression.Name("as_of"))).
+		Or(expression.Name("as_of").LessThan(expression.Value(hi.AsOf)))))
 	if err != nil {
 		return err
 	}
-	return s.transact(ctx, fmt.Sprintf("set hold %s", a.Recipient), []part{evp, put})
+	parts, err := s.eventParts(ev)
+	if err != nil {
+		return err
+	}
+	parts = append(parts,
+		part{
+			item: types.TransactWriteItem{Put: &types.Put{
+				TableName: aws.String(s.Table), Item: item, ConditionExpression: e.Condition(),
+				ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+			}},
+			onCCF: func(map[string]types.AttributeValue) error {
+				return fmt.Errorf("hold %s as of %s: %w", h.Recipient, h.At.UTC().Format(time.RFC3339Nano), reward.ErrOutdated)
+			},
+		},
+		part{item: types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.Table), Item: index}}},
+	)
+	return s.transact(ctx, fmt.Sprintf("set hold %s", h.Recipient), parts)
+}
+
+// Holds implements reward.Store: one Query of the provider's hold listing.
+func (s *Store) Holds(ctx context.Context, p reward.Provider) ([]reward.Hold, error) {
+	e, err := build(expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value(holdsPK(p)))))
+	if err != nil {
+		return nil, err
+	}
+	var out []reward.Hold
+	pages := dynamodb.NewQueryPaginator(s.Client, &dynamodb.QueryInput{
+		TableName: aws.String(s.Table), KeyConditionExpression: e.KeyCondition(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(), ConsistentRead: aws.Bool(true),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read %s holds: %w", p, err)
+		}
+		for _, av := range page.Items {
+			var item holdItem
+			if err := attributevalue.UnmarshalMap(av, &item); err != nil {
+				return nil, fmt.Errorf("decode hold: %w", err)
+			}
+			out = append(out, item.hold())
+		}
+	}
+	return out, nil
 }
 
 // Held implements reward.Store.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -135,6 +136,52 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
 		}
 	})
 
+	t.Run("the account is part of the state a change is conditional on", func(t *testing.T) {
+		s := newStore(t)
+		moved := reward.Account{Provider: reward.FirstPromoter, Recipient: reward.Promoter("13"), Unit: reward.Points}
+		toMoved := func(i reward.Intent) reward.Intent { i.Account = moved; return i }
+		apply(t, s, ev("a1"), plan(t, nil, in(reward.TargetPending, 500)))
+		// The promoter changed on the platform before the approval: an
+		// approval planned as if the credit were in the new account is
+		// refused with the stored state...
+		assumed := &reward.Commission{Provider: reward.FirstPromoter, ID: "41", Account: moved, Status: reward.Pending, Amount: 500}
+		err := s.Apply(t.Context(), ev("a2"), plan(t, assumed, toMoved(in(reward.TargetApproved, 500))))
+		var m *reward.Mismatch
+		if !errors.As(err, &m) || m.Current == nil || m.Current.Account != acct {
+			t.Fatalf("Apply planned for another account: %v, want *Mismatch with the stored account", err)
+		}
+		// ...and planned from it, the credit moves and posts in the new one.
+		apply(t, s, ev("a2"), plan(t, m.Current, toMoved(in(reward.TargetApproved, 500))))
+		got, entries, err := s.History(t.Context(), reward.FirstPromoter, "41")
+		if err != nil || got.Account != moved || got.Status != reward.Approved || got.Moves != 1 || len(entries) != 4 {
+			t.Fatalf("History: %+v, %d entries, %v", got, len(entries), err)
+		}
+		if b := balance(t, s); b != (reward.Deltas{}) {
+			t.Errorf("the old account holds %+v", b)
+		}
+		for _, b := range audit(t, s).Balances {
+			if b.Account == moved && b.Deltas != (reward.Deltas{Available: 500}) {
+				t.Errorf("the new account holds %+v", b.Deltas)
+			}
+		}
+
+		// A commission that moves away and back is in its first account
+		// again, but a change planned before the moves is still refused.
+		first := plan(t, nil, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "44", Target: reward.TargetPending, Account: acct, Amount: 300, At: at})
+		apply(t, s, ev("b1"), first)
+		away := plan(t, &first.After, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "44", Target: reward.TargetPending, Account: moved, Amount: 300, At: at})
+		apply(t, s, ev("b2"), away)
+		back := plan(t, &away.After, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "44", Target: reward.TargetPending, Account: acct, Amount: 300, At: at})
+		apply(t, s, ev("b3"), back)
+		late := plan(t, &first.After, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "44", Target: reward.TargetPending, Account: moved, Amount: 300, At: at})
+		if err := s.Apply(t.Context(), ev("b4"), late); !errors.As(err, &m) || m.Current == nil || m.Current.Moves != 2 {
+			t.Fatalf("Apply planned before two moves: %v, want *Mismatch with 2 moves", err)
+		}
+		if b := balance(t, s); b != (reward.Deltas{Pending: 300}) {
+			t.Errorf("the first account holds %+v after the moves, want the pending credit", b)
+		}
+	})
+
 	t.Run("an entry id with other content is a conflict and writes nothing", func(t *testing.T) {
 		s := newStore(t)
 		first := plan(t, nil, in(reward.TargetApproved, 500))
@@ -262,24 +309,90 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
 
 	t.Run("holds", func(t *testing.T) {
 		s := newStore(t)
-		aff := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("a1")}
-		if held, err := s.Held(t.Context(), reward.AgentRef, aff.Recipient); err != nil || held {
-			t.Fatalf("Held before any event: %v %v", held, err)
+		a1 := reward.Affiliate("a1")
+		hev := func(id string) reward.EventRecord {
+			return reward.EventRecord{Provider: reward.AgentRef, ID: id, ExpiresAt: at.Add(time.Hour)}
 		}
-		if err := s.SetHold(t.Context(), reward.EventRecord{Provider: reward.AgentRef, ID: "h1", ExpiresAt: at.Add(time.Hour)}, aff, true); err != nil {
+		hold := func(held bool, minutes int) reward.Hold {
+			return reward.Hold{Provider: reward.AgentRef, Recipient: a1, Held: held, At: at.Add(time.Duration(minutes) * time.Minute)}
+		}
+		isHeld := func() bool {
+			t.Helper()
+			held, err := s.Held(t.Context(), reward.AgentRef, a1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return held
+		}
+		if isHeld() {
+			t.Fatal("held before any event")
+		}
+		if err := s.SetHold(t.Context(), hev("h1"), hold(true, 0)); err != nil {
 			t.Fatal(err)
 		}
-		if held, _ := s.Held(t.Context(), reward.AgentRef, aff.Recipient); !held {
-			t.Error("not held after SetHold(true)")
+		if !isHeld() {
+			t.Error("not held after a hold")
 		}
-		if err := s.SetHold(t.Context(), reward.EventRecord{Provider: reward.AgentRef, ID: "h1", ExpiresAt: at.Add(time.Hour)}, aff, false); !errors.Is(err, reward.ErrDuplicateEvent) {
+		if err := s.SetHold(t.Context(), hev("h1"), hold(false, 5)); !errors.Is(err, reward.ErrDuplicateEvent) {
 			t.Errorf("SetHold with a known event: %v", err)
 		}
-		if err := s.SetHold(t.Context(), reward.EventRecord{Provider: reward.AgentRef, ID: "h2", ExpiresAt: at.Add(time.Hour)}, aff, false); err != nil {
+		if err := s.SetHold(t.Context(), hev("h2"), hold(false, 1)); err != nil {
 			t.Fatal(err)
 		}
-		if held, _ := s.Held(t.Context(), reward.AgentRef, aff.Recipient); held {
+		if isHeld() {
 			t.Error("still held after release")
+		}
+		if got, err := s.Holds(t.Context(), reward.AgentRef); err != nil || len(got) != 1 || got[0] != hold(false, 1) {
+			t.Errorf("Holds: %+v %v, want the release", got, err)
+		}
+	})
+
+	t.Run("a hold changes only for a newer one", func(t *testing.T) {
+		s := newStore(t)
+		a1 := reward.Affiliate("a1")
+		hev := func(id string) reward.EventRecord {
+			return reward.EventRecord{Provider: reward.AgentRef, ID: id, ExpiresAt: at.Add(time.Hour)}
+		}
+		released := reward.Hold{Provider: reward.AgentRef, Recipient: a1, Held: false, At: at.Add(time.Minute)}
+		blocked := reward.Hold{Provider: reward.AgentRef, Recipient: a1, Held: true, At: at}
+		// unblocked (12:01) is applied before the retried blocked (12:00).
+		if err := s.SetHold(t.Context(), hev("unblocked"), released); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetHold(t.Context(), hev("blocked"), blocked); !errors.Is(err, reward.ErrOutdated) {
+			t.Fatalf("an older hold: %v, want ErrOutdated", err)
+		}
+		same := blocked
+		same.At = released.At
+		if err := s.SetHold(t.Context(), reward.EventRecord{}, same); !errors.Is(err, reward.ErrOutdated) {
+			t.Errorf("a hold as old as the stored one: %v, want ErrOutdated", err)
+		}
+		if held, _ := s.Held(t.Context(), reward.AgentRef, a1); held {
+			t.Error("held after an older blocked event")
+		}
+		// Nothing of the refused write was kept, not even its event.
+		if err := s.RecordEvent(t.Context(), hev("blocked")); err != nil {
+			t.Errorf("the event of a refused hold was recorded: %v", err)
+		}
+		// Newer holds apply, with or without an event.
+		later := reward.Hold{Provider: reward.AgentRef, Recipient: a1, Held: true, At: at.Add(time.Hour)}
+		if err := s.SetHold(t.Context(), reward.EventRecord{}, later); err != nil {
+			t.Fatal(err)
+		}
+		if held, _ := s.Held(t.Context(), reward.AgentRef, a1); !held {
+			t.Error("not held after a newer hold")
+		}
+		other := reward.Hold{Provider: reward.AgentRef, Recipient: reward.Affiliate("a2"), Held: true, At: at}
+		if err := s.SetHold(t.Context(), reward.EventRecord{}, other); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Holds(t.Context(), reward.AgentRef)
+		sort.Slice(got, func(i, j int) bool { return got[i].Recipient < got[j].Recipient })
+		if err != nil || len(got) != 2 || got[0] != later || got[1] != other {
+			t.Errorf("Holds: %+v %v, want a1's and a2's newest", got, err)
+		}
+		if got, _ := s.Holds(t.Context(), reward.FirstPromoter); len(got) != 0 {
+			t.Errorf("firstpromoter holds: %+v", got)
 		}
 	})
 

@@ -21,7 +21,7 @@ type Store struct {
 	payouts     map[string]reward.Payout
 	entries     map[string]reward.Entry
 	balances    map[reward.Account]reward.Deltas
-	holds       map[string]bool
+	holds       map[string]reward.Hold
 	batches     map[string]reward.Batch
 	cursors     map[string]string
 	runs        []reward.Run
@@ -41,7 +41,7 @@ func NewStore() *Store {
 		payouts:     map[string]reward.Payout{},
 		entries:     map[string]reward.Entry{},
 		balances:    map[reward.Account]reward.Deltas{},
-		holds:       map[string]bool{},
+		holds:       map[string]reward.Hold{},
 		batches:     map[string]reward.Batch{},
 		cursors:     map[string]string{},
 	}
@@ -168,23 +168,39 @@ func (s *Store) RecordEvent(_ context.Context, ev reward.EventRecord) error {
 	return nil
 }
 
-func (s *Store) SetHold(_ context.Context, ev reward.EventRecord, a reward.Account, held bool) error {
+func (s *Store) SetHold(_ context.Context, ev reward.EventRecord, h reward.Hold) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.admit(ev); err != nil {
 		return err
 	}
+	k := key(h.Provider, string(h.Recipient))
+	if old, ok := s.holds[k]; ok && !h.Supersedes(&old) {
+		return fmt.Errorf("hold %s: %w", h.Recipient, reward.ErrOutdated)
+	}
 	if ev.ID != "" {
 		s.events[key(ev.Provider, ev.ID)] = ev
 	}
-	s.holds[key(a.Provider, string(a.Recipient))] = held
+	s.holds[k] = h
 	return nil
 }
 
 func (s *Store) Held(_ context.Context, p reward.Provider, r reward.Recipient) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.holds[key(p, string(r))], nil
+	return s.holds[key(p, string(r))].Held, nil
+}
+
+func (s *Store) Holds(_ context.Context, p reward.Provider) ([]reward.Hold, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []reward.Hold
+	for _, h := range s.holds {
+		if h.Provider == p {
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }
 
 func (s *Store) Commission(_ context.Context, p reward.Provider, id string) (reward.Commission, error) {

@@ -186,8 +186,8 @@ func (s *observedStore) write(f func() error) error {
 func (s *observedStore) RecordEvent(ctx context.Context, ev reward.EventRecord) error {
 	return s.write(func() error { return s.Store.RecordEvent(ctx, ev) })
 }
-func (s *observedStore) SetHold(ctx context.Context, ev reward.EventRecord, a reward.Account, held bool) error {
-	return s.write(func() error { return s.Store.SetHold(ctx, ev, a, held) })
+func (s *observedStore) SetHold(ctx context.Context, ev reward.EventRecord, h reward.Hold) error {
+	return s.write(func() error { return s.Store.SetHold(ctx, ev, h) })
 }
 func (s *observedStore) SetFulfilment(ctx context.Context, c reward.Commission, from reward.Fulfilment) error {
 	return s.write(func() error { return s.Store.SetFulfilment(ctx, c, from) })

@@ -18,12 +18,13 @@ func conversion(id, affiliate, status string, commission int64) map[string]any {
 // refund webhook arrives, and on hold it waits for the release.
 func TestPartialRefundAfterAnUnseenApprovalDeliversTheRest(t *testing.T) {
 	onBothStores(t, func(t *testing.T, h *harness) {
-		h.process(t, []Message{
+		h.processBatches(t, []Message{
 			h.arEvent(t, "c1-created", "conversion.created", conversion("c1", "a1", "pending", 1000)),
 			h.arEvent(t, "c2-created", "conversion.created", conversion("c2", "a1", "pending", 500)),
 			h.arEvent(t, "c3-created", "conversion.created", conversion("c3", "a2", "pending", 800)),
 			h.arEvent(t, "a2-blocked", "affiliate.blocked", map[string]any{"id": "a2", "status": "blocked"}),
 		})
+		h.sim.PutAffiliate(simulator.Affiliate{ID: "a2", Status: "blocked"})
 		// Approved and refunded in part between two runs: only ever listed
 		// as partially refunded.
 		h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", Currency: "usd", CommissionAmount: 600, Status: "partially_refunded"})
@@ -34,7 +35,7 @@ func TestPartialRefundAfterAnUnseenApprovalDeliversTheRest(t *testing.T) {
 			t.Fatalf("run: %+v", run)
 		}
 		// c2's refund webhook says the same of it.
-		h.process(t, []Message{h.arEvent(t, "c2-refunded", "conversion.refunded", conversion("c2", "a1", "partially_refunded", 200))})
+		h.processBatches(t, []Message{h.arEvent(t, "c2-refunded", "conversion.refunded", conversion("c2", "a1", "partially_refunded", 200))})
 		if b := h.balance(t, a1); b != (reward.Deltas{Available: 600 + 200}) {
 			t.Errorf("a1: %+v, want what remains of c1 and c2 available", b)
 		}
@@ -43,7 +44,8 @@ func TestPartialRefundAfterAnUnseenApprovalDeliversTheRest(t *testing.T) {
 			t.Errorf("a2 on hold: %+v, want the rest of c3 pending", b)
 		}
 		// Released: the next run delivers it; another changes nothing.
-		h.process(t, []Message{h.arEvent(t, "a2-unblocked", "affiliate.unblocked", map[string]any{"id": "a2", "status": "approved"})})
+		h.processBatches(t, []Message{h.arEvent(t, "a2-unblocked", "affiliate.unblocked", map[string]any{"id": "a2", "status": "approved"})})
+		h.sim.PutAffiliate(simulator.Affiliate{ID: "a2", Status: "approved"})
 		rc.Run(t.Context())
 		if b := h.balance(t, a2); b != (reward.Deltas{Available: 300}) {
 			t.Errorf("a2 released: %+v, want the rest of c3 available", b)
@@ -58,7 +60,7 @@ func TestPartialRefundAfterAnUnseenApprovalDeliversTheRest(t *testing.T) {
 // the reconciler reports it as drift and the processor logs it.
 func TestApprovalAfterRejectionIsReportedAsDrift(t *testing.T) {
 	onBothStores(t, func(t *testing.T, h *harness) {
-		h.process(t, []Message{
+		h.processBatches(t, []Message{
 			h.arEvent(t, "c1-created", "conversion.created", conversion("c1", "a1", "pending", 1000)),
 			h.arEvent(t, "c2-created", "conversion.created", conversion("c2", "a1", "pending", 500)),
 		})
@@ -81,7 +83,7 @@ func TestApprovalAfterRejectionIsReportedAsDrift(t *testing.T) {
 			t.Errorf("drift %+v, want conversions c1 and c2", run.Drift)
 		}
 		h.logs.Reset()
-		h.process(t, []Message{h.arEvent(t, "c1-approved", "conversion.created", conversion("c1", "a1", "approved", 1000))})
+		h.processBatches(t, []Message{h.arEvent(t, "c1-approved", "conversion.created", conversion("c1", "a1", "approved", 1000))})
 		if b := h.balance(t, a1); b != (reward.Deltas{}) {
 			t.Errorf("balance %+v, want nothing delivered", b)
 		}

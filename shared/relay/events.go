@@ -62,17 +62,9 @@ func statusTarget(status string) reward.Target {
 type arEnvelope struct {
 	ID          string          `json:"id"`
 	Type        string          `json:"type"`
-	Environment string          `json:"environment"`
 	CreatedAt   string          `json:"createdAt"`
+	Environment string          `json:"environment"`
 	Data        json.RawMessage `json:"data"`
-}
-
-// createdAt is when the platform created the event, by its clock; ok is
-// false when the envelope has no RFC 3339 createdAt (the webhook function
-// refuses those, so only a body that did not pass it).
-func (e arEnvelope) createdAt() (time.Time, bool) {
-	at, err := time.Parse(time.RFC3339, e.CreatedAt)
-	return at, err == nil
 }
 
 // arConversion accepts both names the docs use for the amounts.

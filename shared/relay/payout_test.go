@@ -1,14 +1,12 @@
 package relay
 
 import (
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/rewardrelay/rewardrelay/shared/fake"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
-	"github.com/rewardrelay/rewardrelay/shared/webhook"
 )
 
 // onBothStores runs a test against DynamoDB Local and the in-memory fake.
@@ -20,17 +18,6 @@ func onBothStores(t *testing.T, test func(t *testing.T, h *harness)) {
 		h.p.Store = h.store
 		test(t, h)
 	})
-}
-
-// arEventAt is an AgentRef event the platform created at the given time.
-func (h *harness) arEventAt(t testing.TB, msgID, eventType string, data any, at time.Time) Message {
-	t.Helper()
-	d, err := simulator.AgentRefEvent(arSecret, msgID, eventType, data, at)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.seq++
-	return Message{ID: "m-" + strconv.Itoa(h.seq), Delivery: webhook.Delivery{Provider: webhook.AgentRef, EventID: msgID, EventType: eventType, ReceivedAt: at, Body: d.Body}}
 }
 
 // payoutEvent is payout.<status> of a 300 payout of affiliate a1, created
@@ -45,7 +32,7 @@ var a1 = reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("
 
 // process applies batches one after another and fails the test on a
 // failed message.
-func (h *harness) process(t *testing.T, batches ...[]Message) {
+func (h *harness) processBatches(t *testing.T, batches ...[]Message) {
 	t.Helper()
 	for _, b := range batches {
 		if res := h.p.Process(t.Context(), b); len(res.Failed) > 0 {
@@ -57,18 +44,18 @@ func (h *harness) process(t *testing.T, batches ...[]Message) {
 // earn delivers a 1000 commission to a1, so payouts have something to debit.
 func (h *harness) earn(t *testing.T) {
 	t.Helper()
-	h.process(t, []Message{h.arEvent(t, "earned", "conversion.created", map[string]any{"id": "c0", "affiliateId": "a1", "currency": "usd", "commissionAmount": 1000, "status": "approved"})})
+	h.processBatches(t, []Message{h.arEvent(t, "earned", "conversion.created", map[string]any{"id": "c0", "affiliateId": "a1", "currency": "usd", "commissionAmount": 1000, "status": "approved"})})
 }
 
 func TestPayoutFailedThenRetriedIsDebited(t *testing.T) {
 	onBothStores(t, func(t *testing.T, h *harness) {
 		h.earn(t)
-		h.process(t, []Message{h.payoutEvent(t, "f1", "po1", "failed", 1)}, []Message{h.payoutEvent(t, "c2", "po1", "completed", 2)})
+		h.processBatches(t, []Message{h.payoutEvent(t, "f1", "po1", "failed", 1)}, []Message{h.payoutEvent(t, "c2", "po1", "completed", 2)})
 		if b := h.balance(t, a1); b.Available != 700 {
 			t.Errorf("after a failure and its retry's completion: available %d, want 700 (debited once)", b.Available)
 		}
 		// Failed and retried again, in one batch: still one debit.
-		h.process(t, []Message{h.payoutEvent(t, "f3", "po1", "failed", 3), h.payoutEvent(t, "c4", "po1", "completed", 4)})
+		h.processBatches(t, []Message{h.payoutEvent(t, "f3", "po1", "failed", 3), h.payoutEvent(t, "c4", "po1", "completed", 4)})
 		if b := h.balance(t, a1); b.Available != 700 {
 			t.Errorf("after a second failure and retry: available %d, want 700", b.Available)
 		}
@@ -85,12 +72,12 @@ func TestPayoutEventsReorderedNeverDebitTwice(t *testing.T) {
 		// Attempt 1 completed then failed, attempt 2 completed; the
 		// failure of attempt 1 arrives first.
 		completed1, failed1, completed2 := h.payoutEvent(t, "c1", "po1", "completed", 1), h.payoutEvent(t, "f1", "po1", "failed", 2), h.payoutEvent(t, "c2", "po1", "completed", 3)
-		h.process(t, []Message{failed1}, []Message{completed1}, []Message{completed2})
+		h.processBatches(t, []Message{failed1}, []Message{completed1}, []Message{completed2})
 		if b := h.balance(t, a1); b.Available != 700 {
 			t.Errorf("available %d, want 700 (debited once)", b.Available)
 		}
 		// The same, newest first, with redeliveries.
-		h.process(t, []Message{completed2, failed1, completed1, failed1})
+		h.processBatches(t, []Message{completed2, failed1, completed1, failed1})
 		if b := h.balance(t, a1); b.Available != 700 {
 			t.Errorf("after redeliveries: available %d, want 700", b.Available)
 		}
@@ -110,13 +97,13 @@ func TestReconcilePayoutsConvergeToThePlatform(t *testing.T) {
 		h.earn(t)
 		at := func(minute int) *time.Time { v := t0.Add(time.Duration(minute) * time.Minute); return &v }
 		// po1 failed, then completed with its webhook lost.
-		h.process(t, []Message{h.payoutEvent(t, "po1-f", "po1", "failed", 1)})
+		h.processBatches(t, []Message{h.payoutEvent(t, "po1-f", "po1", "failed", 1)})
 		h.sim.PutPayout(simulator.Payout{ID: "po1", AffiliateID: "a1", Amount: 300, Status: "completed", CreatedAt: t0, CompletedAt: at(2)})
 		// po2 completed, then failed with its webhook lost.
-		h.process(t, []Message{h.payoutEvent(t, "po2-c", "po2", "completed", 1)})
+		h.processBatches(t, []Message{h.payoutEvent(t, "po2-c", "po2", "completed", 1)})
 		h.sim.PutPayout(simulator.Payout{ID: "po2", AffiliateID: "a1", Amount: 300, Status: "failed", CreatedAt: t0, CompletedAt: at(1)})
 		// po3 completed, failed and completed again, every webhook delivered.
-		h.process(t, []Message{h.payoutEvent(t, "po3-c1", "po3", "completed", 1), h.payoutEvent(t, "po3-f", "po3", "failed", 2), h.payoutEvent(t, "po3-c2", "po3", "completed", 3)})
+		h.processBatches(t, []Message{h.payoutEvent(t, "po3-c1", "po3", "completed", 1), h.payoutEvent(t, "po3-f", "po3", "failed", 2), h.payoutEvent(t, "po3-c2", "po3", "completed", 3)})
 		h.sim.PutPayout(simulator.Payout{ID: "po3", AffiliateID: "a1", Amount: 300, Status: "completed", CreatedAt: t0, CompletedAt: at(3)})
 		rc := h.reconciler(t)
 		rc.FirstPromoter = nil
@@ -138,7 +125,7 @@ func TestReconcilePayoutsConvergeToThePlatform(t *testing.T) {
 		}
 		// po2's completion redelivered late under another id: the platform's
 		// failure, listed, is newer.
-		h.process(t, []Message{h.payoutEvent(t, "po2-c-late", "po2", "completed", 1)})
+		h.processBatches(t, []Message{h.payoutEvent(t, "po2-c-late", "po2", "completed", 1)})
 		if b := h.balance(t, a1); b.Available != 400 {
 			t.Errorf("after a late completion of a failed payout: available %d, want 400", b.Available)
 		}

@@ -82,6 +82,10 @@ const (
 	CountAckPending    = "acknowledgement_async"
 	CountPlatformError = "platform_error"
 	CountFailed        = "failed"
+	// CountAccountChanged counts commissions whose platform account differs
+	// from the ledger's: a pending credit moved, or a delivered reward kept
+	// where it was delivered (drift).
+	CountAccountChanged = "account_changed"
 )
 
 // Result is what a batch came to: the messages to retry and counters.
@@ -402,6 +406,7 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 			if change.Outcome == reward.Stale {
 				log.Info("stale transition acknowledged", "commission_id", in.CommissionID, "recipient", in.Account.Recipient, "reason", change.Reason)
 			}
+			accountChanged(b, in, change, log)
 			counter := CountDuplicate
 			if change.Outcome == reward.Stale {
 				counter = CountStale
@@ -413,6 +418,7 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 		switch {
 		case err == nil:
 			b.count(CountApplied)
+			accountChanged(b, in, change, log)
 			if change.Delivered {
 				b.count(CountDelivered)
 				if in.Acknowledge {
@@ -426,11 +432,9 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 			change.Outcome = reward.Duplicate
 			return change, nil
 		case errors.As(err, &mm):
+			// Plan again from the stored state; where its account differs
+			// from the platform's, the plan moves the pending credit.
 			cur, guessed = mm.Current, false
-			if cur != nil && cur.Account.Recipient.Valid() {
-				// The stored account is the one its entries were written to.
-				in.Account = cur.Account
-			}
 		case errors.Is(err, reward.ErrConflict):
 			// Another writer is on this commission right now: plan again
 			// from what it wrote.
@@ -445,6 +449,18 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 	return reward.Change{}, fmt.Errorf("commission %s kept changing under %d attempts: %w", in.CommissionID, maxAttempts, reward.ErrConflict)
 }
 
+// accountChanged reports a commission whose platform account differs from
+// the ledger's: counted, and logged as drift.
+func accountChanged(b *batchState, in reward.Intent, change reward.Change, log *slog.Logger) {
+	ac := change.AccountChange
+	if ac == nil {
+		return
+	}
+	b.count(CountAccountChanged)
+	log.Warn("drift: the platform names another account for the commission", "commission_id", in.CommissionID,
+		"from", ac.From.String(), "to", ac.To.String(), "moved", ac.Moved, "problem", ac.String())
+}
+
 // stored reads a commission's stored state: nil when it does not exist.
 func (p *Processor) stored(ctx context.Context, in reward.Intent) (*reward.Commission, error) {
 	c, err := p.Store.Commission(ctx, in.Provider, in.CommissionID)
@@ -455,6 +471,18 @@ func (p *Processor) stored(ctx context.Context, in reward.Intent) (*reward.Commi
 		return nil, err
 	}
 	return &c, nil
+}
+
+// eventTime is when AgentRef created the event (the envelope's createdAt,
+// checked by the webhook function), else when it was received.
+func (p *Processor) eventTime(env arEnvelope, d webhook.Delivery) time.Time {
+	if at, err := time.Parse(time.RFC3339, env.CreatedAt); err == nil {
+		return at
+	}
+	if !d.ReceivedAt.IsZero() {
+		return d.ReceivedAt
+	}
+	return p.Now()
 }
 
 func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, log *slog.Logger) error {
@@ -501,17 +529,23 @@ func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, log 
 		if affiliate == "" {
 			return fmt.Errorf("%s without an affiliate id: %w", env.Type, reward.ErrInvalid)
 		}
-		acct := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate(affiliate)}
-		err := p.Store.SetHold(ctx, p.eventRecord(m.Delivery, reward.Applied), acct, held)
-		if errors.Is(err, reward.ErrDuplicateEvent) {
+		// The event's own time orders holds: a retried or redriven event
+		// never undoes a later one, whatever order they are processed in.
+		h := reward.Hold{Provider: reward.AgentRef, Recipient: reward.Affiliate(affiliate), Held: held, At: p.eventTime(env, m.Delivery)}
+		err := p.Store.SetHold(ctx, p.eventRecord(m.Delivery, reward.Applied), h)
+		switch {
+		case errors.Is(err, reward.ErrDuplicateEvent):
 			b.count(CountDuplicate)
 			return nil
+		case errors.Is(err, reward.ErrOutdated):
+			log.Info("hold event older than the stored hold: acknowledged, not applied", "recipient", h.Recipient, "held", held, "event_at", h.At)
+			return p.record(ctx, b, m.Delivery, reward.Stale, CountStale)
+		case err != nil:
+			return err
 		}
-		if err == nil {
-			b.count(CountApplied)
-			log.Info("hold changed", "recipient", acct.Recipient, "held", held)
-		}
-		return err
+		b.count(CountApplied)
+		log.Info("hold changed", "recipient", h.Recipient, "held", held, "event_at", h.At)
+		return nil
 	case "payout.completed", "payout.failed":
 		var po arPayout
 		if err := json.Unmarshal(env.Data, &po); err != nil {
@@ -523,11 +557,7 @@ func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, log 
 		}
 		// Events are ordered by when the platform created them: a failure
 		// and a retry's completion may arrive in either order.
-		at, ok := env.createdAt()
-		if !ok {
-			at = m.Delivery.ReceivedAt
-		}
-		in := po.intent(p.Config.AgentRefCurrency, status, at)
+		in := po.intent(p.Config.AgentRefCurrency, status, p.eventTime(env, m.Delivery))
 		in.EventID = m.Delivery.EventID
 		return p.payout(ctx, b, m.Delivery, in, log)
 	default:

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"sort"
 	"strconv"
 	"time"
 
@@ -28,6 +29,10 @@ type ReconcileFirstPromoterAPI interface {
 type AgentRefAPI interface {
 	Conversions(ctx context.Context, status, cursor string) ([]agentref.Conversion, string, error)
 	Payouts(ctx context.Context, status, cursor string) ([]agentref.Payout, string, error)
+	// Affiliates also returns the platform's clock when it answered (zero
+	// when unknown).
+	Affiliates(ctx context.Context, status, cursor string) ([]agentref.Affiliate, string, time.Time, error)
+	Flags(ctx context.Context, status, cursor string) ([]agentref.Flag, string, error)
 }
 
 // Reconciler makes the ledger and the platforms agree: it lists what
@@ -110,6 +115,7 @@ func (rc *Reconciler) Run(ctx context.Context) reward.Run {
 		{"firstpromoter denied", rc.fpDenied, rc.FirstPromoter != nil},
 		{"firstpromoter fulfilled", rc.fpFulfilled, rc.FirstPromoter != nil},
 		{"firstpromoter outbox", rc.outbox, rc.FirstPromoter != nil},
+		{"agentref holds", rc.arHolds, rc.AgentRef != nil},
 		{"agentref conversions", rc.arConversions, rc.AgentRef != nil},
 		{"agentref payouts", rc.arPayouts, rc.AgentRef != nil},
 	}
@@ -222,8 +228,8 @@ func (rc *Reconciler) applyFP(ctx context.Context, r *run, c firstpromoter.Commi
 	if got := change.After; change.Outcome == reward.Duplicate && got.Status == reward.Approved && got.Effective() != c.Amount {
 		r.drift(reward.FirstPromoter, in.CommissionID, fmt.Sprintf("delivered %d, the platform now says %d", got.Effective(), c.Amount))
 	}
-	if got := change.After; change.Outcome != reward.Applied && got.Account.Unit != "" && got.Account.Unit != in.Account.Unit {
-		r.drift(reward.FirstPromoter, in.CommissionID, fmt.Sprintf("unit changed from %s to %s", got.Account.Unit, in.Account.Unit))
+	if ac := change.AccountChange; ac != nil {
+		r.drift(reward.FirstPromoter, in.CommissionID, ac.String())
 	}
 	return nil
 }
@@ -396,6 +402,115 @@ func (rc *Reconciler) outbox(ctx context.Context, r *run) error {
 	return nil
 }
 
+// arHolds makes the ledger's holds agree with AgentRef, so that a lost
+// affiliate.blocked, affiliate.unblocked or flag.resolved heals: a blocked
+// affiliate is held as of the platform's clock when it listed them, a
+// confirmed flag holds its affiliate as of its resolution, and a hold
+// AgentRef no longer shows is released as of the listing, unless a
+// confirmed flag at least as recent as the hold keeps it (a flag's hold
+// ends only with affiliate.unblocked, whose time the API does not give).
+// Each write is the store's: a newer event always wins. It runs before
+// the conversions, whose approvals then post or wait accordingly.
+func (rc *Reconciler) arHolds(ctx context.Context, r *run) error {
+	p := rc.Processor
+	flagged := map[reward.Recipient]time.Time{} // the newest confirmed flag
+	err := rc.readAgentRef(ctx, r, func(cursor string) (string, error) {
+		rows, next, err := rc.AgentRef.Flags(ctx, "confirmed", cursor)
+		for _, f := range rows {
+			r.count(CountListed)
+			if who := reward.Affiliate(f.AffiliateID); f.AffiliateID != "" && f.Resolved().After(flagged[who]) {
+				flagged[who] = f.Resolved()
+			}
+		}
+		return next, err
+	})
+	if err != nil {
+		return err
+	}
+	blocked := map[reward.Recipient]bool{}
+	var asOf time.Time
+	err = rc.readAgentRef(ctx, r, func(cursor string) (string, error) {
+		rows, next, at, err := rc.AgentRef.Affiliates(ctx, "blocked", cursor)
+		if asOf.IsZero() {
+			// The first page's time: whatever changed after it is newer.
+			asOf = at
+		}
+		for _, a := range rows {
+			r.count(CountListed)
+			if a.Status == "blocked" {
+				blocked[reward.Affiliate(a.ID)] = true
+			}
+		}
+		return next, err
+	})
+	if err != nil {
+		return err
+	}
+	if asOf.IsZero() {
+		asOf = p.Now()
+	}
+	stored, err := p.Store.Holds(ctx, reward.AgentRef)
+	if err != nil {
+		return err
+	}
+	known := map[reward.Recipient]reward.Hold{}
+	for _, h := range stored {
+		known[h.Recipient] = h
+	}
+	hold := func(who reward.Recipient, held bool, at time.Time) reward.Hold {
+		return reward.Hold{Provider: reward.AgentRef, Recipient: who, Held: held, At: at}
+	}
+	var want []reward.Hold
+	for who := range blocked {
+		want = append(want, hold(who, true, asOf))
+	}
+	for who, at := range flagged {
+		want = append(want, hold(who, true, at))
+	}
+	for _, h := range stored {
+		if h.Held && !blocked[h.Recipient] && flagged[h.Recipient].Before(h.At) {
+			want = append(want, hold(h.Recipient, false, asOf))
+		}
+	}
+	// An affiliate both blocked and flagged is held as of the newer.
+	sort.Slice(want, func(i, j int) bool {
+		return want[i].Recipient < want[j].Recipient || want[i].Recipient == want[j].Recipient && want[i].At.After(want[j].At)
+	})
+	for _, h := range want {
+		if old, ok := known[h.Recipient]; ok && (old.Held == h.Held || !h.Supersedes(&old)) {
+			continue
+		}
+		err := p.Store.SetHold(ctx, reward.EventRecord{}, h)
+		if errors.Is(err, reward.ErrOutdated) {
+			continue // a newer event got there first
+		}
+		if err != nil {
+			return fmt.Errorf("hold %s: %w", h.Recipient, err)
+		}
+		known[h.Recipient] = h
+		r.count(CountApplied)
+		r.log.Info("hold set from the platform's state: a webhook was lost", "recipient", h.Recipient, "held", h.Held, "as_of", h.At)
+	}
+	return nil
+}
+
+// readAgentRef reads a whole AgentRef list from its first page: a set is
+// compared whole, so a list the deadline stops changes nothing.
+func (rc *Reconciler) readAgentRef(ctx context.Context, r *run, page func(cursor string) (string, error)) error {
+	cursor := ""
+	for {
+		next, err := page(cursor)
+		r.count(CountPages)
+		if err != nil || next == "" {
+			return err
+		}
+		if err := rc.timeLeft(ctx); err != nil {
+			return err
+		}
+		cursor = next
+	}
+}
+
 // arConversions applies every conversion status AgentRef announces no
 // webhook for (approval) or whose webhook may be lost.
 func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
@@ -430,6 +545,9 @@ func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 					// The platform went back on a final state (approved after
 					// a rejection): a person must decide.
 					r.drift(reward.AgentRef, c.ID, fmt.Sprintf("the platform says %s: %s", c.Status, change.Reason))
+				}
+				if ac := change.AccountChange; ac != nil {
+					r.drift(reward.AgentRef, c.ID, ac.String())
 				}
 			}
 			return next, nil

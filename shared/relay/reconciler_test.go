@@ -135,6 +135,7 @@ func TestReconcileAgentRef(t *testing.T) {
 	if len(res.Failed) > 0 {
 		t.Fatal(res)
 	}
+	h.sim.PutAffiliate(simulator.Affiliate{ID: "a2", Status: "blocked"})
 	h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", Currency: "usd", CommissionAmount: 1000, Status: "rejected"})
 	h.sim.PutConversion(simulator.Conversion{ID: "c2", AffiliateID: "a1", Currency: "usd", CommissionAmount: 700, Status: "approved"})
 	h.sim.PutConversion(simulator.Conversion{ID: "c3", AffiliateID: "a1", Currency: "usd", CommissionAmount: 300, Status: "partially_refunded"})

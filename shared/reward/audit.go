@@ -19,9 +19,11 @@ func (v Violation) String() string { return v.Subject + ": " + v.Problem }
 //   - no balance of pending, available or reversed is negative except
 //     available after payouts (a payout may exceed what was delivered only
 //     if the platform says so: it is reported, not hidden);
-//   - each commission's entries add up to what its status says: pending ->
-//     its effective amount pending; approved -> its effective amount
-//     available; denied -> nothing; reversed -> its amount reversed;
+//   - each commission's entries in its account add up to what its status
+//     says: pending -> its effective amount pending; approved -> its
+//     effective amount available; denied -> nothing; reversed -> its amount
+//     reversed; and in any other account (one its pending credit moved
+//     from) to nothing;
 //   - an acknowledged commission has exactly its delivered amount fulfilled.
 //
 // Entries of commissions absent from commissions are checked only against
@@ -32,7 +34,7 @@ func Audit(entries []Entry, balances []Balance, commissions []Commission) []Viol
 		out = append(out, Violation{Subject: subject, Problem: fmt.Sprintf(format, args...)})
 	}
 	sums := map[Account]Deltas{}
-	perSubject := map[string]Deltas{}
+	perSubject := map[string]map[Account]Deltas{}
 	seen := map[string]bool{}
 	for _, e := range entries {
 		if seen[e.ID] {
@@ -40,7 +42,11 @@ func Audit(entries []Entry, balances []Balance, commissions []Commission) []Viol
 		}
 		seen[e.ID] = true
 		sums[e.Account] = sums[e.Account].Add(e.Deltas)
-		perSubject[string(e.Account.Provider)+"/"+e.Subject] = perSubject[string(e.Account.Provider)+"/"+e.Subject].Add(e.Deltas)
+		key := string(e.Account.Provider) + "/" + e.Subject
+		if perSubject[key] == nil {
+			perSubject[key] = map[Account]Deltas{}
+		}
+		perSubject[key][e.Account] = perSubject[key][e.Account].Add(e.Deltas)
 	}
 	balanced := map[Account]bool{}
 	for _, b := range balances {
@@ -59,7 +65,7 @@ func Audit(entries []Entry, balances []Balance, commissions []Commission) []Viol
 	}
 	for _, c := range commissions {
 		key := string(c.Provider) + "/commission:" + c.ID
-		got := perSubject[key]
+		got := perSubject[key][c.Account]
 		want := Deltas{}
 		switch c.Status {
 		case Pending:
@@ -75,6 +81,11 @@ func Audit(entries []Entry, balances []Balance, commissions []Commission) []Viol
 		}
 		if got != want {
 			add(key, "entries sum to %+v; status %s with amount %d (refunded %d) wants %+v", got, c.Status, c.Amount, c.Refunded, want)
+		}
+		for a, d := range perSubject[key] {
+			if a != c.Account && d != (Deltas{}) {
+				add(key, "entries in %s sum to %+v; the commission is in %s", a, d, c.Account)
+			}
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

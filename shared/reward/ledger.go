@@ -61,6 +61,12 @@ func entryID(p Provider, subject string, kind EntryKind, n ...int64) string {
 	return id
 }
 
+// moveEntryID is provider#subject#move#n#kind: the entries of a commission's
+// n-th move to another account.
+func moveEntryID(p Provider, subject string, n int64, kind EntryKind) string {
+	return entryID(p, subject, "move", n) + "#" + string(kind)
+}
+
 // Balance is an account's four balances.
 type Balance struct {
 	Account Account

@@ -60,6 +60,26 @@ type Change struct {
 	// FulfilmentChanged is set when the change writes the fulfilment
 	// fields (a delivery entering the outbox, an acknowledgement).
 	FulfilmentChanged bool
+	// AccountChange is set when the intent names another account than the
+	// stored commission's: to be reported, whether or not value moved.
+	AccountChange *AccountChange
+}
+
+// AccountChange is a commission whose platform account (recipient or unit)
+// differs from the ledger's. A pending credit moves to the new account; a
+// delivered reward stays where it was delivered: moving delivered value is
+// a person's decision, never the ledger's.
+type AccountChange struct {
+	From, To Account
+	// Moved is set when the pending credit moved from From to To.
+	Moved bool
+}
+
+func (a AccountChange) String() string {
+	if a.Moved {
+		return fmt.Sprintf("account changed from %s to %s: the pending credit moved", a.From, a.To)
+	}
+	return fmt.Sprintf("account changed from %s to %s after delivery: the reward stays in %s", a.From, a.To, a.From)
 }
 
 // Deltas sums the change's entries for one account.
@@ -94,7 +114,11 @@ func (in Intent) validate() error {
 // reversed, pending -> denied, and partial refunds; an event for a state
 // already reached is a Duplicate, one that would move backwards is Stale.
 // A transition that arrives before its predecessor (approved before
-// created) is applied from the data it carries. Plan is pure.
+// created) is applied from the data it carries. When the intent names
+// another account than the commission's, a pending credit first moves to
+// it (a void in the old account, a pending credit in the new) and the
+// transition applies there; a delivered reward stays in its account and
+// the change says so (AccountChange). Plan is pure.
 func Plan(current *Commission, in Intent) (Change, error) {
 	if err := in.validate(); err != nil {
 		return Change{}, err
@@ -108,9 +132,18 @@ func Plan(current *Commission, in Intent) (Change, error) {
 			return Change{}, fmt.Errorf("plan %s/%s against commission %s/%s: %w", in.Provider, in.CommissionID, current.Provider, current.ID, ErrInvalid)
 		}
 		p.change.After = *current
+		p.account(*current)
 		p.from(*current)
 	}
 	c := p.change
+	switch {
+	case c.Outcome == Stale:
+		// A stale event's data is old: its account says nothing either.
+		c.AccountChange = nil
+	case c.Outcome == Duplicate && c.AccountChange != nil && c.AccountChange.Moved:
+		// The transition was reached already; the move still applies.
+		c.Outcome = Applied
+	}
 	if c.Outcome == Applied {
 		c.After.Version++
 		c.After.UpdatedAt = in.At
@@ -133,15 +166,42 @@ type planner struct {
 func (p *planner) subject() string { return "commission:" + p.in.CommissionID }
 
 func (p *planner) entry(kind EntryKind, d Deltas, n ...int64) {
+	p.add(entryID(p.in.Provider, p.subject(), kind, n...), p.change.After.Account, kind, d)
+}
+
+func (p *planner) add(id string, a Account, kind EntryKind, d Deltas) {
 	p.change.Entries = append(p.change.Entries, Entry{
-		ID:      entryID(p.in.Provider, p.subject(), kind, n...),
-		Account: p.change.After.Account,
+		ID:      id,
+		Account: a,
 		Subject: p.subject(),
 		Kind:    kind,
 		Deltas:  d,
 		EventID: p.in.EventID,
 		At:      p.in.At,
 	})
+}
+
+// account compares the intent's account with the commission's: a pending
+// credit moves to the new account before the transition; a delivered (or
+// reversed) reward stays where it is and the change is reported. A denied
+// commission holds nothing anywhere: there is nothing to move or report.
+func (p *planner) account(cur Commission) {
+	if p.in.Account == cur.Account {
+		return
+	}
+	switch cur.Status {
+	case Pending:
+		// Numbered by the move, so that a commission that moves again (or
+		// back) writes new entries, never ones that exist.
+		n := cur.Moves + 1
+		eff := cur.Effective()
+		p.add(moveEntryID(p.in.Provider, p.subject(), n, KindVoid), cur.Account, KindVoid, Deltas{Pending: -eff})
+		p.add(moveEntryID(p.in.Provider, p.subject(), n, KindPending), p.in.Account, KindPending, Deltas{Pending: eff})
+		p.change.After.Account, p.change.After.Moves = p.in.Account, n
+		p.change.AccountChange = &AccountChange{From: cur.Account, To: p.in.Account, Moved: true}
+	case Approved, Reversed:
+		p.change.AccountChange = &AccountChange{From: cur.Account, To: p.in.Account}
+	}
 }
 
 func (p *planner) applied(status Status) {

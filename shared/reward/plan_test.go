@@ -134,6 +134,98 @@ func TestPlanHolds(t *testing.T) {
 	}
 }
 
+func TestPlanMovesAPendingCreditToTheIntentsAccount(t *testing.T) {
+	moved := Account{Provider: FirstPromoter, Recipient: Promoter("13"), Unit: Points}
+	to := func(in Intent) Intent { in.Account = moved; return in }
+	movedTwice := stored(Pending, 500, 0)
+	movedTwice.Moves = 1
+	for _, tt := range []struct {
+		name     string
+		cur      *Commission
+		in       Intent
+		outcome  Outcome
+		status   Status
+		entryIDs []string
+		account  Account
+		moves    int64
+		change   *AccountChange
+	}{
+		{"approved in another account", stored(Pending, 500, 0), to(intent(TargetApproved, 500)), Applied, Approved,
+			[]string{"firstpromoter#commission:7#move#1#void", "firstpromoter#commission:7#move#1#pending", "firstpromoter#commission:7#post"}, moved, 1,
+			&AccountChange{From: acct, To: moved, Moved: true}},
+		{"still pending, in another account", stored(Pending, 500, 0), to(intent(TargetPending, 500)), Applied, Pending,
+			[]string{"firstpromoter#commission:7#move#1#void", "firstpromoter#commission:7#move#1#pending"}, moved, 1,
+			&AccountChange{From: acct, To: moved, Moved: true}},
+		{"a second move has entries of its own", movedTwice, to(intent(TargetPending, 500)), Applied, Pending,
+			[]string{"firstpromoter#commission:7#move#2#void", "firstpromoter#commission:7#move#2#pending"}, moved, 2,
+			&AccountChange{From: acct, To: moved, Moved: true}},
+		{"denied in another account", stored(Pending, 500, 100), to(intent(TargetDenied, 400)), Applied, Denied,
+			[]string{"firstpromoter#commission:7#move#1#void", "firstpromoter#commission:7#move#1#pending", "firstpromoter#commission:7#void#0"}, moved, 1,
+			&AccountChange{From: acct, To: moved, Moved: true}},
+		{"delivered: stays", stored(Approved, 500, 0), to(intent(TargetApproved, 500)), Duplicate, Approved, nil, acct, 0,
+			&AccountChange{From: acct, To: moved}},
+		{"refunded after delivery: reversed where delivered", stored(Approved, 500, 0), to(intent(TargetRefunded, 200)), Applied, Approved,
+			[]string{"firstpromoter#commission:7#reverse#200"}, acct, 0, &AccountChange{From: acct, To: moved}},
+		{"stale: its account says nothing", stored(Pending, 500, 0), to(intent(TargetPending, 600)), Stale, Pending, nil, acct, 0, nil},
+		{"denied: nothing anywhere", stored(Denied, 500, 500), to(intent(TargetDenied, 500)), Duplicate, Denied, nil, acct, 0, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Plan(tt.cur, tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Outcome != tt.outcome || c.After.Status != tt.status || c.After.Account != tt.account || c.After.Moves != tt.moves {
+				t.Errorf("outcome %s, status %s, account %s, moves %d; want %s, %s, %s, %d", c.Outcome, c.After.Status, c.After.Account, c.After.Moves, tt.outcome, tt.status, tt.account, tt.moves)
+			}
+			if diff := cmp.Diff(tt.change, c.AccountChange); diff != "" {
+				t.Errorf("account change (-want +got):\n%s", diff)
+			}
+			var ids []string
+			for _, e := range c.Entries {
+				ids = append(ids, e.ID)
+			}
+			if diff := cmp.Diff(tt.entryIDs, ids); diff != "" {
+				t.Errorf("entry ids (-want +got):\n%s", diff)
+			}
+			if c.Outcome != Applied {
+				return
+			}
+			// The commission's earlier entries in its first account, then
+			// the change: the audit must find nothing.
+			history := []Entry{{ID: "firstpromoter#commission:7#pending", Account: acct, Subject: "commission:7", Kind: KindPending, Deltas: Deltas{Pending: tt.cur.Amount}}}
+			if tt.cur.Status == Approved {
+				history[0].Kind, history[0].Deltas = KindPost, Deltas{Available: tt.cur.Amount}
+			}
+			if tt.cur.Refunded > 0 {
+				history = append(history, Entry{ID: "firstpromoter#commission:7#void#400", Account: acct, Subject: "commission:7", Kind: KindVoid, Deltas: Deltas{Pending: -tt.cur.Refunded}})
+			}
+			if tt.cur.Moves > 0 {
+				// It moved away and back before.
+				history = append(history,
+					Entry{ID: "m1", Account: acct, Subject: "commission:7", Deltas: Deltas{Pending: -tt.cur.Amount}},
+					Entry{ID: "m2", Account: moved, Subject: "commission:7", Deltas: Deltas{Pending: tt.cur.Amount}},
+					Entry{ID: "m3", Account: moved, Subject: "commission:7", Deltas: Deltas{Pending: -tt.cur.Amount}},
+					Entry{ID: "m4", Account: acct, Subject: "commission:7", Deltas: Deltas{Pending: tt.cur.Amount}})
+			}
+			all := append(history, c.Entries...)
+			sums := map[Account]Deltas{}
+			for _, e := range all {
+				sums[e.Account] = sums[e.Account].Add(e.Deltas)
+			}
+			var bal []Balance
+			for a, d := range sums {
+				bal = append(bal, Balance{Account: a, Deltas: d})
+				if a != c.After.Account && d != (Deltas{}) {
+					t.Errorf("%s keeps %+v", a, d)
+				}
+			}
+			if v := Audit(all, bal, []Commission{c.After}); len(v) > 0 {
+				t.Errorf("audit: %v", v)
+			}
+		})
+	}
+}
+
 func TestPlanRefusesInvalidIntents(t *testing.T) {
 	bad := []Intent{
 		{Provider: FirstPromoter, Target: TargetPending, Account: acct, Amount: 1},
@@ -208,6 +300,19 @@ func TestAuditFindsViolations(t *testing.T) {
 	if v := Audit(c.Entries, good, []Commission{c.After}); len(v) != 0 {
 		t.Fatalf("clean ledger: %v", v)
 	}
+	// Created for one promoter, posted from another that never held it.
+	other := Account{Provider: FirstPromoter, Recipient: Promoter("13"), Unit: Points}
+	var stranded struct {
+		entries    []Entry
+		balances   []Balance
+		commission Commission
+	}
+	stranded.entries = []Entry{
+		{ID: "p", Account: acct, Subject: "commission:7", Kind: KindPending, Deltas: Deltas{Pending: 500}},
+		{ID: "q", Account: other, Subject: "commission:7", Kind: KindPost, Deltas: Deltas{Pending: -500, Available: 500}},
+	}
+	stranded.balances = []Balance{{Account: acct, Deltas: Deltas{Pending: 500}}, {Account: other, Deltas: Deltas{Pending: -500, Available: 500}}}
+	stranded.commission = Commission{Provider: FirstPromoter, ID: "7", Account: other, Amount: 500, Status: Approved}
 	tests := []struct {
 		name        string
 		entries     []Entry
@@ -220,6 +325,7 @@ func TestAuditFindsViolations(t *testing.T) {
 		{"status disagrees", c.Entries, good, []Commission{*stored(Pending, 500, 0)}, "status pending"},
 		{"duplicate entry", append(append([]Entry{}, c.Entries...), c.Entries...), []Balance{{Account: acct, Deltas: Deltas{Available: 1000}}}, nil, "appears twice"},
 		{"negative pending", []Entry{{ID: "x", Account: acct, Deltas: Deltas{Pending: -1}}}, []Balance{{Account: acct, Deltas: Deltas{Pending: -1}}}, nil, "negative balance"},
+		{"a credit left in another account", stranded.entries, stranded.balances, []Commission{stranded.commission}, "the commission is in"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

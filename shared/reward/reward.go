@@ -126,6 +126,10 @@ type Commission struct {
 	// Reduced marks a commission a refund has cut: a later approval
 	// carrying a larger amount must not restore what was refunded.
 	Reduced bool
+	// Moves counts the times its pending credit moved to another account
+	// (the platform named another recipient or unit): it numbers the move
+	// entries, so that each move has ids of its own.
+	Moves int64
 
 	Fulfilment      Fulfilment
 	FulfilmentBatch string // platform batch process id, when asynchronous

@@ -2,6 +2,7 @@ package reward
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -43,15 +44,34 @@ func (m *PayoutMismatch) Error() string { return "reward: payout is not in the p
 // written.
 var ErrDuplicateEvent = fmt.Errorf("reward: event already handled")
 
+// ErrOutdated means the store holds a state as new as the write or newer:
+// nothing was written.
+var ErrOutdated = errors.New("reward: a newer state is stored")
+
+// Hold says whether a recipient is on hold (nothing of theirs posts), as of
+// At: the platform's time of the event, or of the listing, that said so.
+type Hold struct {
+	Provider  Provider
+	Recipient Recipient
+	Held      bool
+	At        time.Time
+}
+
+// Supersedes reports whether h replaces the stored hold old (nil: none).
+// Only a newer hold does: a blocked event retried after the unblocked one
+// that followed it, or redriven after its event record expired, changes
+// nothing. A hold stored without a time is older than any.
+func (h Hold) Supersedes(old *Hold) bool { return old == nil || old.At.Before(h.At) }
+
 // Store keeps the ledger. Every write is atomic: it happens whole or not at
 // all. Implementations translate their storage errors into the sentinel
 // errors of this package; any other error is transient and worth a retry.
 type Store interface {
 	// Apply writes a planned change in one atomic step: the event record
 	// (skipped when ev.ID is empty), the commission (only if it is still
-	// in the state of change.Before: same status, amount, refunded amount
-	// held approval and reduced mark, or absent when Before is nil; its fulfilment
-	// fields change only with change.FulfilmentChanged), the new entries
+	// in the state of change.Before, as SameState compares it, or absent
+	// when Before is nil; its fulfilment fields change only with
+	// change.FulfilmentChanged), the new entries
 	// (each only if its id is new) and the balance deltas. Errors:
 	// ErrDuplicateEvent; *Mismatch; ErrEntryConflict when an entry id
 	// exists with other content; ErrConflict when a concurrent write got
@@ -63,10 +83,15 @@ type Store interface {
 	// transition, an event that only needs acknowledging). ErrDuplicateEvent
 	// if it exists.
 	RecordEvent(ctx context.Context, ev EventRecord) error
-	// SetHold records whether a recipient is on hold, with its event.
-	SetHold(ctx context.Context, ev EventRecord, account Account, held bool) error
+	// SetHold records whether a recipient is on hold, with its event
+	// (skipped when ev.ID is empty), only if h supersedes the stored hold.
+	// Errors: ErrDuplicateEvent; ErrOutdated when the stored hold is as new
+	// or newer (nothing is written, not even the event record).
+	SetHold(ctx context.Context, ev EventRecord, h Hold) error
 	// Held reports whether a recipient of a provider is on hold.
 	Held(ctx context.Context, p Provider, r Recipient) (bool, error)
+	// Holds lists the holds of p, held or released, in no order.
+	Holds(ctx context.Context, p Provider) ([]Hold, error)
 	// Commission returns a stored commission or ErrNotFound.
 	Commission(ctx context.Context, p Provider, id string) (Commission, error)
 	// Payout returns a stored payout or ErrNotFound.
@@ -144,12 +169,15 @@ func (l Ledger) Audit() []Violation {
 }
 
 // SameState reports whether two commission states plan alike: the fields
-// Store.Apply's condition compares.
+// Store.Apply's condition compares. The account and the move count are
+// part of it: entries planned for one account must never be written
+// against a commission whose credit is in another.
 func SameState(a, b *Commission) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	return a.Status == b.Status && a.Amount == b.Amount && a.Refunded == b.Refunded && a.HeldApproval == b.HeldApproval && a.Reduced == b.Reduced
+	return a.Status == b.Status && a.Amount == b.Amount && a.Refunded == b.Refunded && a.HeldApproval == b.HeldApproval && a.Reduced == b.Reduced &&
+		a.Account == b.Account && a.Moves == b.Moves
 }
 
 // SamePayoutState reports whether two payout states plan alike: the fields

@@ -31,6 +31,48 @@ type Payout struct {
 	CompletedAt *time.Time `json:"completedAt"`
 }
 
+// Affiliate is an AgentRef affiliate; its status is approved or blocked.
+type Affiliate struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"userId"`
+	ProgramID string    `json:"programId"`
+	Code      string    `json:"code"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Flag is an AgentRef fraud flag; its status is open, reviewed, dismissed
+// or confirmed.
+type Flag struct {
+	ID          string     `json:"id"`
+	AffiliateID string     `json:"affiliateId"`
+	Type        string     `json:"type"`
+	Status      string     `json:"status"`
+	Note        *string    `json:"note"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	ResolvedAt  *time.Time `json:"resolvedAt"`
+}
+
+// PutAffiliate creates or replaces an affiliate.
+func (s *Simulator) PutAffiliate(a Affiliate) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = s.Now()
+	}
+	s.affiliates[a.ID] = &a
+}
+
+// PutFlag creates or replaces a flag.
+func (s *Simulator) PutFlag(f Flag) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.CreatedAt.IsZero() {
+		f.CreatedAt = s.Now()
+	}
+	s.flags[f.ID] = &f
+}
+
 // PutConversion creates or replaces a conversion.
 func (s *Simulator) PutConversion(c Conversion) {
 	s.mu.Lock()
@@ -63,6 +105,8 @@ func (s *Simulator) serveAgentRef(w http.ResponseWriter, r *http.Request, path s
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The platform's clock, as a real server states it on every answer.
+	w.Header().Set("Date", s.Now().UTC().Format(http.TimeFormat))
 	q := r.URL.Query()
 	switch {
 	case r.Method == http.MethodGet && path == "/conversions":
@@ -89,6 +133,35 @@ func (s *Simulator) serveAgentRef(w http.ResponseWriter, r *http.Request, path s
 		sort.Strings(keys)
 		for _, k := range keys {
 			rows = append(rows, s.payouts[k])
+		}
+		writePage(w, q, rows)
+	case r.Method == http.MethodGet && path == "/affiliates":
+		// Blocked affiliates are listed only when asked for (includeBlocked).
+		var rows []any
+		var keys []string
+		for id, a := range s.affiliates {
+			if (q.Get("status") == "" || a.Status == q.Get("status")) && (a.Status != "blocked" || q.Get("includeBlocked") == "true") &&
+				(q.Get("programId") == "" || a.ProgramID == q.Get("programId")) {
+				keys = append(keys, id)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			rows = append(rows, s.affiliates[k])
+		}
+		writePage(w, q, rows)
+	case r.Method == http.MethodGet && path == "/flags":
+		var rows []any
+		var keys []string
+		for id, f := range s.flags {
+			if (q.Get("status") == "" || f.Status == q.Get("status")) && (q.Get("type") == "" || f.Type == q.Get("type")) &&
+				(q.Get("affiliateId") == "" || f.AffiliateID == q.Get("affiliateId")) {
+				keys = append(keys, id)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			rows = append(rows, s.flags[k])
 		}
 		writePage(w, q, rows)
 	default:

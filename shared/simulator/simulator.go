@@ -55,6 +55,8 @@ type Simulator struct {
 	commissions map[int64]*FPCommission
 	conversions map[string]*Conversion
 	payouts     map[string]*Payout
+	affiliates  map[string]*Affiliate
+	flags       map[string]*Flag
 	batches     map[string]*batch
 	nextBatch   int
 	failFulfil  map[int64]string
@@ -73,6 +75,8 @@ func New() *Simulator {
 		commissions: map[int64]*FPCommission{},
 		conversions: map[string]*Conversion{},
 		payouts:     map[string]*Payout{},
+		affiliates:  map[string]*Affiliate{},
+		flags:       map[string]*Flag{},
 		batches:     map[string]*batch{},
 		failFulfil:  map[int64]string{},
 	}

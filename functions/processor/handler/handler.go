@@ -33,7 +33,7 @@ type Handler struct {
 var metricNames = []string{
 	relay.CountApplied, relay.CountDuplicate, relay.CountStale, relay.CountIgnored, relay.CountDelivered,
 	relay.CountAcknowledged, relay.CountAckFailed, relay.CountAckPending, relay.CountPlatformError, relay.CountFailed,
-	"undecodable",
+	relay.CountAccountChanged, "undecodable",
 }
 
 var batchMetrics = func() telemetry.Spec {
