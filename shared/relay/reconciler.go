@@ -22,6 +22,7 @@ type ReconcileFirstPromoterAPI interface {
 	MarkFulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
 	BatchProcess(ctx context.Context, id string) (firstpromoter.BatchResult, error)
 	Approve(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
+	Standings(ctx context.Context, ids []int64) (map[int64]firstpromoter.Standing, error)
 }
 
 // AgentRefAPI is what the reconciler asks of AgentRef.
@@ -322,7 +323,6 @@ func (rc *Reconciler) pollBatches(ctx context.Context, r *run) error {
 		if !res.Done() {
 			continue
 		}
-		res.Async = false
 		var delivered []reward.Commission
 		for _, id := range b.CommissionIDs {
 			c, err := store.Commission(ctx, reward.FirstPromoter, id)
@@ -333,16 +333,32 @@ func (rc *Reconciler) pollBatches(ctx context.Context, r *run) error {
 				delivered = append(delivered, c)
 			}
 		}
-		if res.Status != "completed" {
-			// A failed or stopped batch: everything in it stays in the outbox.
-			delivered = nil
+		// The whole batch is settled, so that its failure count is read
+		// against every id it covered.
+		ids := make([]int64, 0, len(b.CommissionIDs))
+		for _, id := range b.CommissionIDs {
+			if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+				ids = append(ids, n)
+			}
 		}
-		Record(ctx, store, rc.Processor.Now(), delivered, res, r.count, r.log)
+		s := newSettlement()
+		if len(delivered) > 0 {
+			if err := s.settle(ctx, rc.FirstPromoter, ids, answerOf(res)); err != nil {
+				r.count(CountPlatformError)
+				return fmt.Errorf("batch %s: %w", b.ID, err)
+			}
+		}
+		rc.recorder(r).record(ctx, delivered, s)
 		if err := store.DeleteBatch(ctx, b); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// recorder stores a run's acknowledgements.
+func (rc *Reconciler) recorder(r *run) recorder {
+	return recorder{store: rc.Processor.Store, now: rc.Processor.Now(), count: r.count, log: r.log}
 }
 
 // outbox acknowledges delivered, unacknowledged commissions in batches of
@@ -381,17 +397,12 @@ func (rc *Reconciler) outbox(ctx context.Context, r *run) error {
 			return err
 		}
 		chunk := todo[start:min(start+firstpromoter.MaxPerPage, len(todo))]
-		ids := make([]int64, 0, len(chunk))
-		for _, c := range chunk {
-			id, _ := strconv.ParseInt(c.ID, 10, 64)
-			ids = append(ids, id)
-		}
-		res, err := rc.FirstPromoter.MarkFulfilled(ctx, ids)
+		s, err := markFulfilled(ctx, rc.FirstPromoter, commissionIDs(chunk))
+		rc.recorder(r).record(ctx, chunk, s)
 		if err != nil {
 			r.count(CountPlatformError)
-			return fmt.Errorf("mark_fulfilled %d commissions: %w", len(ids), err)
+			return err
 		}
-		Record(ctx, store, rc.Processor.Now(), chunk, res, r.count, r.log)
 	}
 	return nil
 }
