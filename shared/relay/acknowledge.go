@@ -54,9 +54,10 @@ type settlement struct {
 	// acknowledged: the platform confirmed them fulfilled.
 	acknowledged map[int64]bool
 	// refused: the platform failed them one by one and still shows them
-	// approved and unfulfilled.
+	// approved and unfulfilled: it will not fulfil them, and trying again
+	// would not change that.
 	refused map[int64]string
-	// unconfirmed: neither confirmed nor refused; tried again later.
+	// unconfirmed: neither confirmed nor refused for good; tried again.
 	unconfirmed map[int64]string
 	// batches are asynchronous batches to poll, by platform id.
 	batches map[string][]int64
@@ -192,14 +193,17 @@ type recorder struct {
 	now   time.Time
 	// count is called with the counter names of what happened.
 	count func(string)
-	log   *slog.Logger
+	// refused, when set, is told of each commission the platform refused
+	// for good.
+	refused func(c reward.Commission, reason string)
+	log     *slog.Logger
 }
 
 // record stores a settlement for the delivered commissions it covers:
-// acknowledged ones leave the outbox with their fulfilled balance,
-// refused and unconfirmed ones stay in it with their reason, and each
-// asynchronous batch is recorded once for polling (its commissions stay in
-// the outbox until then).
+// acknowledged ones leave the outbox with their fulfilled balance, refused
+// ones leave it with their reason, unconfirmed ones stay in it with
+// theirs, and each asynchronous batch is recorded once for polling (its
+// commissions stay in the outbox until then).
 func (r recorder) record(ctx context.Context, delivered []reward.Commission, s *settlement) {
 	byID := map[int64]reward.Commission{}
 	for _, c := range delivered {
@@ -234,13 +238,24 @@ func (r recorder) record(ctx context.Context, delivered []reward.Commission, s *
 		}
 		next := c
 		next.Fulfilment, next.FulfilmentError, next.UpdatedAt = reward.Failed, reason, r.now
+		if refused {
+			next.Fulfilment = reward.Refused
+		}
 		err := r.store.SetFulfilment(ctx, next, c.Fulfilment)
 		if errors.As(err, new(*reward.Mismatch)) {
-			// Someone else (a concurrent run) recorded an outcome first.
+			// Someone else (a concurrent run, a reversal) changed it first.
 			continue
 		}
 		if err != nil {
 			r.log.WarnContext(ctx, "could not record the platform's answer; the reconciler will retry it", "commission_id", c.ID, "error", err.Error())
+			continue
+		}
+		if refused {
+			r.count(CountAckRefused)
+			r.log.WarnContext(ctx, "the platform refuses to mark the delivery fulfilled; it leaves the outbox", "commission_id", c.ID, "reason", reason)
+			if r.refused != nil {
+				r.refused(next, reason)
+			}
 			continue
 		}
 		r.count(CountAckFailed)

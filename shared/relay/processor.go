@@ -80,6 +80,7 @@ const (
 	CountDelivered     = "delivered"
 	CountAcknowledged  = "acknowledged"
 	CountAckFailed     = "acknowledgement_failed"
+	CountAckRefused    = "acknowledgement_refused"
 	CountAckPending    = "acknowledgement_async"
 	CountPlatformError = "platform_error"
 	CountFailed        = "failed"

@@ -226,7 +226,15 @@ func (rc *Reconciler) applyFP(ctx context.Context, r *run, c firstpromoter.Commi
 	if got := change.After; change.Outcome != reward.Applied && got.Account.Unit != "" && got.Account.Unit != in.Account.Unit {
 		r.drift(reward.FirstPromoter, in.CommissionID, fmt.Sprintf("unit changed from %s to %s", got.Account.Unit, in.Account.Unit))
 	}
+	if got := change.After; target == reward.TargetApproved && got.Fulfilment == reward.Refused {
+		// Still approved and unfulfilled on the platform, which refused it.
+		r.drift(reward.FirstPromoter, in.CommissionID, refusedProblem(got.FulfilmentError))
+	}
 	return nil
+}
+
+func refusedProblem(reason string) string {
+	return "the platform refuses to mark the delivery fulfilled: " + reason
 }
 
 // fpApproved delivers approved commissions the platform has not seen
@@ -292,6 +300,11 @@ func (rc *Reconciler) fpFulfilled(ctx context.Context, r *run) error {
 			return err
 		case stored.Status != reward.Approved && stored.Status != reward.Reversed:
 			r.drift(reward.FirstPromoter, stored.ID, fmt.Sprintf("the platform shows it fulfilled; the ledger has it %s", stored.Status))
+		case stored.Fulfilment == reward.Refused:
+			// Refused, then fulfilled on the platform (by an operator): the
+			// platform confirms it now.
+			rc.recorder(r).acknowledged(ctx, stored)
+			r.touched[stored.ID] = reward.FirstPromoter
 		}
 		return nil
 	})
@@ -329,7 +342,7 @@ func (rc *Reconciler) pollBatches(ctx context.Context, r *run) error {
 			if err != nil {
 				return err
 			}
-			if c.Fulfilment == reward.Requested || c.Fulfilment == reward.Failed {
+			if c.Fulfilment.Outstanding() {
 				delivered = append(delivered, c)
 			}
 		}
@@ -356,9 +369,11 @@ func (rc *Reconciler) pollBatches(ctx context.Context, r *run) error {
 	return nil
 }
 
-// recorder stores a run's acknowledgements.
+// recorder stores a run's acknowledgements; a refusal is drift.
 func (rc *Reconciler) recorder(r *run) recorder {
-	return recorder{store: rc.Processor.Store, now: rc.Processor.Now(), count: r.count, log: r.log}
+	return recorder{store: rc.Processor.Store, now: rc.Processor.Now(), count: r.count, log: r.log, refused: func(c reward.Commission, reason string) {
+		r.drift(c.Provider, c.ID, refusedProblem(reason))
+	}}
 }
 
 // outbox acknowledges delivered, unacknowledged commissions in batches of
@@ -384,7 +399,12 @@ func (rc *Reconciler) outbox(ctx context.Context, r *run) error {
 		return err
 	}
 	if len(out) > 0 {
-		r.res.Counts[GaugeOutboxAge] = int(rc.Processor.Now().Sub(out[0].UpdatedAt).Seconds())
+		// From the first delivery: failed attempts since do not make it younger.
+		since := out[0].RequestedAt
+		if since.IsZero() {
+			since = out[0].UpdatedAt
+		}
+		r.res.Counts[GaugeOutboxAge] = int(rc.Processor.Now().Sub(since).Seconds())
 	}
 	var todo []reward.Commission
 	for _, c := range out {
