@@ -68,7 +68,8 @@ func newSettlement() *settlement {
 }
 
 // markFulfilled sends ids to mark_fulfilled and settles the answer. A
-// request refused whole (422) is split in halves until the id the platform
+// request refused whole (422) is sent again with only the ids the platform
+// lists as approved and unfulfilled, split in halves until the id it
 // refuses is alone, so one commission never holds back the others. The
 // error is the platform's when it could not be reached or asked: the ids
 // it concerns have no verdict.
@@ -77,24 +78,15 @@ func markFulfilled(ctx context.Context, api fulfilmentAPI, ids []int64) (*settle
 	if len(ids) == 0 {
 		return s, nil
 	}
-	return s, s.send(ctx, api, ids)
+	return s, s.send(ctx, api, ids, nil)
 }
 
-func (s *settlement) send(ctx context.Context, api fulfilmentAPI, ids []int64) error {
+// send sends ids; standing, when known, is where the platform showed them.
+func (s *settlement) send(ctx context.Context, api fulfilmentAPI, ids []int64, standing map[int64]firstpromoter.Standing) error {
 	res, err := api.MarkFulfilled(ctx, ids)
 	switch {
-	case errors.Is(err, firstpromoter.ErrInvalid) && len(ids) > 1:
-		half := len(ids) / 2
-		return errors.Join(s.send(ctx, api, ids[:half]), s.send(ctx, api, ids[half:]))
 	case errors.Is(err, firstpromoter.ErrInvalid):
-		// One id refused: fulfilled already (a repeat the platform refuses)
-		// or not fulfillable; the platform's state tells which.
-		reason := "the platform refused the request"
-		var apiErr *firstpromoter.APIError
-		if errors.As(err, &apiErr) && (apiErr.Message != "" || apiErr.Code != "") {
-			reason = strings.TrimSpace(apiErr.Code + " " + apiErr.Message)
-		}
-		return s.settle(ctx, api, ids, answer{refusals: 1, outcome: "request refused", messages: reason})
+		return s.refusedWhole(ctx, api, ids, standing, err)
 	case err != nil:
 		return fmt.Errorf("mark_fulfilled %d commissions: %w", len(ids), err)
 	case res.Async:
@@ -104,6 +96,46 @@ func (s *settlement) send(ctx context.Context, api fulfilmentAPI, ids []int64) e
 		return nil
 	}
 	return s.settle(ctx, api, ids, answerOf(res))
+}
+
+// refusedWhole settles a request the platform refused whole: ids it shows
+// fulfilled (a repeat it refuses) are acknowledged, ids it does not list
+// approved wait for their reversal, and the rest are sent again, in halves
+// when they were all in the refused request; one refused alone is refused.
+func (s *settlement) refusedWhole(ctx context.Context, api fulfilmentAPI, ids []int64, standing map[int64]firstpromoter.Standing, refusal error) error {
+	reason := "the platform refused the request"
+	var apiErr *firstpromoter.APIError
+	if errors.As(refusal, &apiErr) && (apiErr.Message != "" || apiErr.Code != "") {
+		reason = bounded(strings.TrimSpace(apiErr.Code + " " + apiErr.Message))
+	}
+	if standing == nil {
+		var err error
+		if standing, err = api.Standings(ctx, ids); err != nil {
+			return fmt.Errorf("ask which of %d commissions are fulfilled: %w", len(ids), err)
+		}
+	}
+	var open []int64
+	for _, id := range ids {
+		switch standing[id] {
+		case firstpromoter.Fulfilled:
+			s.acknowledged[id] = true
+		case firstpromoter.Unfulfillable:
+			s.unconfirmed[id] = "the platform does not show it approved: " + reason
+		default:
+			open = append(open, id)
+		}
+	}
+	switch {
+	case len(open) == 0:
+		return nil
+	case len(open) < len(ids):
+		return s.send(ctx, api, open, standing)
+	case len(open) == 1:
+		s.refused[open[0]] = reason
+		return nil
+	}
+	half := len(open) / 2
+	return errors.Join(s.send(ctx, api, open[:half], standing), s.send(ctx, api, open[half:], standing))
 }
 
 // answer is what the platform said of a set of ids.
@@ -138,14 +170,19 @@ func (a answer) reason(id int64) string {
 	if msg == "" {
 		msg = a.outcome
 	}
-	if len(msg) > maxReason {
-		msg = msg[:maxReason] + "..."
-	}
-	return msg
+	return bounded(msg)
 }
 
 // maxReason bounds a stored reason: a batch of 100 may carry 100 messages.
 const maxReason = 300
+
+func bounded(reason string) string {
+	if len(reason) > maxReason {
+		// Cut on a character boundary: DynamoDB stores only valid UTF-8.
+		return strings.ToValidUTF8(reason[:maxReason], "") + "..."
+	}
+	return reason
+}
 
 // settle records a finished answer for ids. Anything short of a plain
 // success is checked against the platform's state: an id is acknowledged

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rewardrelay/rewardrelay/shared/fake"
 	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
@@ -225,6 +227,38 @@ func TestOneRefusedCommissionDoesNotHoldBackTheOthers(t *testing.T) {
 			h.checkAcknowledged(t, ids, want...)
 		})
 	})
+}
+
+func TestRequestRefusedWholeIsSentAgainWithoutWhatCannotBeFulfilled(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		ids := span(1, 4)
+		h.deliverUnacknowledged(t, ids...)
+		// 3 is pending again on the platform: mark_fulfilled cannot work on
+		// it, and the platform refuses the whole request.
+		h.sim.SetStatus(3, "pending")
+		h.sim.RefuseWholeRequests(true)
+		rc := h.reconciler(t)
+		rc.AgentRef = nil
+		posts := h.sim.CallCount("POST")
+		rc.Run(t.Context())
+		if n := h.sim.CallCount("POST") - posts; n != 2 {
+			t.Errorf("%d mark_fulfilled requests, want 2: the refused one and one without commission 3", n)
+		}
+		h.checkAcknowledged(t, ids, 1, 2, 4)
+		if c := h.fulfilment(t, 3); c.Fulfilment != reward.Failed {
+			t.Errorf("commission 3: %q %q, want it left in the outbox", c.Fulfilment, c.FulfilmentError)
+		}
+	})
+}
+
+func TestRefusalReasonsAreBounded(t *testing.T) {
+	long := strings.Repeat("é", maxReason)
+	if got := bounded(long); len(got) > maxReason+len("...") || !utf8.ValidString(got) {
+		t.Errorf("bounded to %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
+	}
+	if got := bounded("payout missing"); got != "payout missing" {
+		t.Errorf("a short reason became %q", got)
+	}
 }
 
 // deliverUnacknowledged delivers approvals while the platform cannot be
