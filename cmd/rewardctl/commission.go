@@ -50,6 +50,9 @@ func commissionCommand() *cobra.Command {
 			if c.FulfilmentError != "" {
 				fmt.Fprintf(w, " (%s)", c.FulfilmentError)
 			}
+			if !c.RequestedAt.IsZero() {
+				fmt.Fprintf(w, ", requested %s", c.RequestedAt.Format(time.RFC3339))
+			}
 			if c.HeldApproval {
 				fmt.Fprint(w, "; approved while the recipient is on hold")
 			}

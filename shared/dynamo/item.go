@@ -85,6 +85,7 @@ type commissionItem struct {
 	Fulfilment      string `dynamodbav:"fulfilment,omitempty"`
 	FulfilmentBatch string `dynamodbav:"fulfilment_batch,omitempty"`
 	FulfilmentError string `dynamodbav:"fulfilment_error,omitempty"`
+	RequestedAt     string `dynamodbav:"requested_at,omitempty"`
 	UpdatedAt       string `dynamodbav:"updated_at"`
 	Outbox          string `dynamodbav:"outbox,omitempty"`
 	OutboxAt        string `dynamodbav:"outbox_at,omitempty"`
@@ -95,11 +96,22 @@ func (c commissionItem) commission() (reward.Commission, error) {
 	if err != nil {
 		return reward.Commission{}, fmt.Errorf("commission %s: updated_at %q: %w", c.PK, c.UpdatedAt, err)
 	}
+	// An item written before requested_at existed has only its outbox time.
+	requested := c.RequestedAt
+	if requested == "" {
+		requested = c.OutboxAt
+	}
+	var requestedAt time.Time
+	if requested != "" {
+		if requestedAt, err = time.Parse(time.RFC3339Nano, requested); err != nil {
+			return reward.Commission{}, fmt.Errorf("commission %s: requested_at %q: %w", c.PK, requested, err)
+		}
+	}
 	return reward.Commission{
 		Provider: reward.Provider(c.Provider), ID: c.ID, Account: c.account(),
 		Amount: c.Amount, Refunded: c.Refunded, Status: reward.Status(c.Status), Version: c.Version,
 		HeldApproval: c.HeldApproval, Reduced: c.Reduced, Moves: c.Moves, Fulfilment: reward.Fulfilment(c.Fulfilment),
-		FulfilmentBatch: c.FulfilmentBatch, FulfilmentError: c.FulfilmentError, UpdatedAt: at,
+		FulfilmentBatch: c.FulfilmentBatch, FulfilmentError: c.FulfilmentError, RequestedAt: requestedAt, UpdatedAt: at,
 	}, nil
 }
 

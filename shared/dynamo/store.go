@@ -176,6 +176,11 @@ func (s *Store) commissionPart(c reward.Change) (part, error) {
 			And(expression.Name("currency").Equal(expression.Value(acct.Currency))).
 			And(moves)
 	}
+	if b := c.Before; b != nil && c.FulfilmentChanged {
+		// reward.FulfilmentHolds: an acknowledgement recorded meanwhile is
+		// never overwritten.
+		cond = cond.And(fulfilmentIs(b.Fulfilment))
+	}
 	e, err := build(expression.NewBuilder().WithUpdate(upd).WithCondition(cond))
 	if err != nil {
 		return part{}, err
@@ -192,7 +197,8 @@ func (s *Store) commissionPart(c reward.Change) (part, error) {
 }
 
 // fulfilmentUpdate writes the fulfilment fields and keeps the sparse outbox
-// index in step: only requested and failed deliveries are in it.
+// index in step: only requested and failed deliveries are in it, ordered by
+// when they entered it (outbox_at and requested_at are set once).
 func fulfilmentUpdate(upd expression.UpdateBuilder, c reward.Commission) expression.UpdateBuilder {
 	setOrRemove := func(u expression.UpdateBuilder, name, v string) expression.UpdateBuilder {
 		if v == "" {
@@ -200,14 +206,31 @@ func fulfilmentUpdate(upd expression.UpdateBuilder, c reward.Commission) express
 		}
 		return u.Set(expression.Name(name), expression.Value(v))
 	}
+	setOnce := func(u expression.UpdateBuilder, name string, at time.Time) expression.UpdateBuilder {
+		return u.Set(expression.Name(name), expression.IfNotExists(expression.Name(name), expression.Value(at.UTC().Format(time.RFC3339Nano))))
+	}
 	upd = setOrRemove(upd, "fulfilment", string(c.Fulfilment))
 	upd = setOrRemove(upd, "fulfilment_batch", c.FulfilmentBatch)
 	upd = setOrRemove(upd, "fulfilment_error", c.FulfilmentError)
-	if c.Fulfilment == reward.Requested || c.Fulfilment == reward.Failed {
-		return upd.Set(expression.Name("outbox"), expression.Value(string(c.Provider))).
-			Set(expression.Name("outbox_at"), expression.Value(c.UpdatedAt.UTC().Format(time.RFC3339Nano)))
+	if !c.RequestedAt.IsZero() {
+		upd = setOnce(upd, "requested_at", c.RequestedAt)
+	}
+	if c.Fulfilment.Outstanding() {
+		since := c.RequestedAt
+		if since.IsZero() {
+			since = c.UpdatedAt
+		}
+		return setOnce(upd.Set(expression.Name("outbox"), expression.Value(string(c.Provider))), "outbox_at", since)
 	}
 	return upd.Remove(expression.Name("outbox")).Remove(expression.Name("outbox_at"))
+}
+
+// fulfilmentIs is the condition that the stored fulfilment is f.
+func fulfilmentIs(f reward.Fulfilment) expression.ConditionBuilder {
+	if f == reward.NotRequested {
+		return expression.AttributeNotExists(expression.Name("fulfilment"))
+	}
+	return expression.Name("fulfilment").Equal(expression.Value(string(f)))
 }
 
 func mismatch(old map[string]types.AttributeValue) error {

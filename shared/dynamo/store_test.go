@@ -48,3 +48,37 @@ func TestAHoldStoredWithoutATimeIsReplacedByANewerOne(t *testing.T) {
 		t.Errorf("Holds: %+v %v, want the release", got, err)
 	}
 }
+
+// TestOutboxItemsWrittenBeforeRequestedAt reads an outbox item as the
+// previous version wrote it (outbox_at only): it keeps its age through a
+// failed acknowledgement.
+func TestOutboxItemsWrittenBeforeRequestedAt(t *testing.T) {
+	client, table := awstest.Table(t)
+	s := &Store{Client: client, Table: table}
+	delivered := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	acct := reward.Account{Provider: reward.FirstPromoter, Recipient: reward.Promoter("12"), Unit: reward.Points}
+	item, err := attributevalue.MarshalMap(commissionItem{
+		PK: commissionPK(reward.FirstPromoter, "81"), SK: skState, Type: typeCommission, accountItem: accountOf(acct),
+		ID: "81", Amount: 10, Status: string(reward.Approved), Version: 1, Fulfilment: string(reward.Requested),
+		UpdatedAt: delivered.Format(time.RFC3339Nano), Outbox: string(reward.FirstPromoter), OutboxAt: delivered.Format(time.RFC3339Nano),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.PutItem(t.Context(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Commission(t.Context(), reward.FirstPromoter, "81")
+	if err != nil || !c.RequestedAt.Equal(delivered) {
+		t.Fatalf("read %+v %v, want requested at %s", c, err, delivered)
+	}
+	c.RequestedAt = time.Time{}
+	c.Fulfilment, c.FulfilmentError, c.UpdatedAt = reward.Failed, "not confirmed", delivered.Add(time.Hour)
+	if err := s.SetFulfilment(t.Context(), c, reward.Requested); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Outbox(t.Context(), reward.FirstPromoter, 10)
+	if err != nil || len(out) != 1 || !out[0].RequestedAt.Equal(delivered) || out[0].Fulfilment != reward.Failed {
+		t.Errorf("outbox %+v %v, want 81 failed, requested at %s", out, err, delivered)
+	}
+}

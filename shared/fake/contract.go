@@ -246,6 +246,88 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
 		}
 	})
 
+	t.Run("the outbox keeps each delivery's age and loses what is reversed or refused", func(t *testing.T) {
+		s := newStore(t)
+		deliver := func(id string, at time.Time) reward.Commission {
+			t.Helper()
+			apply(t, s, ev("e"+id), plan(t, nil, reward.Intent{Provider: reward.FirstPromoter, CommissionID: id, Target: reward.TargetApproved, Account: acct, Amount: 10, Acknowledge: true, At: at}))
+			c, err := s.Commission(t.Context(), reward.FirstPromoter, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		first := deliver("61", at)
+		second := deliver("62", at.Add(10*time.Minute))
+		deliver("63", at.Add(20*time.Minute))
+		// The first delivery's acknowledgement fails twice, an hour apart:
+		// it stays the oldest.
+		for i, from := range []reward.Fulfilment{reward.Requested, reward.Failed} {
+			failed := first
+			failed.Fulfilment, failed.FulfilmentError, failed.UpdatedAt = reward.Failed, "not confirmed", at.Add(time.Duration(i+1)*time.Hour)
+			if err := s.SetFulfilment(t.Context(), failed, from); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, err := s.Outbox(t.Context(), reward.FirstPromoter, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(out); fmt.Sprint(got) != "[61 62 63]" || !out[0].RequestedAt.Equal(at) || out[0].Fulfilment != reward.Failed {
+			t.Fatalf("outbox %v (first %+v), want 61, 62, 63, the first requested at %s", got, out[0], at)
+		}
+		// Reversed after a failed acknowledgement: out of the outbox in
+		// the same write.
+		cur := out[0]
+		apply(t, s, ev("d61"), plan(t, &cur, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "61", EventID: "d61", Target: reward.TargetDenied, Account: acct, Amount: 10, At: at.Add(3 * time.Hour)}))
+		// Refused by the platform: out of the outbox.
+		refused := second
+		refused.Fulfilment, refused.FulfilmentError, refused.UpdatedAt = reward.Refused, "payout missing", at.Add(3*time.Hour)
+		if err := s.SetFulfilment(t.Context(), refused, reward.Requested); err != nil {
+			t.Fatal(err)
+		}
+		if out, _ := s.Outbox(t.Context(), reward.FirstPromoter, 10); fmt.Sprint(ids(out)) != "[63]" {
+			t.Errorf("outbox %v, want 63 alone", ids(out))
+		}
+		got, _ := s.Commission(t.Context(), reward.FirstPromoter, "61")
+		if got.Status != reward.Reversed || got.Fulfilment != reward.Withdrawn || got.FulfilmentError != "" || !got.RequestedAt.Equal(at) {
+			t.Errorf("reversed before its acknowledgement: %+v", got)
+		}
+		got, _ = s.Commission(t.Context(), reward.FirstPromoter, "62")
+		if got.Fulfilment != reward.Refused || got.FulfilmentError != "payout missing" || !got.RequestedAt.Equal(second.RequestedAt) {
+			t.Errorf("refused: %+v", got)
+		}
+		if b := balance(t, s); b != (reward.Deltas{Available: 20, Reversed: 10}) {
+			t.Errorf("balance %+v", b)
+		}
+	})
+
+	t.Run("a change that writes the fulfilment must find it as planned", func(t *testing.T) {
+		s := newStore(t)
+		apply(t, s, ev("e71"), plan(t, nil, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "71", Target: reward.TargetApproved, Account: acct, Amount: 10, Acknowledge: true, At: at}))
+		read, _ := s.Commission(t.Context(), reward.FirstPromoter, "71")
+		// The platform's acknowledgement is recorded after the read...
+		ack, err := reward.Acknowledge(read, "", at.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		apply(t, s, reward.EventRecord{}, ack)
+		// ...so a reversal planned from the read may not withdraw it.
+		reversal := plan(t, &read, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "71", EventID: "d71", Target: reward.TargetDenied, Account: acct, Amount: 10, At: at.Add(2 * time.Minute)})
+		var m *reward.Mismatch
+		if err := s.Apply(t.Context(), ev("d71"), reversal); !errors.As(err, &m) || m.Current == nil || m.Current.Fulfilment != reward.Acknowledged {
+			t.Fatalf("Apply over a fulfilment that moved: %v, want *Mismatch with the acknowledgement", err)
+		}
+		apply(t, s, ev("d71"), plan(t, m.Current, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "71", EventID: "d71", Target: reward.TargetDenied, Account: acct, Amount: 10, At: at.Add(2 * time.Minute)}))
+		got, _ := s.Commission(t.Context(), reward.FirstPromoter, "71")
+		if got.Status != reward.Reversed || got.Fulfilment != reward.Acknowledged {
+			t.Errorf("after the reversal: %+v", got)
+		}
+		if b := balance(t, s); b != (reward.Deltas{Reversed: 10, Fulfilled: 10}) {
+			t.Errorf("balance %+v", b)
+		}
+	})
+
 	t.Run("batches", func(t *testing.T) {
 		s := newStore(t)
 		for i, id := range []string{"b2", "b1"} {

@@ -112,6 +112,9 @@ func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change)
 	if !reward.SameState(curp, c.Before) {
 		return &reward.Mismatch{Current: curp}
 	}
+	if !reward.FulfilmentHolds(curp, c) {
+		return &reward.Mismatch{Current: curp}
+	}
 	if err := s.checkEntries(c.Entries); err != nil {
 		return err
 	}
@@ -120,10 +123,13 @@ func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change)
 	}
 	after := c.After
 	after.Version = cur.Version + 1
-	if !c.FulfilmentChanged && ok {
+	switch {
+	case !c.FulfilmentChanged && ok:
 		// Only some changes write the fulfilment fields: the planned state
 		// may be an assumption that did not know them.
-		after.Fulfilment, after.FulfilmentBatch, after.FulfilmentError = cur.Fulfilment, cur.FulfilmentBatch, cur.FulfilmentError
+		after = after.KeepFulfilment(cur)
+	case ok && !cur.RequestedAt.IsZero():
+		after.RequestedAt = cur.RequestedAt
 	}
 	s.commissions[k] = after
 	s.writeEntries(c.Entries)
@@ -340,13 +346,13 @@ func (s *Store) Outbox(_ context.Context, p reward.Provider, limit int) ([]rewar
 	defer s.mu.Unlock()
 	var out []reward.Commission
 	for _, c := range s.commissions {
-		if c.Provider == p && (c.Fulfilment == reward.Requested || c.Fulfilment == reward.Failed) {
+		if c.Provider == p && c.Fulfilment.Outstanding() {
 			out = append(out, c)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if !out[i].UpdatedAt.Equal(out[j].UpdatedAt) {
-			return out[i].UpdatedAt.Before(out[j].UpdatedAt)
+		if !out[i].RequestedAt.Equal(out[j].RequestedAt) {
+			return out[i].RequestedAt.Before(out[j].RequestedAt)
 		}
 		return out[i].ID < out[j].ID
 	})

@@ -61,18 +61,78 @@ func (c Commission) PromoterID() int64 {
 // Commissions fetches specific commissions, MaxPerPage ids per request.
 // Ids the platform does not return are absent from the result.
 func (c *Client) Commissions(ctx context.Context, ids []int64) ([]Commission, error) {
+	return c.byID(ctx, "list commissions by id", ids, nil)
+}
+
+// byID fetches the commissions of ids that pass filters, MaxPerPage ids per
+// request.
+func (c *Client) byID(ctx context.Context, op string, ids []int64, filters url.Values) ([]Commission, error) {
 	var out []Commission
 	for start := 0; start < len(ids); start += MaxPerPage {
 		chunk := ids[start:min(start+MaxPerPage, len(ids))]
 		q := url.Values{"per_page": {strconv.Itoa(MaxPerPage)}}
+		for k, v := range filters {
+			q[k] = v
+		}
 		for _, id := range chunk {
 			q.Add("ids[]", strconv.FormatInt(id, 10))
 		}
 		var page []Commission
-		if _, err := c.do(ctx, "list commissions by id", http.MethodGet, "/commissions", q, nil, &page); err != nil {
+		if _, err := c.do(ctx, op, http.MethodGet, "/commissions", q, nil, &page); err != nil {
 			return nil, err
 		}
 		out = append(out, page...)
+	}
+	return out, nil
+}
+
+// Standing is what the platform shows of a commission's fulfilment.
+type Standing int
+
+// Standings. The API has no fulfilled field: its fulfilled filter tells.
+const (
+	// Unfulfillable: not approved, or not returned at all; mark_fulfilled
+	// cannot work on it.
+	Unfulfillable Standing = iota
+	// Unfulfilled: approved and not fulfilled; mark_fulfilled can work on it.
+	Unfulfilled
+	// Fulfilled: the platform shows it fulfilled.
+	Fulfilled
+)
+
+// Standings asks the platform where each of ids stands: one
+// GET /commissions?ids[]=...&filters[fulfilled]=yes per MaxPerPage ids,
+// then, only for the ids it does not show fulfilled, one with
+// filters[status]=approved&filters[fulfilled]=no. Every id is in the
+// result.
+func (c *Client) Standings(ctx context.Context, ids []int64) (map[int64]Standing, error) {
+	out := make(map[int64]Standing, len(ids))
+	for _, id := range ids {
+		out[id] = Unfulfillable
+	}
+	done, err := c.byID(ctx, "list fulfilled commissions by id", ids, url.Values{"filters[fulfilled]": {"yes"}})
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range done {
+		if _, asked := out[row.ID]; asked {
+			out[row.ID] = Fulfilled
+		}
+	}
+	var rest []int64
+	for _, id := range ids {
+		if out[id] != Fulfilled {
+			rest = append(rest, id)
+		}
+	}
+	open, err := c.byID(ctx, "list unfulfilled commissions by id", rest, url.Values{"filters[status]": {"approved"}, "filters[fulfilled]": {"no"}})
+	if err != nil {
+		return nil, err
+	}
+	for _, row := range open {
+		if st, asked := out[row.ID]; asked && st != Fulfilled {
+			out[row.ID] = Unfulfilled
+		}
 	}
 	return out, nil
 }
@@ -127,13 +187,17 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// BatchResult is the answer of a batch action or of a batch process poll.
+// BatchResult is the answer of a batch action or of a batch process poll
+// (the API's BatchOperationResponse and BatchProcess).
 type BatchResult struct {
-	ID               ID                `json:"id"`
-	Status           string            `json:"status"`
-	Total            int               `json:"total"`
-	ProcessedCount   int               `json:"processed_count"`
-	FailedCount      int               `json:"failed_count"`
+	ID             ID     `json:"id"`
+	Status         string `json:"status"`
+	Total          int    `json:"total"`
+	ProcessedCount int    `json:"processed_count"`
+	FailedCount    int    `json:"failed_count"`
+	// ProcessingErrors are documented as strings, one message per failure
+	// and no id: which ids failed must be asked (Standings). An object
+	// with an id is understood too.
 	ProcessingErrors []json.RawMessage `json:"processing_errors"`
 	// Async is set when the action runs in the background (more than
 	// SyncBatchLimit ids): poll BatchProcess with ID.
@@ -149,9 +213,24 @@ func (r BatchResult) Done() bool {
 	return false
 }
 
-// FailedIDs returns the ids named in processing_errors with their message.
-// The errors' shape is undocumented: objects with an id (and message or
-// error) are understood; anything else is returned under id 0.
+// Confirmed reports whether the answer confirms every id it was sent: a
+// completed batch in which nothing failed.
+func (r BatchResult) Confirmed() bool {
+	return r.Status == "completed" && r.FailedCount == 0 && len(r.ProcessingErrors) == 0
+}
+
+// Refusals is how many ids a completed batch failed one by one. A failed
+// or stopped batch may have left ids untried: 0.
+func (r BatchResult) Refusals() int {
+	if r.Status != "completed" {
+		return 0
+	}
+	return max(r.FailedCount, len(r.ProcessingErrors))
+}
+
+// FailedIDs returns the ids that processing_errors name, with their
+// message: only errors of the object form ({"id": ..., "message": ...}) do;
+// the documented strings name none.
 func (r BatchResult) FailedIDs() map[int64]string {
 	out := map[int64]string{}
 	for _, raw := range r.ProcessingErrors {
@@ -160,13 +239,11 @@ func (r BatchResult) FailedIDs() map[int64]string {
 			Message string      `json:"message"`
 			Error   string      `json:"error"`
 		}
-		if err := json.Unmarshal(raw, &e); err != nil || e.ID == "" {
-			out[0] = string(raw)
+		if json.Unmarshal(raw, &e) != nil || e.ID == "" {
 			continue
 		}
 		id, err := e.ID.Int64()
 		if err != nil {
-			out[0] = string(raw)
 			continue
 		}
 		msg := e.Message
@@ -174,6 +251,32 @@ func (r BatchResult) FailedIDs() map[int64]string {
 			msg = e.Error
 		}
 		out[id] = msg
+	}
+	return out
+}
+
+// Messages returns processing_errors as text: each string as it is, the
+// message of an object, or the raw JSON of anything else.
+func (r BatchResult) Messages() []string {
+	var out []string
+	for _, raw := range r.ProcessingErrors {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			out = append(out, s)
+			continue
+		}
+		var e struct {
+			Message string `json:"message"`
+			Error   string `json:"error"`
+		}
+		switch {
+		case json.Unmarshal(raw, &e) == nil && e.Message != "":
+			out = append(out, e.Message)
+		case e.Error != "":
+			out = append(out, e.Error)
+		default:
+			out = append(out, string(raw))
+		}
 	}
 	return out
 }

@@ -167,21 +167,25 @@ func TestBatchActions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Async || !r.Done() || r.FailedCount != 1 || r.FailedIDs()[2] != "payout not found" {
-		t.Errorf("sync batch %+v failed %v", r, r.FailedIDs())
+	// The documented shape: one message per failure, no id.
+	if r.Async || !r.Done() || r.Confirmed() || r.FailedCount != 1 || r.Refusals() != 1 || len(r.FailedIDs()) != 0 {
+		t.Errorf("sync batch %+v, failed ids %v", r, r.FailedIDs())
+	}
+	if diff := cmp.Diff([]string{"payout not found"}, r.Messages()); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
 	}
 	r, err = c.MarkFulfilled(t.Context(), []int64{4, 5, 6, 7, 8, 9})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.Async || r.ID == "" {
-		t.Fatalf("6 ids: %+v, want an asynchronous batch with an id", r)
+	if !r.Async || r.ID == "" || r.Status != "pending" || r.Done() || r.Confirmed() {
+		t.Fatalf("6 ids: %+v, want a pending asynchronous batch with an id", r)
 	}
 	polled, err := c.BatchProcess(t.Context(), string(r.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !polled.Done() || polled.ProcessedCount != 6 || polled.FailedCount != 0 {
+	if !polled.Done() || !polled.Confirmed() || polled.ProcessedCount != 6 || polled.FailedCount != 0 || polled.ID != r.ID {
 		t.Errorf("polled %+v", polled)
 	}
 	if got, _ := sim.Commission(9); !got.Fulfilled {
@@ -189,6 +193,97 @@ func TestBatchActions(t *testing.T) {
 	}
 	if _, err := c.BatchProcess(t.Context(), "999"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown batch: %v", err)
+	}
+}
+
+func TestBatchAnswerShapes(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		raw       string
+		confirmed bool
+		refusals  int
+		failedIDs map[int64]string
+		messages  []string
+	}{
+		{"completed", `{"id":8,"status":"completed","total":2,"processed_count":2,"failed_count":0,"processing_errors":[]}`, true, 0, map[int64]string{}, nil},
+		{"documented strings", `{"id":8,"status":"completed","total":3,"processed_count":1,"failed_count":2,"processing_errors":["not approved","payout missing"]}`, false, 2, map[int64]string{}, []string{"not approved", "payout missing"}},
+		{"objects with ids", `{"id":8,"status":"completed","total":3,"failed_count":1,"processing_errors":[{"id":42,"message":"not approved"}]}`, false, 1, map[int64]string{42: "not approved"}, []string{"not approved"}},
+		{"objects with error", `{"id":8,"status":"completed","total":3,"failed_count":1,"processing_errors":[{"id":"43","error":"gone"}]}`, false, 1, map[int64]string{43: "gone"}, []string{"gone"}},
+		{"stopped", `{"id":8,"status":"stopped","total":7,"processed_count":3,"failed_count":0,"processing_errors":[]}`, false, 0, map[int64]string{}, nil},
+		{"failed", `{"id":8,"status":"failed","total":7,"processed_count":0,"failed_count":7,"processing_errors":[]}`, false, 0, map[int64]string{}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var r BatchResult
+			if err := jsonUnmarshal(tt.raw, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Confirmed() != tt.confirmed || r.Refusals() != tt.refusals {
+				t.Errorf("confirmed %v, refusals %d; want %v, %d", r.Confirmed(), r.Refusals(), tt.confirmed, tt.refusals)
+			}
+			if diff := cmp.Diff(tt.failedIDs, r.FailedIDs()); diff != "" {
+				t.Errorf("failed ids (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.messages, r.Messages()); diff != "" {
+				t.Errorf("messages (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestWholeRequestRefusalAppliesNothing(t *testing.T) {
+	sim, c, _ := setup(t, 3)
+	sim.RefuseWholeRequests(true)
+	sim.FailFulfilment(2, "payout not found")
+	_, err := c.MarkFulfilled(t.Context(), []int64{1, 2, 3})
+	var apiErr *APIError
+	if !errors.Is(err, ErrInvalid) || !errors.As(err, &apiErr) || apiErr.Message != "payout not found" {
+		t.Fatalf("got %v, want a 422 naming the refusal", err)
+	}
+	for id := int64(1); id <= 3; id++ {
+		if got, _ := sim.Commission(id); got.Fulfilled {
+			t.Errorf("commission %d fulfilled by a refused request", id)
+		}
+	}
+	if _, err := c.MarkFulfilled(t.Context(), []int64{1, 3}); err != nil {
+		t.Errorf("without the refused id: %v", err)
+	}
+}
+
+func TestStandings(t *testing.T) {
+	sim, c, _ := setup(t, 150)
+	sim.SetStatus(3, "denied")
+	if _, err := c.MarkFulfilled(t.Context(), []int64{1, 120}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for id := int64(1); id <= 150; id++ {
+		ids = append(ids, id)
+	}
+	ids = append(ids, 404)
+	got, err := c.Standings(t.Context(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]Standing{1: Fulfilled, 120: Fulfilled, 3: Unfulfillable, 404: Unfulfillable}
+	for _, id := range ids {
+		w, ok := want[id]
+		if !ok {
+			w = Unfulfilled
+		}
+		if got[id] != w {
+			t.Errorf("commission %d stands %d, want %d", id, got[id], w)
+		}
+	}
+	// Two lists of ids, each in chunks of 100.
+	var queries []string
+	for _, call := range sim.Calls() {
+		if call.Method == "GET" {
+			q, _ := url.ParseQuery(call.Query)
+			queries = append(queries, q.Get("filters[status]")+"/"+q.Get("filters[fulfilled]"))
+		}
+	}
+	if diff := cmp.Diff([]string{"/yes", "/yes", "approved/no", "approved/no"}, queries); diff != "" {
+		t.Errorf("queries (-want +got):\n%s", diff)
 	}
 }
 

@@ -107,8 +107,15 @@ func TestADeliveredRewardStaysWhereItWasDeliveredAndTheChangeIsDrift(t *testing.
 	rc := h.reconciler(t)
 	rc.AgentRef = nil
 	run := rc.Run(t.Context())
-	if len(run.Drift) != 1 || run.Drift[0].CommissionID != "1" || !strings.Contains(run.Drift[0].Problem, "promoter:8") {
-		t.Errorf("run drift %+v, want commission 1's new promoter", run.Drift)
+	// The platform's refusal to mark it fulfilled is drift of its own.
+	moved := 0
+	for _, d := range run.Drift {
+		if d.CommissionID == "1" && strings.Contains(d.Problem, "promoter:8") {
+			moved++
+		}
+	}
+	if moved != 1 {
+		t.Errorf("run drift %+v, want commission 1's new promoter once", run.Drift)
 	}
 	if b := h.balance(t, promoter7); b != (reward.Deltas{Available: 500}) {
 		t.Errorf("promoter 7 holds %+v, want the delivered reward", b)

@@ -93,8 +93,11 @@ func (s *observedStore) Apply(ctx context.Context, ev reward.EventRecord, c rewa
 	if !reward.SameState(curp, c.Before) {
 		return &reward.Mismatch{Current: curp}
 	}
+	if !reward.FulfilmentHolds(curp, c) {
+		return &reward.Mismatch{Current: curp}
+	}
 	if !c.FulfilmentChanged && curp != nil {
-		c.After.Fulfilment, c.After.FulfilmentBatch, c.After.FulfilmentError = cur.Fulfilment, cur.FulfilmentBatch, cur.FulfilmentError
+		c.After = c.After.KeepFulfilment(cur)
 	}
 	s.acts.add(func() { s.acts.Changes = append(s.acts.Changes, c) })
 	return nil
@@ -168,7 +171,7 @@ func (s *observedStore) Outbox(ctx context.Context, p reward.Provider, limit int
 		}
 	}
 	for _, c := range s.acts.Changes {
-		if latest := planned[c.After.ID]; c.After.Provider == p && latest == c.After && (latest.Fulfilment == reward.Requested || latest.Fulfilment == reward.Failed) {
+		if latest := planned[c.After.ID]; c.After.Provider == p && latest == c.After && latest.Fulfilment.Outstanding() {
 			merged = append(merged, latest)
 		}
 	}

@@ -13,13 +13,15 @@ import (
 
 func TestDryRunWritesNothingAndPlansWhatTheRunDoes(t *testing.T) {
 	h := newHarness(t)
-	// 1: delivered by its webhook, its acknowledgement failed: in the outbox.
+	// 1: delivered by its webhook, the platform unreachable for its
+	// acknowledgement: in the outbox.
 	h.fpCommission(1, "approved")
-	h.sim.FailFulfilment(1, "platform busy")
+	fp := h.p.FirstPromoter
+	h.p.FirstPromoter = crashAfterLedger{fp}
 	if res := h.p.Process(t.Context(), []Message{h.fpEvent("a1", "commission.updated", 1, "pending")}); len(res.Failed) > 0 {
 		t.Fatal(res)
 	}
-	h.sim.FailFulfilment(1, "")
+	h.p.FirstPromoter = fp
 	// 2, 3: approved with their webhooks lost; 4: pending and due for the
 	// approval policy; an AgentRef approval (never announced by webhook).
 	h.fpCommission(2, "approved")

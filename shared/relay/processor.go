@@ -26,6 +26,7 @@ import (
 type FirstPromoterAPI interface {
 	Commissions(ctx context.Context, ids []int64) ([]firstpromoter.Commission, error)
 	MarkFulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
+	Standings(ctx context.Context, ids []int64) (map[int64]firstpromoter.Standing, error)
 }
 
 // Config is the processor's behaviour.
@@ -79,6 +80,7 @@ const (
 	CountDelivered     = "delivered"
 	CountAcknowledged  = "acknowledged"
 	CountAckFailed     = "acknowledgement_failed"
+	CountAckRefused    = "acknowledgement_refused"
 	CountAckPending    = "acknowledgement_async"
 	CountPlatformError = "platform_error"
 	CountFailed        = "failed"

@@ -151,11 +151,11 @@ func TestMarkFulfilledPartialAndAsyncAnswers(t *testing.T) {
 	}
 	h.sim.FailFulfilment(2, "payout missing")
 	res := h.p.Process(t.Context(), batch)
-	if res.Counts[CountAcknowledged] != 2 || res.Counts[CountAckFailed] != 1 || len(res.Failed) != 0 {
+	if res.Counts[CountAcknowledged] != 2 || res.Counts[CountAckRefused] != 1 || len(res.Failed) != 0 {
 		t.Errorf("partial: %+v", res)
 	}
 	c, err := h.store.Commission(t.Context(), reward.FirstPromoter, "2")
-	if err != nil || c.Fulfilment != reward.Failed || c.FulfilmentError != "payout missing" {
+	if err != nil || c.Fulfilment != reward.Refused || c.FulfilmentError != "payout missing" {
 		t.Errorf("commission 2: %+v %v", c, err)
 	}
 

@@ -23,6 +23,7 @@ type ReconcileFirstPromoterAPI interface {
 	MarkFulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
 	BatchProcess(ctx context.Context, id string) (firstpromoter.BatchResult, error)
 	Approve(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
+	Standings(ctx context.Context, ids []int64) (map[int64]firstpromoter.Standing, error)
 }
 
 // AgentRefAPI is what the reconciler asks of AgentRef.
@@ -231,7 +232,15 @@ func (rc *Reconciler) applyFP(ctx context.Context, r *run, c firstpromoter.Commi
 	if ac := change.AccountChange; ac != nil {
 		r.drift(reward.FirstPromoter, in.CommissionID, ac.String())
 	}
+	if got := change.After; target == reward.TargetApproved && got.Fulfilment == reward.Refused {
+		// Still approved and unfulfilled on the platform, which refused it.
+		r.drift(reward.FirstPromoter, in.CommissionID, refusedProblem(got.FulfilmentError))
+	}
 	return nil
+}
+
+func refusedProblem(reason string) string {
+	return "the platform refuses to mark the delivery fulfilled: " + reason
 }
 
 // fpApproved delivers approved commissions the platform has not seen
@@ -297,6 +306,11 @@ func (rc *Reconciler) fpFulfilled(ctx context.Context, r *run) error {
 			return err
 		case stored.Status != reward.Approved && stored.Status != reward.Reversed:
 			r.drift(reward.FirstPromoter, stored.ID, fmt.Sprintf("the platform shows it fulfilled; the ledger has it %s", stored.Status))
+		case stored.Fulfilment == reward.Refused:
+			// Refused, then fulfilled on the platform (by an operator): the
+			// platform confirms it now.
+			rc.recorder(r).acknowledged(ctx, stored)
+			r.touched[stored.ID] = reward.FirstPromoter
 		}
 		return nil
 	})
@@ -328,27 +342,44 @@ func (rc *Reconciler) pollBatches(ctx context.Context, r *run) error {
 		if !res.Done() {
 			continue
 		}
-		res.Async = false
 		var delivered []reward.Commission
 		for _, id := range b.CommissionIDs {
 			c, err := store.Commission(ctx, reward.FirstPromoter, id)
 			if err != nil {
 				return err
 			}
-			if c.Fulfilment == reward.Requested || c.Fulfilment == reward.Failed {
+			if c.Fulfilment.Outstanding() {
 				delivered = append(delivered, c)
 			}
 		}
-		if res.Status != "completed" {
-			// A failed or stopped batch: everything in it stays in the outbox.
-			delivered = nil
+		// The whole batch is settled, so that its failure count is read
+		// against every id it covered.
+		ids := make([]int64, 0, len(b.CommissionIDs))
+		for _, id := range b.CommissionIDs {
+			if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+				ids = append(ids, n)
+			}
 		}
-		Record(ctx, store, rc.Processor.Now(), delivered, res, r.count, r.log)
+		s := newSettlement()
+		if len(delivered) > 0 {
+			if err := s.settle(ctx, rc.FirstPromoter, ids, answerOf(res)); err != nil {
+				r.count(CountPlatformError)
+				return fmt.Errorf("batch %s: %w", b.ID, err)
+			}
+		}
+		rc.recorder(r).record(ctx, delivered, s)
 		if err := store.DeleteBatch(ctx, b); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// recorder stores a run's acknowledgements; a refusal is drift.
+func (rc *Reconciler) recorder(r *run) recorder {
+	return recorder{store: rc.Processor.Store, now: rc.Processor.Now(), count: r.count, log: r.log, refused: func(c reward.Commission, reason string) {
+		r.drift(c.Provider, c.ID, refusedProblem(reason))
+	}}
 }
 
 // outbox acknowledges delivered, unacknowledged commissions in batches of
@@ -374,7 +405,12 @@ func (rc *Reconciler) outbox(ctx context.Context, r *run) error {
 		return err
 	}
 	if len(out) > 0 {
-		r.res.Counts[GaugeOutboxAge] = int(rc.Processor.Now().Sub(out[0].UpdatedAt).Seconds())
+		// From the first delivery: failed attempts since do not make it younger.
+		since := out[0].RequestedAt
+		if since.IsZero() {
+			since = out[0].UpdatedAt
+		}
+		r.res.Counts[GaugeOutboxAge] = int(rc.Processor.Now().Sub(since).Seconds())
 	}
 	var todo []reward.Commission
 	for _, c := range out {
@@ -387,17 +423,12 @@ func (rc *Reconciler) outbox(ctx context.Context, r *run) error {
 			return err
 		}
 		chunk := todo[start:min(start+firstpromoter.MaxPerPage, len(todo))]
-		ids := make([]int64, 0, len(chunk))
-		for _, c := range chunk {
-			id, _ := strconv.ParseInt(c.ID, 10, 64)
-			ids = append(ids, id)
-		}
-		res, err := rc.FirstPromoter.MarkFulfilled(ctx, ids)
+		s, err := markFulfilled(ctx, rc.FirstPromoter, commissionIDs(chunk))
+		rc.recorder(r).record(ctx, chunk, s)
 		if err != nil {
 			r.count(CountPlatformError)
-			return fmt.Errorf("mark_fulfilled %d commissions: %w", len(ids), err)
+			return err
 		}
-		Record(ctx, store, rc.Processor.Now(), chunk, res, r.count, r.log)
 	}
 	return nil
 }

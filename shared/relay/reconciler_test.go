@@ -76,7 +76,7 @@ func TestReconcileRepairsMissedFirstPromoterWebhooks(t *testing.T) {
 	}
 }
 
-func TestReconcileRetriesFailedAcknowledgementsAndReportsDrift(t *testing.T) {
+func TestReconcileReportsRefusedAcknowledgementsAndDrift(t *testing.T) {
 	h := newHarness(t)
 	h.fpCommission(1, "approved")
 	h.fpCommission(2, "approved")
@@ -93,27 +93,37 @@ func TestReconcileRetriesFailedAcknowledgementsAndReportsDrift(t *testing.T) {
 		t.Errorf("the run did not measure the outbox's age: %+v", run.Counts)
 	}
 	stored, _ := h.store.Commission(t.Context(), reward.FirstPromoter, "2")
-	if stored.Fulfilment != reward.Failed || stored.FulfilmentError != "payout not found" {
+	if stored.Fulfilment != reward.Refused || stored.FulfilmentError != "payout not found" {
 		t.Errorf("commission 2: %+v", stored)
 	}
-	found := false
-	for _, d := range run.Drift {
-		if d.CommissionID == "3" {
-			found = true
+	drift := func(run reward.Run) map[string]string {
+		out := map[string]string{}
+		for _, d := range run.Drift {
+			out[d.CommissionID] = d.Problem
 		}
+		return out
 	}
-	if !found {
-		t.Errorf("no drift reported for commission 3: %+v", run.Drift)
+	if d := drift(run); d["3"] == "" || d["2"] != "the platform refuses to mark the delivery fulfilled: payout not found" {
+		t.Errorf("drift %+v, want commissions 2 and 3", run.Drift)
 	}
 	if _, err := h.store.Commission(t.Context(), reward.FirstPromoter, "3"); err == nil {
 		t.Error("drift was credited")
 	}
-	// The failure stays in the outbox and is retried each run until it works.
+	// The refusal is out of the retry loop, and reported each run while
+	// the platform lists the commission approved and unfulfilled.
+	posts := h.sim.CallCount("POST")
 	run = rc.Run(t.Context())
-	if run.Counts[CountAckFailed] != 1 {
-		t.Errorf("second run: %+v", run.Counts)
+	if n := h.sim.CallCount("POST"); n != posts || run.Counts[CountAckRefused] != 0 {
+		t.Errorf("second run sent %d mark_fulfilled: %+v", n-posts, run.Counts)
 	}
+	if d := drift(run); d["2"] == "" {
+		t.Errorf("second run: drift %+v, want commission 2", run.Drift)
+	}
+	// Fulfilled on the platform by hand: the next run books it.
 	h.sim.FailFulfilment(2, "")
+	if _, err := h.p.FirstPromoter.MarkFulfilled(t.Context(), []int64{2}); err != nil {
+		t.Fatal(err)
+	}
 	run = rc.Run(t.Context())
 	if run.Counts[CountAcknowledged] != 1 {
 		t.Errorf("third run: %+v", run.Counts)

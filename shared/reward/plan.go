@@ -148,7 +148,13 @@ func Plan(current *Commission, in Intent) (Change, error) {
 		c.After.Version++
 		c.After.UpdatedAt = in.At
 		if c.Delivered && in.Acknowledge {
-			c.After.Fulfilment = Requested
+			c.After.Fulfilment, c.After.RequestedAt = Requested, in.At
+			c.FulfilmentChanged = true
+		}
+		if c.After.Status == Reversed && current != nil && current.Fulfilment.Outstanding() {
+			// Reversed before the platform acknowledged it: out of the
+			// outbox in the same write.
+			c.After.Fulfilment, c.After.FulfilmentError = Withdrawn, ""
 			c.FulfilmentChanged = true
 		}
 	} else {

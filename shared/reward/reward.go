@@ -99,13 +99,19 @@ const (
 // Fulfilment tracks the platform's acknowledgement of a delivered reward.
 type Fulfilment string
 
-// Fulfilment states. Requested is the outbox: delivered, not yet
-// acknowledged.
+// Fulfilment states. Requested and Failed are the outbox: delivered, not
+// yet acknowledged, tried again until the platform answers.
 const (
 	NotRequested Fulfilment = ""
 	Requested    Fulfilment = "requested"
 	Acknowledged Fulfilment = "acknowledged"
 	Failed       Fulfilment = "failed"
+	// Refused means the platform will not mark the delivery fulfilled:
+	// out of the outbox, reported as drift.
+	Refused Fulfilment = "refused"
+	// Withdrawn means the delivery was reversed before the platform
+	// acknowledged it: there is nothing left to acknowledge.
+	Withdrawn Fulfilment = "withdrawn"
 )
 
 // Commission is one commission as the ledger knows it.
@@ -134,7 +140,11 @@ type Commission struct {
 	Fulfilment      Fulfilment
 	FulfilmentBatch string // platform batch process id, when asynchronous
 	FulfilmentError string
-	UpdatedAt       time.Time
+	// RequestedAt is when the delivery entered the outbox: set once, kept
+	// through failed acknowledgements, so the outbox's age is measured
+	// from it.
+	RequestedAt time.Time
+	UpdatedAt   time.Time
 }
 
 // Effective is the amount the commission is worth now.

@@ -71,7 +71,8 @@ type Store interface {
 	// (skipped when ev.ID is empty), the commission (only if it is still
 	// in the state of change.Before, as SameState compares it, or absent
 	// when Before is nil; its fulfilment fields change only with
-	// change.FulfilmentChanged), the new entries
+	// change.FulfilmentChanged, and then only if they are still Before's:
+	// see FulfilmentHolds), the new entries
 	// (each only if its id is new) and the balance deltas. Errors:
 	// ErrDuplicateEvent; *Mismatch; ErrEntryConflict when an entry id
 	// exists with other content; ErrConflict when a concurrent write got
@@ -96,8 +97,9 @@ type Store interface {
 	Commission(ctx context.Context, p Provider, id string) (Commission, error)
 	// Payout returns a stored payout or ErrNotFound.
 	Payout(ctx context.Context, p Provider, id string) (Payout, error)
-	// SetFulfilment stores c's fulfilment fields (state, batch, error) if
-	// the stored commission's fulfilment is still from; *Mismatch otherwise.
+	// SetFulfilment stores c's fulfilment fields (state, batch, error;
+	// RequestedAt is kept) if the stored commission's fulfilment is still
+	// from; *Mismatch otherwise.
 	SetFulfilment(ctx context.Context, c Commission, from Fulfilment) error
 	// RecordBatch remembers an asynchronous acknowledgement batch of the
 	// platform for polling: one write however many commissions it covers.
@@ -118,7 +120,7 @@ type Store interface {
 	// commission does not exist).
 	History(ctx context.Context, p Provider, id string) (Commission, []Entry, error)
 	// Outbox lists up to limit commissions of p whose delivery is not yet
-	// acknowledged (requested or failed), oldest first.
+	// acknowledged (requested or failed), oldest RequestedAt first.
 	Outbox(ctx context.Context, p Provider, limit int) ([]Commission, error)
 	// Ledger returns everything the audit needs: all entries, balances and
 	// commissions.

@@ -75,15 +75,21 @@ func (s *Simulator) Commission(id int64) (FPCommission, bool) {
 	return *c, true
 }
 
+// batch is a batch process in the API's documented shape
+// (BatchOperationResponse): processing_errors are messages, without ids.
 type batch struct {
-	ID     string  `json:"id"`
-	Status string  `json:"status"`
-	Total  int     `json:"total"`
-	Done   int     `json:"processed_count"`
-	Failed int     `json:"failed_count"`
-	Errors []any   `json:"processing_errors"`
-	Action string  `json:"-"`
-	IDs    []int64 `json:"-"`
+	ID             int64     `json:"id"`
+	Status         string    `json:"status"`
+	Total          int       `json:"total"`
+	SelectedTotal  int       `json:"selected_total"`
+	ProcessedCount int       `json:"processed_count"`
+	FailedCount    int       `json:"failed_count"`
+	ActionLabel    string    `json:"action_label"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	Meta           any       `json:"meta"`
+	Progress       int       `json:"progress"`
+	Errors         []string  `json:"processing_errors"`
 }
 
 // fpAuthorised checks both of FirstPromoter's headers; 401 has no body.
@@ -192,24 +198,52 @@ func (s *Simulator) batchAction(w http.ResponseWriter, r *http.Request, action s
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not found", "code": "not_found"})
 		return
 	}
-	s.nextBatch++
-	b := &batch{ID: strconv.Itoa(s.nextBatch), Status: "completed", Total: len(body.IDs), Action: action, IDs: body.IDs, Errors: []any{}}
-	for _, id := range body.IDs {
-		if msg := s.apply(action, id); msg != "" {
-			b.Failed++
-			b.Errors = append(b.Errors, map[string]any{"id": id, "message": msg})
-		} else {
-			b.Done++
+	if s.refuseWhole && action == "mark_fulfilled" {
+		for _, id := range body.IDs {
+			if msg := s.refusal(id); msg != "" {
+				writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"message": msg, "code": "invalid_params"})
+				return
+			}
 		}
 	}
-	s.batches[b.ID] = b
+	s.nextBatch++
+	now := s.Now().UTC()
+	b := &batch{
+		ID: int64(s.nextBatch), Status: "completed", Total: len(body.IDs), SelectedTotal: len(body.IDs),
+		ActionLabel: "commission/" + action, CreatedAt: now, UpdatedAt: now, Progress: 100, Errors: []string{},
+	}
+	for _, id := range body.IDs {
+		if msg := s.apply(action, id); msg != "" {
+			b.FailedCount++
+			b.Errors = append(b.Errors, msg)
+		} else {
+			b.ProcessedCount++
+		}
+	}
+	s.batches[strconv.FormatInt(b.ID, 10)] = b
 	if len(body.IDs) > 5 {
 		// The work is done at once; the answer says it is under way, as
 		// FirstPromoter's does, and polling shows the result.
-		writeJSON(w, http.StatusAccepted, map[string]any{"id": b.ID, "status": "in_progress", "total": b.Total, "processed_count": 0, "failed_count": 0, "processing_errors": []any{}})
+		pending := *b
+		pending.Status, pending.ProcessedCount, pending.FailedCount, pending.Progress, pending.Errors = "pending", 0, 0, 0, []string{}
+		writeJSON(w, http.StatusAccepted, pending)
 		return
 	}
 	writeJSON(w, http.StatusOK, b)
+}
+
+// refusal is why mark_fulfilled cannot work on id ("" when it can).
+func (s *Simulator) refusal(id int64) string {
+	c, ok := s.commissions[id]
+	switch {
+	case !ok:
+		return "commission not found"
+	case s.failFulfil[id] != "":
+		return s.failFulfil[id]
+	case c.Status != "approved" || c.Unit == "cash":
+		return "only approved non-monetary commissions can be fulfilled"
+	}
+	return ""
 }
 
 // apply performs one id of a batch action; a non-empty result is its error.
@@ -230,11 +264,8 @@ func (s *Simulator) apply(action string, id int64) string {
 		}
 		c.Status = "denied"
 	case "mark_fulfilled":
-		if msg, ok := s.failFulfil[id]; ok {
+		if msg := s.refusal(id); msg != "" {
 			return msg
-		}
-		if c.Status != "approved" || c.Unit == "cash" {
-			return "only approved non-monetary commissions can be fulfilled"
 		}
 		if !c.Fulfilled {
 			c.Fulfilled, c.FulfilledAt = true, s.Now()

@@ -60,6 +60,7 @@ type Simulator struct {
 	batches     map[string]*batch
 	nextBatch   int
 	failFulfil  map[int64]string
+	refuseWhole bool
 	faults      []Fault
 	calls       []Call
 	// recent holds the times of FirstPromoter requests in the last minute.
@@ -99,8 +100,8 @@ func (s *Simulator) InjectFaults(f ...Fault) {
 	s.faults = append(s.faults, f...)
 }
 
-// FailFulfilment makes mark_fulfilled report a processing error for id; an
-// empty message clears it.
+// FailFulfilment makes mark_fulfilled refuse id with message; an empty
+// message clears it.
 func (s *Simulator) FailFulfilment(id int64, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -109,6 +110,16 @@ func (s *Simulator) FailFulfilment(id int64, message string) {
 		return
 	}
 	s.failFulfil[id] = message
+}
+
+// RefuseWholeRequests sets how mark_fulfilled answers for an id it cannot
+// fulfil, the two ways a platform might: on, 422 for the whole request and
+// nothing applied; off (the default), the batch completes and reports one
+// message, without the id, per such id.
+func (s *Simulator) RefuseWholeRequests(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuseWhole = on
 }
 
 // Calls returns every call so far.

@@ -32,7 +32,7 @@ type Handler struct {
 // metricNames are the counters emitted as EMF metrics, in a stable order.
 var metricNames = []string{
 	relay.CountApplied, relay.CountDuplicate, relay.CountStale, relay.CountIgnored, relay.CountDelivered,
-	relay.CountAcknowledged, relay.CountAckFailed, relay.CountAckPending, relay.CountPlatformError, relay.CountFailed,
+	relay.CountAcknowledged, relay.CountAckFailed, relay.CountAckRefused, relay.CountAckPending, relay.CountPlatformError, relay.CountFailed,
 	relay.CountAccountChanged, "undecodable",
 }
 

@@ -28,7 +28,7 @@ type Handler struct {
 // metricNames are the run counters emitted as metrics.
 var metricNames = []string{
 	relay.CountListed, relay.CountPages, relay.CountApplied, relay.CountDelivered, relay.CountAcknowledged,
-	relay.CountAckFailed, relay.CountAckPending, relay.CountAutoApprove, relay.CountBatches, relay.CountDrift,
+	relay.CountAckFailed, relay.CountAckRefused, relay.CountAckPending, relay.CountAutoApprove, relay.CountBatches, relay.CountDrift,
 	relay.CountViolations, relay.CountPlatformError, relay.CountStale,
 }
 
