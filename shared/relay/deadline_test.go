@@ -136,3 +136,30 @@ func TestABacklogLargerThanARunEndsInTimeAndTheNextRunsFinishIt(t *testing.T) {
 		t.Logf("%d runs", len(runs))
 	})
 }
+
+// TestAHangingCallIsCutShortAndTheSummaryStoredInTime: a platform call that
+// never answers is cut half the margin before the deadline, and the run
+// stores its summary, incomplete, before the deadline.
+func TestAHangingCallIsCutShortAndTheSummaryStoredInTime(t *testing.T) {
+	againstBothStores(t, func(t *testing.T, h *harness) {
+		h.p.Now = time.Now
+		h.fpCommission(1, "approved")
+		h.sim.InjectFaults(simulator.Fault{Delay: time.Hour})
+		rc := h.reconciler(t)
+		rc.Margin = time.Second
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		deadline, _ := ctx.Deadline()
+		run := rc.Run(ctx)
+		if run.Complete || len(run.Errors) > 0 {
+			t.Errorf("run: complete %v, errors %v; want an incomplete run without errors", run.Complete, run.Errors)
+		}
+		if run.Finished.After(deadline) {
+			t.Errorf("the run finished %s after its deadline", run.Finished.Sub(deadline))
+		}
+		stored, err := h.store.Runs(t.Context(), 1)
+		if err != nil || len(stored) != 1 || stored[0].ID != run.ID {
+			t.Errorf("stored summaries %+v (%v), want the run's", stored, err)
+		}
+	})
+}
