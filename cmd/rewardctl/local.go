@@ -122,7 +122,7 @@ func (s *localStack) processorHandler() (*processorhandler.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &processorhandler.Handler{Processor: p, Log: s.log, Now: time.Now}, nil
+	return &processorhandler.Handler{Processor: p, Queue: &queue.Requeuer{Client: s.sqs, URL: s.queueURL}, Log: s.log, Now: time.Now}, nil
 }
 
 // reconciler builds the ReconcilerFunction's reconciler exactly as its main

@@ -380,19 +380,22 @@ func (s simulation) drain(ctx context.Context, client *sqs.Client, queueURL stri
 	deadline := time.Now().Add(s.drainTimeout)
 	for {
 		out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL), AttributeNames: []types.QueueAttributeName{
-			types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+			types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+			types.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
 		if err != nil {
 			return fmt.Errorf("event queue: %w", err)
 		}
 		visible, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessages"])
 		inFlight, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesNotVisible"])
-		_ = bar.Set(max(0, total-visible-inFlight))
-		if visible == 0 && inFlight == 0 {
+		// Deliveries that wait for a platform are queued again with a delay.
+		delayed, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesDelayed"])
+		_ = bar.Set(max(0, total-visible-inFlight-delayed))
+		if visible == 0 && inFlight == 0 && delayed == 0 {
 			_ = bar.Finish()
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the event queue did not drain within %s: %d waiting, %d in flight (a failed batch reappears after the queue's visibility timeout)", s.drainTimeout, visible, inFlight)
+			return fmt.Errorf("the event queue did not drain within %s: %d waiting, %d in flight, %d delayed (a failed batch reappears after the queue's visibility timeout)", s.drainTimeout, visible, inFlight, delayed)
 		}
 		select {
 		case <-ctx.Done():

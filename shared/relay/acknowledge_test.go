@@ -135,7 +135,7 @@ func TestStoppedBatchBooksOnlyWhatThePlatformShowsFulfilled(t *testing.T) {
 		rc := h.reconciler(t)
 		rc.AgentRef = nil
 		rc.FirstPromoter = stoppingBatches{rc.FirstPromoter}
-		r := &run{batchState: &batchState{res: Result{Counts: map[string]int{}}}, touched: map[string]reward.Provider{}, log: discard()}
+		r := &run{batchState: &batchState{res: Result{Counts: map[string]int{}}}, log: discard()}
 		if err := rc.pollBatches(t.Context(), r); err != nil {
 			t.Fatal(err)
 		}

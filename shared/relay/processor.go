@@ -43,17 +43,20 @@ type Config struct {
 	AgentRefCurrency string
 	// Parallelism is how many recipients' events of a batch apply at once.
 	Parallelism int
+	// PlatformWait is how long after its acceptance a delivery may wait
+	// for an unreachable platform; past it, it fails like any other.
+	PlatformWait time.Duration
 }
 
 // DefaultConfig delivers the five non-monetary units, remembers event ids
-// for 7 days (longer than either platform retries) and applies 8
-// recipients' events at once.
+// for 7 days (longer than either platform retries), applies 8 recipients'
+// events at once and lets a delivery wait a day for its platform.
 func DefaultConfig() Config {
 	units := map[reward.Unit]bool{}
 	for _, u := range reward.NonMonetary {
 		units[u] = true
 	}
-	return Config{Units: units, IdempotencyTTL: 7 * 24 * time.Hour, AgentRefCurrency: "usd", Parallelism: 8}
+	return Config{Units: units, IdempotencyTTL: 7 * 24 * time.Hour, AgentRefCurrency: "usd", Parallelism: 8, PlatformWait: 24 * time.Hour}
 }
 
 // Processor applies deliveries to the ledger.
@@ -88,13 +91,38 @@ const (
 	// from the ledger's: a pending credit moved, or a delivered reward kept
 	// where it was delivered (drift).
 	CountAccountChanged = "account_changed"
+	// CountWaiting counts messages queued again to wait for the platform.
+	CountWaiting = "waiting"
 )
 
-// Result is what a batch came to: the messages to retry and counters.
+// Result is what a batch came to: the messages to retry, those to deliver
+// again later, and counters.
 type Result struct {
 	Failed []string
+	// Later are messages that wait for their platform: they are to be
+	// queued again, as new messages, after their delay, so that waiting
+	// out an outage never counts against their receives.
+	Later  []Later
 	Counts map[string]int
 }
+
+// Later is a message to deliver again after a delay.
+type Later struct {
+	ID    string
+	After time.Duration
+}
+
+// The delay of a delivery that waits for its platform: as long as it has
+// waited so far (so the delays double), at least a minute and at most 15
+// minutes, the longest delay SQS gives a message.
+const (
+	minPlatformDelay = time.Minute
+	maxPlatformDelay = 15 * time.Minute
+)
+
+// errPlatformDown means a message cannot be applied until the platform's
+// API answers again.
+var errPlatformDown = errors.New("the platform's API is unreachable")
 
 // maxAttempts bounds the plan-apply loop: each retry follows a concurrent
 // change, which at most a few other events can cause.
@@ -117,6 +145,13 @@ func (b *batchState) fail(id string) {
 	b.res.Failed = append(b.res.Failed, id)
 	b.mu.Unlock()
 	b.count(CountFailed)
+}
+
+func (b *batchState) later(id string, after time.Duration) {
+	b.mu.Lock()
+	b.res.Later = append(b.res.Later, Later{ID: id, After: after})
+	b.mu.Unlock()
+	b.count(CountWaiting)
 }
 
 func (b *batchState) deliver(c reward.Commission) {
@@ -159,6 +194,14 @@ func (p *Processor) handle(ctx context.Context, b *batchState, m Message, fp map
 	default:
 		err = fmt.Errorf("provider %q: %w", m.Delivery.Provider, reward.ErrInvalid)
 	}
+	if errors.Is(err, errPlatformDown) {
+		if after, ok := p.platformDelay(m.Delivery); ok {
+			b.later(m.ID, after)
+			log.Info("event waits for the platform; queued again", "retry_in", after.String(), "error", err.Error())
+			return
+		}
+		err = fmt.Errorf("waited for the platform longer than %s: %w", p.Config.PlatformWait, err)
+	}
 	if err != nil {
 		b.fail(m.ID)
 		level := slog.LevelWarn
@@ -168,6 +211,21 @@ func (p *Processor) handle(ctx context.Context, b *batchState, m Message, fp map
 		}
 		log.Log(ctx, level, "event not applied; it will be retried, then dead-lettered", "error", err.Error())
 	}
+}
+
+// platformDelay is when a delivery that waits for its platform is tried
+// again; ok is false once it has waited Config.PlatformWait since it was
+// accepted (or when that time is unknown): it then fails, is retried and
+// reaches the dead-letter queue like any other failure.
+func (p *Processor) platformDelay(d webhook.Delivery) (time.Duration, bool) {
+	if d.ReceivedAt.IsZero() {
+		return 0, false
+	}
+	waited := p.Now().Sub(d.ReceivedAt)
+	if waited >= p.Config.PlatformWait {
+		return 0, false
+	}
+	return min(maxPlatformDelay, max(minPlatformDelay, waited)), true
 }
 
 // lanes groups messages, in their order, by whom they concern: a
@@ -319,7 +377,7 @@ func (p *Processor) firstPromoter(ctx context.Context, b *batchState, m Message,
 	}
 	if apiErr != nil {
 		b.count(CountPlatformError)
-		return fmt.Errorf("read commission %d from firstpromoter: %w", id, apiErr)
+		return p.withoutPlatform(ctx, b, m, env, id, fmt.Errorf("read commission %d from firstpromoter: %w: %w", id, errPlatformDown, apiErr), log)
 	}
 	target := env.target()
 	in := reward.Intent{Provider: reward.FirstPromoter, CommissionID: strconv.FormatInt(id, 10), EventID: m.Delivery.EventID, Acknowledge: true, At: p.Now()}
@@ -357,6 +415,32 @@ func (p *Processor) firstPromoter(ctx context.Context, b *batchState, m Message,
 		}
 		in.Account = stored.Account
 	}
+	_, err = p.apply(ctx, b, m.Delivery, in, log)
+	return err
+}
+
+// withoutPlatform applies what a FirstPromoter event can do while the
+// platform's API is unreachable: a denial or deletion of a commission the
+// ledger has needs nothing from it (a denial is final, and the stored
+// account is the one its entries were written to). Anything else waits
+// for the platform, whose view decides it: down is returned.
+func (p *Processor) withoutPlatform(ctx context.Context, b *batchState, m Message, env fpEnvelope, id int64, down error, log *slog.Logger) error {
+	if env.target() != reward.TargetDenied {
+		return down
+	}
+	in := reward.Intent{Provider: reward.FirstPromoter, CommissionID: strconv.FormatInt(id, 10), EventID: m.Delivery.EventID, Target: reward.TargetDenied, Acknowledge: true, At: p.Now()}
+	stored, err := p.stored(ctx, in)
+	if err != nil {
+		return err
+	}
+	if stored == nil {
+		return down
+	}
+	if u := stored.Account.Unit; u == reward.Cash || !p.Config.Units[u] {
+		log.Info("commission unit is not delivered by this deployment", "commission_id", id, "unit", u)
+		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
+	}
+	in.Account, in.Amount = stored.Account, stored.Amount
 	_, err = p.apply(ctx, b, m.Delivery, in, log)
 	return err
 }

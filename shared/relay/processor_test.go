@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -87,7 +88,7 @@ func TestBatchOfDuplicatesReorderingAndSharedBalance(t *testing.T) {
 	}
 }
 
-func TestPlatformOutageFailsOnlyWhatRetryingHelps(t *testing.T) {
+func TestPlatformOutageHoldsBackOnlyWhatNeedsThePlatform(t *testing.T) {
 	h := newHarness(t)
 	h.fpCommission(1, "approved")
 	conv := map[string]any{"id": "conv_1", "affiliateId": "aff_1", "amount": 10000, "currency": "usd", "commissionAmount": 2000, "status": "pending"}
@@ -95,16 +96,19 @@ func TestPlatformOutageFailsOnlyWhatRetryingHelps(t *testing.T) {
 	arMsg := h.arEvent(t, "msg_1", "conversion.created", conv)
 	h.sim.InjectFaults(simulator.Fault{Status: 503}, simulator.Fault{Status: 503}, simulator.Fault{Status: 429}, simulator.Fault{Status: 500})
 	res := h.p.Process(t.Context(), []Message{fpMsg, arMsg})
-	if diff := cmp.Diff([]string{fpMsg.ID}, res.Failed); diff != "" {
-		t.Fatalf("failed messages (-want +got):\n%s", diff)
+	if len(res.Failed) != 0 {
+		t.Errorf("failed %v, want none: waiting for the platform is no failure", res.Failed)
+	}
+	if diff := cmp.Diff([]Later{{ID: fpMsg.ID, After: time.Minute}}, res.Later); diff != "" {
+		t.Fatalf("messages to deliver later (-want +got):\n%s", diff)
 	}
 	aff := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("aff_1"), Unit: reward.Cash, Currency: "usd"}
 	if b := h.balance(t, aff); b != (reward.Deltas{Pending: 2000}) {
 		t.Errorf("agentref balance %+v", b)
 	}
-	// The queue redelivers the failed message once the platform is back.
+	// The queue delivers it again once the platform is back.
 	res = h.p.Process(t.Context(), []Message{fpMsg})
-	if len(res.Failed) != 0 || res.Counts[CountDelivered] != 1 {
+	if len(res.Failed) != 0 || len(res.Later) != 0 || res.Counts[CountDelivered] != 1 {
 		t.Errorf("retry: %+v", res)
 	}
 }

@@ -49,7 +49,12 @@ type Reconciler struct {
 	AutoApproveAfter time.Duration
 	// Lookback bounds the FirstPromoter lists by creation time.
 	Lookback time.Duration
-	// Margin is left before the deadline for the final writes.
+	// Margin is what a run keeps of its time: it starts no new work (a
+	// row, a page, a chunk, a batch poll) once less than Margin is left
+	// before ctx's deadline, cuts short any call still running at half of
+	// it, and stores its cursors and summary in the rest. Half of it must
+	// exceed the longest work a run does not interrupt: one row with its
+	// audit, or recording one polled batch (up to 200 ledger requests).
 	Margin time.Duration
 	// OutboxLimit caps the acknowledgements of one run.
 	OutboxLimit int
@@ -65,6 +70,7 @@ const (
 	CountAutoApprove = "auto_approved"
 	CountDrift       = "drift"
 	CountViolations  = "audit_violations"
+	CountAudited     = "audited"
 	CountBatches     = "batches_polled"
 	// GaugeOutboxAge is the age in seconds of the oldest unacknowledged
 	// delivery when the run looked (0 for an empty outbox).
@@ -77,7 +83,6 @@ var errDeadline = errors.New("deadline reached")
 type run struct {
 	*batchState
 	summary reward.Run
-	touched map[string]reward.Provider
 	log     *slog.Logger
 }
 
@@ -94,7 +99,9 @@ func (r *run) fail(step string, err error) {
 
 // Run performs one reconciliation within ctx's deadline and stores its
 // summary. Two runs at once change nothing twice: every write is the
-// ledger's conditional transaction.
+// ledger's conditional transaction. A run that reaches its deadline stops
+// between two rows, leaves the rest to the next run (cursors, the outbox,
+// recorded batches) and says it was incomplete.
 func (rc *Reconciler) Run(ctx context.Context) reward.Run {
 	p := rc.Processor
 	start := p.Now()
@@ -102,7 +109,6 @@ func (rc *Reconciler) Run(ctx context.Context) reward.Run {
 	r := &run{
 		batchState: &batchState{res: Result{Counts: map[string]int{}}},
 		summary:    reward.Run{ID: id, Started: start, Complete: true},
-		touched:    map[string]reward.Provider{},
 		log:        p.Log.With("run", id),
 	}
 	steps := []struct {
@@ -120,21 +126,30 @@ func (rc *Reconciler) Run(ctx context.Context) reward.Run {
 		{"agentref conversions", rc.arConversions, rc.AgentRef != nil},
 		{"agentref payouts", rc.arPayouts, rc.AgentRef != nil},
 	}
+	// The steps' calls end half the margin before the deadline at the
+	// latest: the rest is for the cursors and the summary.
+	work := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		work, cancel = context.WithDeadline(ctx, deadline.Add(-rc.Margin/2))
+		defer cancel()
+	}
 	for _, s := range steps {
 		if !s.on {
 			continue
 		}
-		if err := s.do(ctx, r); err != nil {
-			if errors.Is(err, errDeadline) {
+		err := rc.timeLeft(work)
+		if err == nil {
+			err = s.do(work, r)
+		}
+		if err != nil {
+			if errors.Is(err, errDeadline) || work.Err() != nil {
 				r.summary.Complete = false
 				r.log.Info("deadline near: stopping; the next run resumes from the stored cursors", "step", s.name)
 				break
 			}
 			r.fail(s.name, err)
 		}
-	}
-	if !rc.dry {
-		rc.audit(context.WithoutCancel(ctx), r)
 	}
 	r.summary.Finished = p.Now()
 	r.summary.Counts = r.res.Counts
@@ -144,16 +159,21 @@ func (rc *Reconciler) Run(ctx context.Context) reward.Run {
 	return r.summary
 }
 
-// timeLeft fails with errDeadline when less than the margin is left.
+// timeLeft fails with errDeadline when less than the margin is left, by
+// the processor's clock; ctx is a step's, whose deadline is already half
+// the margin before the run's.
 func (rc *Reconciler) timeLeft(ctx context.Context) error {
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < rc.Margin {
+	if deadline, ok := ctx.Deadline(); ok && deadline.Sub(rc.Processor.Now()) < rc.Margin/2 {
 		return errDeadline
 	}
 	return ctx.Err()
 }
 
-// listFirstPromoter pages through one filtered list from its stored cursor.
-func (rc *Reconciler) listFirstPromoter(ctx context.Context, r *run, name string, filters url.Values, fn func(c firstpromoter.Commission) error) error {
+// listFirstPromoter pages through one filtered list from its stored cursor,
+// handing fn each row and endPage (when set) the end of each page. It stops
+// before a row when the deadline is near; the cursor keeps the first page
+// not wholly handled, which the next run reads again.
+func (rc *Reconciler) listFirstPromoter(ctx context.Context, r *run, name string, filters url.Values, fn func(c firstpromoter.Commission) error, endPage func() error) error {
 	store := rc.Processor.Store
 	cursor, err := store.Cursor(ctx, name)
 	if err != nil {
@@ -165,28 +185,46 @@ func (rc *Reconciler) listFirstPromoter(ctx context.Context, r *run, name string
 	}
 	filters.Set("sorting[created_at]", "asc")
 	var stop error
-	next, err := rc.FirstPromoter.ListCommissions(ctx, filters, from, func(_ int, rows []firstpromoter.Commission) (bool, error) {
+	stoppedAt := 0
+	next, err := rc.FirstPromoter.ListCommissions(ctx, filters, from, func(page int, rows []firstpromoter.Commission) (bool, error) {
 		r.count(CountPages)
 		for _, c := range rows {
+			if stop = rc.timeLeft(ctx); stop != nil {
+				stoppedAt = page
+				return false, nil
+			}
 			r.count(CountListed)
 			if err := fn(c); err != nil {
 				return false, err
 			}
 		}
-		if err := rc.timeLeft(ctx); err != nil {
-			stop = err
+		if endPage != nil {
+			if stop = rc.timeLeft(ctx); stop != nil {
+				stoppedAt = page
+				return false, nil
+			}
+			if err := endPage(); err != nil {
+				return false, err
+			}
+		}
+		if stop = rc.timeLeft(ctx); stop != nil {
 			return false, nil
 		}
 		return true, nil
 	})
-	if err != nil {
-		return err
+	if stoppedAt != 0 {
+		next = stoppedAt
 	}
 	value := ""
 	if next != 0 {
 		value = strconv.Itoa(next)
 	}
-	if err := store.SetCursor(ctx, name, value); err != nil {
+	// The cursor is stored even when a call was cut short at the deadline;
+	// on an error it keeps the page that failed.
+	if serr := store.SetCursor(context.WithoutCancel(ctx), name, value); serr != nil {
+		return errors.Join(err, serr)
+	}
+	if err != nil {
 		return err
 	}
 	return stop
@@ -221,7 +259,7 @@ func (rc *Reconciler) applyFP(ctx context.Context, r *run, c firstpromoter.Commi
 		return fmt.Errorf("commission %d: %w", c.ID, err)
 	}
 	if change.Outcome == reward.Applied {
-		r.touched[in.CommissionID] = reward.FirstPromoter
+		rc.audit(ctx, r, reward.FirstPromoter, in.CommissionID)
 	}
 	if change.Outcome == reward.Stale && change.Reason != "" {
 		r.drift(reward.FirstPromoter, in.CommissionID, change.Reason)
@@ -248,13 +286,15 @@ func refusedProblem(reason string) string {
 func (rc *Reconciler) fpApproved(ctx context.Context, r *run) error {
 	return rc.listFirstPromoter(ctx, r, "firstpromoter:approved", url.Values{"filters[status]": {"approved"}, "filters[fulfilled]": {"no"}}, func(c firstpromoter.Commission) error {
 		return rc.applyFP(ctx, r, c, reward.TargetApproved)
-	})
+	}, nil)
 }
 
-// fpPending records missed creations and applies the approval policy.
+// fpPending records missed creations and applies the approval policy. A
+// page's approvals are sent at its end (at most a page of ids), so a run
+// stopped in a page leaves none of them behind: the next reads it again.
 func (rc *Reconciler) fpPending(ctx context.Context, r *run) error {
 	var approve []int64
-	err := rc.listFirstPromoter(ctx, r, "firstpromoter:pending", url.Values{"filters[status]": {"pending"}}, func(c firstpromoter.Commission) error {
+	return rc.listFirstPromoter(ctx, r, "firstpromoter:pending", url.Values{"filters[status]": {"pending"}}, func(c firstpromoter.Commission) error {
 		if err := rc.applyFP(ctx, r, c, reward.TargetPending); err != nil {
 			return err
 		}
@@ -264,16 +304,18 @@ func (rc *Reconciler) fpPending(ctx context.Context, r *run) error {
 			}
 		}
 		return nil
-	})
-	for start := 0; start < len(approve); start += firstpromoter.MaxPerPage {
-		ids := approve[start:min(start+firstpromoter.MaxPerPage, len(approve))]
-		if _, aerr := rc.FirstPromoter.Approve(ctx, ids); aerr != nil {
-			return errors.Join(err, fmt.Errorf("approve %d commissions: %w", len(ids), aerr))
+	}, func() error {
+		if len(approve) == 0 {
+			return nil
 		}
-		r.res.Counts[CountAutoApprove] += len(ids)
-		r.log.Info("approved by policy; delivery follows through the normal path", "commissions", len(ids))
-	}
-	return err
+		if _, err := rc.FirstPromoter.Approve(ctx, approve); err != nil {
+			return fmt.Errorf("approve %d commissions: %w", len(approve), err)
+		}
+		r.res.Counts[CountAutoApprove] += len(approve)
+		r.log.Info("approved by policy; delivery follows through the normal path", "commissions", len(approve))
+		approve = nil
+		return nil
+	})
 }
 
 // fpDenied voids pending credits (or reverses deliveries) the platform denied.
@@ -288,7 +330,7 @@ func (rc *Reconciler) fpDenied(ctx context.Context, r *run) error {
 			return err
 		}
 		return rc.applyFP(ctx, r, c, reward.TargetDenied)
-	})
+	}, nil)
 }
 
 // fpFulfilled finds commissions the platform shows fulfilled that the
@@ -310,10 +352,10 @@ func (rc *Reconciler) fpFulfilled(ctx context.Context, r *run) error {
 			// Refused, then fulfilled on the platform (by an operator): the
 			// platform confirms it now.
 			rc.recorder(r).acknowledged(ctx, stored)
-			r.touched[stored.ID] = reward.FirstPromoter
+			rc.audit(ctx, r, reward.FirstPromoter, stored.ID)
 		}
 		return nil
-	})
+	}, nil)
 }
 
 // pollBatches records the outcome of finished asynchronous acknowledgements.
@@ -553,6 +595,9 @@ func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 				return cursor, err
 			}
 			for _, c := range rows {
+				if err := rc.timeLeft(ctx); err != nil {
+					return cursor, err
+				}
 				r.count(CountListed)
 				in, err := arConversion{ID: c.ID, AffiliateID: c.AffiliateID, Currency: c.Currency, CommissionAmount: c.CommissionAmount, Commission: c.Commission, Status: c.Status}.intent(p.Config.AgentRefCurrency)
 				if err != nil {
@@ -570,7 +615,7 @@ func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 					return cursor, fmt.Errorf("conversion %s: %w", c.ID, err)
 				}
 				if change.Outcome == reward.Applied {
-					r.touched[c.ID] = reward.AgentRef
+					rc.audit(ctx, r, reward.AgentRef, c.ID)
 				}
 				if change.Outcome == reward.Stale {
 					// The platform went back on a final state (approved after
@@ -602,6 +647,9 @@ func (rc *Reconciler) arPayouts(ctx context.Context, r *run) error {
 				return cursor, err
 			}
 			for _, po := range rows {
+				if err := rc.timeLeft(ctx); err != nil {
+					return cursor, err
+				}
 				r.count(CountListed)
 				in := arPayout{ID: po.ID, AffiliateID: po.AffiliateID, Amount: po.Amount, Currency: po.Currency}.intent(p.Config.AgentRefCurrency, status, listedAt(po, status))
 				in.Current = true
@@ -630,25 +678,29 @@ func listedAt(po agentref.Payout, status reward.PayoutStatus) time.Time {
 }
 
 // listAgentRef pages from a stored cursor until the end or the deadline.
+// A page that fails or stops at the deadline (its rows check it one by one)
+// leaves its own cursor stored: the next run reads it again.
 func (rc *Reconciler) listAgentRef(ctx context.Context, r *run, name string, page func(cursor string) (string, error)) error {
 	store := rc.Processor.Store
 	cursor, err := store.Cursor(ctx, name)
 	if err != nil {
 		return err
 	}
+	// Cursors are stored even when a call was cut short at the deadline.
+	final := context.WithoutCancel(ctx)
 	for {
 		next, err := page(cursor)
 		r.count(CountPages)
 		if err != nil {
-			_ = store.SetCursor(ctx, name, cursor)
+			_ = store.SetCursor(final, name, cursor)
 			return err
 		}
 		cursor = next
 		if cursor == "" {
-			return store.SetCursor(ctx, name, "")
+			return store.SetCursor(final, name, "")
 		}
 		if err := rc.timeLeft(ctx); err != nil {
-			if serr := store.SetCursor(ctx, name, cursor); serr != nil {
+			if serr := store.SetCursor(final, name, cursor); serr != nil {
 				return serr
 			}
 			return err
@@ -656,18 +708,22 @@ func (rc *Reconciler) listAgentRef(ctx context.Context, r *run, name string, pag
 	}
 }
 
-// audit checks every commission this run changed.
-func (rc *Reconciler) audit(ctx context.Context, r *run) {
-	for id, p := range r.touched {
-		c, entries, err := rc.Processor.Store.History(ctx, p, id)
-		if err != nil {
-			r.fail("audit", err)
-			continue
-		}
-		for _, v := range reward.AuditCommission(c, entries) {
-			r.count(CountViolations)
-			r.summary.Errors = append(r.summary.Errors, "audit: "+v.String())
-			r.log.Error("ledger invariant violated", "provider", p, "commission_id", id, "problem", v.Problem)
-		}
+// audit checks a commission the run has just changed. It is part of the
+// change's row, so a run stopped at its deadline has audited everything it
+// changed and leaves no audit behind. A dry run stored nothing to audit.
+func (rc *Reconciler) audit(ctx context.Context, r *run, p reward.Provider, id string) {
+	if rc.dry {
+		return
+	}
+	c, entries, err := rc.Processor.Store.History(ctx, p, id)
+	if err != nil {
+		r.fail("audit", fmt.Errorf("commission %s: %w", id, err))
+		return
+	}
+	r.count(CountAudited)
+	for _, v := range reward.AuditCommission(c, entries) {
+		r.count(CountViolations)
+		r.summary.Errors = append(r.summary.Errors, "audit: "+v.String())
+		r.log.Error("ledger invariant violated", "provider", p, "commission_id", id, "problem", v.Problem)
 	}
 }

@@ -341,7 +341,7 @@ func TestProcessorEventSource(t *testing.T) {
 			}
 		})
 	}
-	if diff := cmp.Diff([]string{"DynamoDBCrudPolicy", "AWSSecretsManagerGetSecretValuePolicy"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"DynamoDBCrudPolicy", "SQSSendMessagePolicy", "AWSSecretsManagerGetSecretValuePolicy"}, got); diff != "" {
 		t.Errorf("ProcessorFunction policies (-want +got):\n%s", diff)
 	}
 }

@@ -22,18 +22,27 @@ type Processor interface {
 	Process(ctx context.Context, msgs []relay.Message) relay.Result
 }
 
+// Requeue sends received messages to their queue again after a delay,
+// returning the ids of those it could not send.
+type Requeue interface {
+	Requeue(ctx context.Context, msgs []queue.Delayed) ([]string, error)
+}
+
 // Handler handles SQS batches (ReportBatchItemFailures).
 type Handler struct {
 	Processor Processor
-	Log       *slog.Logger
-	Now       func() time.Time
+	// Queue takes the messages that wait for their platform; without it
+	// they fail and are retried like any other failure.
+	Queue Requeue
+	Log   *slog.Logger
+	Now   func() time.Time
 }
 
 // metricNames are the counters emitted as EMF metrics, in a stable order.
 var metricNames = []string{
 	relay.CountApplied, relay.CountDuplicate, relay.CountStale, relay.CountIgnored, relay.CountDelivered,
 	relay.CountAcknowledged, relay.CountAckFailed, relay.CountAckRefused, relay.CountAckPending, relay.CountPlatformError, relay.CountFailed,
-	relay.CountAccountChanged, "undecodable",
+	relay.CountAccountChanged, relay.CountWaiting, "undecodable",
 }
 
 var batchMetrics = func() telemetry.Spec {
@@ -67,6 +76,7 @@ func (h Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		res = h.Processor.Process(ctx, msgs)
 	}
 	failed = append(failed, res.Failed...)
+	failed = append(failed, h.requeue(ctx, ev.Records, res)...)
 	sort.Strings(failed)
 	resp := events.SQSEventResponse{}
 	for _, id := range failed {
@@ -83,4 +93,35 @@ func (h Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	}
 	h.Log.LogAttrs(ctx, slog.LevelInfo, "batch", attrs...)
 	return resp, nil
+}
+
+// requeue sends the messages that wait for their platform to the queue
+// again, delayed, and returns those it could not send: they stay on the
+// queue and are retried after its visibility timeout. The others are
+// reported processed, so the event source mapping deletes them only once
+// their copy is on the queue.
+func (h Handler) requeue(ctx context.Context, records []events.SQSMessage, res relay.Result) []string {
+	if len(res.Later) == 0 {
+		return nil
+	}
+	byID := make(map[string]events.SQSMessage, len(records))
+	for _, m := range records {
+		byID[m.MessageId] = m
+	}
+	later := make([]queue.Delayed, 0, len(res.Later))
+	ids := make([]string, 0, len(res.Later))
+	for _, l := range res.Later {
+		later = append(later, queue.Delayed{Message: byID[l.ID], Delay: l.After})
+		ids = append(ids, l.ID)
+	}
+	if h.Queue == nil {
+		res.Counts[relay.CountFailed] += len(ids)
+		return ids
+	}
+	failed, err := h.Queue.Requeue(ctx, later)
+	res.Counts[relay.CountFailed] += len(failed)
+	if err != nil {
+		h.Log.WarnContext(ctx, "could not queue waiting messages again; they are retried after the visibility timeout", "messages", len(failed), "error", err.Error())
+	}
+	return failed
 }

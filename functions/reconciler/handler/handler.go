@@ -29,7 +29,7 @@ type Handler struct {
 var metricNames = []string{
 	relay.CountListed, relay.CountPages, relay.CountApplied, relay.CountDelivered, relay.CountAcknowledged,
 	relay.CountAckFailed, relay.CountAckRefused, relay.CountAckPending, relay.CountAutoApprove, relay.CountBatches, relay.CountDrift,
-	relay.CountViolations, relay.CountPlatformError, relay.CountStale,
+	relay.CountViolations, relay.CountPlatformError, relay.CountStale, relay.CountAudited,
 }
 
 var runMetrics = func() telemetry.Spec {
