@@ -67,6 +67,13 @@ func TestAgentRefVerify(t *testing.T) {
 		{name: "signature without version", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig[3:]), now: at, reason: "no v1 signature"},
 		{name: "signature not base64", secrets: []string{vectorSecret}, header: headers(vectorID, ts, "v1,!!!!"), now: at, reason: "no v1 signature"},
 		{name: "signature truncated", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig[:20]), now: at, reason: "no v1 signature"},
+		{name: "44 characters without padding (33 bytes)", secrets: []string{vectorSecret}, header: headers(vectorID, ts, "v1,"+strings.Repeat("A", 44)), now: at, reason: "no v1 signature"},
+		{name: "33-byte signature before a valid one", secrets: []string{vectorSecret}, header: headers(vectorID, ts, "v1,"+strings.Repeat("/", 44)+" "+vectorSig), now: at},
+		{name: "signature without its padding", secrets: []string{vectorSecret}, header: headers(vectorID, ts, strings.TrimSuffix(vectorSig, "=")), now: at, reason: "no v1 signature"},
+		{name: "signature with non-zero padding bits", secrets: []string{vectorSecret}, header: headers(vectorID, ts, strings.TrimSuffix(vectorSig, "E=")+"F="), now: at, reason: "no v1 signature"},
+		{name: "signature in the URL-safe alphabet", secrets: []string{vectorSecret}, header: headers(vectorID, ts, strings.NewReplacer("+", "-", "/", "_").Replace(vectorSig)), now: at, reason: "no v1 signature"},
+		{name: "signature with extra characters", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig+"AAAA"), now: at, reason: "no v1 signature"},
+		{name: "signature of 64 bytes", secrets: []string{vectorSecret}, header: headers(vectorID, ts, "v1,"+strings.Repeat("A", 88)), now: at, reason: "no v1 signature"},
 		{name: "only separators", secrets: []string{vectorSecret}, header: headers(vectorID, ts, "   ,  "), now: at, reason: "no v1 signature"},
 		{name: "nothing configured", header: headers(vectorID, ts, vectorSig), now: at, reason: "no authentication is configured for agentref"},
 	}

@@ -158,6 +158,11 @@ func TestHandleStatuses(t *testing.T) {
 			}),
 			status: 401, body: map[string]string{"error": "X-Webhook-Signature does not match any configured signing secret"},
 		},
+		{
+			name:   "agentref signature of 44 characters without padding",
+			event:  with(arEvent(t, arCreated), func(e *events.APIGatewayV2HTTPRequest) { e.Headers["svix-signature"] = "v1," + strings.Repeat("A", 44) }),
+			status: 401, body: map[string]string{"error": "svix-signature has no v1 signature that matches a configured secret"},
+		},
 		{name: "nothing configured", settings: webhook.Settings{}, event: fpEvent(fpApproved), status: 401, body: map[string]string{"error": "no authentication is configured for firstpromoter deliveries: set FIRSTPROMOTER_WEBHOOK_SECRETS, FIRSTPROMOTER_WEBHOOK_TOKEN or FIRSTPROMOTER_WEBHOOK_BASIC_AUTH"}},
 		{name: "unknown provider", event: with(fpEvent(fpApproved), func(e *events.APIGatewayV2HTTPRequest) { e.PathParameters["provider"] = "tapfiliate" }), status: 404, body: map[string]string{"error": `unknown provider "tapfiliate"; use /webhooks/firstpromoter or /webhooks/agentref`}},
 		{name: "GET", event: with(fpEvent(fpApproved), func(e *events.APIGatewayV2HTTPRequest) { e.RequestContext.HTTP.Method = "GET" }), status: 405, body: map[string]string{"error": `method "GET" is not allowed; deliveries are POST`}},
