@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -77,12 +78,14 @@ func (v *agentRefVerifier) verify(h Header, body []byte, now time.Time) error {
 	if err != nil {
 		return reject(ErrUnauthenticated, "svix-timestamp is not a Unix time in seconds")
 	}
-	skew := now.Sub(time.Unix(sec, 0))
-	if skew > SignatureTolerance {
-		return reject(ErrUnauthenticated, "svix-timestamp is %s in the past; deliveries more than %s old are refused as replays", skew.Truncate(time.Second), SignatureTolerance)
-	}
-	if -skew > SignatureTolerance {
-		return reject(ErrUnauthenticated, "svix-timestamp is %s in the future; check the sender's clock", (-skew).Truncate(time.Second))
+	// Seconds, not time.Duration: a Duration saturates near 292 years, so a
+	// far timestamp would look close.
+	past, skew := distance(now.Unix(), sec)
+	if skew > uint64(SignatureTolerance/time.Second) {
+		if past {
+			return reject(ErrUnauthenticated, "svix-timestamp is %s in the past; deliveries more than %s old are refused as replays", seconds(skew), SignatureTolerance)
+		}
+		return reject(ErrUnauthenticated, "svix-timestamp is %s in the future; check the sender's clock", seconds(skew))
 	}
 	var macs [4][sha256.Size]byte // typical rotation sizes stay on the stack
 	expected := macs[:0]
@@ -108,6 +111,25 @@ func (v *agentRefVerifier) verify(h Header, body []byte, now time.Time) error {
 		}
 	}
 	return reject(ErrUnauthenticated, "svix-signature has no v1 signature that matches a configured secret")
+}
+
+// distance returns how many seconds lie between now and t, and whether t is
+// before now. Two's-complement subtraction in uint64 is exact here: the
+// distance between two int64 values always fits.
+func distance(now, t int64) (past bool, d uint64) {
+	if t <= now {
+		return true, uint64(now) - uint64(t)
+	}
+	return false, uint64(t) - uint64(now)
+}
+
+// seconds writes a distance in seconds as a duration (5m1s), or as a count
+// of seconds where a duration cannot hold it.
+func seconds(d uint64) string {
+	if d > uint64(math.MaxInt64/int64(time.Second)) {
+		return strconv.FormatUint(d, 10) + "s"
+	}
+	return (time.Duration(d) * time.Second).String()
 }
 
 // SignAgentRef returns the svix-signature value AgentRef sends for body with

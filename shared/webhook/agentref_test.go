@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,6 +39,15 @@ func TestAgentRefVerify(t *testing.T) {
 	headers := func(id, ts, sig string) Header {
 		return Header{"svix-id": id, "svix-timestamp": ts, "svix-signature": sig}
 	}
+	// signedAt is a delivery correctly signed at Unix time sec: only the
+	// replay window can refuse it.
+	signedAt := func(sec int64) Header {
+		sig, err := SignAgentRef(vectorSecret, vectorID, sec, []byte(vectorBody))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return headers(vectorID, strconv.FormatInt(sec, 10), sig)
+	}
 	tests := []struct {
 		name    string
 		secrets []string
@@ -56,6 +66,15 @@ func TestAgentRefVerify(t *testing.T) {
 		{name: "exactly 5m late", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), now: at.Add(5 * time.Minute)},
 		{name: "5m01s late", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), now: at.Add(5*time.Minute + time.Second), reason: "svix-timestamp is 5m1s in the past"},
 		{name: "5m01s early", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), now: at.Add(-5*time.Minute - time.Second), reason: "svix-timestamp is 5m1s in the future"},
+		{name: "signed 5m in the future", secrets: []string{vectorSecret}, header: signedAt(vectorTS + 300), now: at},
+		{name: "signed 5m01s in the future", secrets: []string{vectorSecret}, header: signedAt(vectorTS + 301), now: at, reason: "svix-timestamp is 5m1s in the future"},
+		{name: "signed a year in the future", secrets: []string{vectorSecret}, header: signedAt(vectorTS + 365*24*3600), now: at, reason: "svix-timestamp is 8760h0m0s in the future"},
+		{name: "signed in the year 5138", secrets: []string{vectorSecret}, header: signedAt(99999999999), now: at, reason: "svix-timestamp is 98385734669s in the future"},
+		{name: "signed at the largest int64", secrets: []string{vectorSecret}, header: signedAt(math.MaxInt64), now: at, reason: "svix-timestamp is 9223372035240510477s in the future"},
+		{name: "signed at 0", secrets: []string{vectorSecret}, header: signedAt(0), now: at, reason: "svix-timestamp is 448407h2m10s in the past"},
+		{name: "signed at -1", secrets: []string{vectorSecret}, header: signedAt(-1), now: at, reason: "in the past"},
+		{name: "signed at the smallest int64", secrets: []string{vectorSecret}, header: signedAt(math.MinInt64), now: at, reason: "svix-timestamp is 9223372038469041138s in the past"},
+		{name: "smallest int64 against a clock at the largest", secrets: []string{vectorSecret}, header: signedAt(math.MinInt64), now: time.Unix(math.MaxInt64, 0), reason: "svix-timestamp is 18446744073709551615s in the past"},
 		{name: "wrong secret", secrets: []string{otherSecret}, header: headers(vectorID, ts, vectorSig), now: at, reason: "no v1 signature that matches"},
 		{name: "body changed", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), body: `{"test": 2432232315}`, now: at, reason: "no v1 signature that matches"},
 		{name: "id changed", secrets: []string{vectorSecret}, header: headers("msg_other", ts, vectorSig), now: at, reason: "no v1 signature that matches"},
