@@ -25,7 +25,8 @@ const signatureLen = (sha256.Size + 2) / 3 * 4
 
 // AgentRefAuth configures AgentRef deliveries (the Svix signature scheme).
 type AgentRefAuth struct {
-	// Secrets are "whsec_<base64>" signing secrets; several allow rotation.
+	// Secrets are "whsec_<base64>" signing secrets, in the standard or the
+	// URL-safe alphabet, padded or not; several allow rotation.
 	Secrets []string
 	// Environment is the envelope environment accepted (default production);
 	// events of another environment are acknowledged and ignored.
@@ -47,7 +48,7 @@ func newAgentRefVerifier(a AgentRefAuth) (*agentRefVerifier, error) {
 		if s == "" {
 			continue
 		}
-		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
+		key, err := decodeSecret(s)
 		if err != nil {
 			return nil, configError(fmt.Sprintf("AGENTREF_WEBHOOK_SECRETS entry %d is not whsec_ followed by base64", i+1))
 		}
@@ -113,6 +114,21 @@ func (v *agentRefVerifier) verify(h Header, body []byte, now time.Time) error {
 	return reject(ErrUnauthenticated, "svix-signature has no v1 signature that matches a configured secret")
 }
 
+// decodeSecret returns the key of a "whsec_<base64>" secret. The base64 may
+// use the standard or the URL-safe alphabet, with or without padding:
+// AgentRef's own sample secret is URL-safe.
+func decodeSecret(secret string) ([]byte, error) {
+	b64 := strings.TrimPrefix(secret, "whsec_")
+	enc := base64.RawStdEncoding
+	if strings.ContainsAny(b64, "-_") {
+		enc = base64.RawURLEncoding
+	}
+	if strings.HasSuffix(b64, "=") {
+		enc = enc.WithPadding(base64.StdPadding)
+	}
+	return enc.DecodeString(b64)
+}
+
 // distance returns how many seconds lie between now and t, and whether t is
 // before now. Two's-complement subtraction in uint64 is exact here: the
 // distance between two int64 values always fits.
@@ -135,7 +151,7 @@ func seconds(d uint64) string {
 // SignAgentRef returns the svix-signature value AgentRef sends for body with
 // the given message id and Unix timestamp, signed with secret ("whsec_...").
 func SignAgentRef(secret, id string, ts int64, body []byte) (string, error) {
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	key, err := decodeSecret(secret)
 	if err != nil {
 		return "", fmt.Errorf("sign agentref: secret is not whsec_ followed by base64: %w", err)
 	}

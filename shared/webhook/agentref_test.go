@@ -1,7 +1,12 @@
 package webhook
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -26,6 +31,56 @@ func TestSignAgentRefMatchesStandardWebhooksVector(t *testing.T) {
 	}
 	if got != vectorSig {
 		t.Errorf("SignAgentRef = %q, want %q", got, vectorSig)
+	}
+}
+
+// TestAgentRefSecretSpellings signs and verifies with one key written in
+// both base64 alphabets, padded and not: the Standard Webhooks vector, and a
+// key whose encoding has the characters the alphabets differ in (+/ and -_)
+// and needs padding.
+func TestAgentRefSecretSpellings(t *testing.T) {
+	vectorKey, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(vectorSecret, "whsec_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0xfb 0xef 0xbe encodes as "++++" (standard) or "----" (URL-safe),
+	// 0xff 0xff 0xff as "////" or "____"; 20 bytes need one "=".
+	otherKey := append(bytes.Repeat([]byte{0xfb, 0xef, 0xbe, 0xff, 0xff, 0xff}, 3), 0xfb, 0xff)
+	for i, key := range [][]byte{vectorKey, otherKey} {
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte(vectorID + "." + strconv.Itoa(vectorTS) + "." + vectorBody))
+		want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+		for _, enc := range []struct {
+			name string
+			enc  *base64.Encoding
+		}{
+			{"standard", base64.StdEncoding},
+			{"standard unpadded", base64.RawStdEncoding},
+			{"URL-safe", base64.URLEncoding},
+			{"URL-safe unpadded", base64.RawURLEncoding},
+		} {
+			secret := "whsec_" + enc.enc.EncodeToString(key)
+			t.Run(fmt.Sprintf("key %d %s", i+1, enc.name), func(t *testing.T) {
+				got, err := SignAgentRef(secret, vectorID, vectorTS, []byte(vectorBody))
+				if err != nil {
+					t.Fatalf("SignAgentRef with the %s secret: %v", enc.name, err)
+				}
+				if got != want {
+					t.Errorf("SignAgentRef with the %s secret = %q, want %q", enc.name, got, want)
+				}
+				v, err := newAgentRefVerifier(AgentRefAuth{Secrets: []string{secret}})
+				if err != nil {
+					t.Fatalf("%s secret refused: %v", enc.name, err)
+				}
+				h := Header{"svix-id": vectorID, "svix-timestamp": strconv.Itoa(vectorTS), "svix-signature": want}
+				if err := v.verify(h, []byte(vectorBody), time.Unix(vectorTS, 0)); err != nil {
+					t.Errorf("verify with the %s secret: %v", enc.name, err)
+				}
+			})
+		}
+		if bytes.Equal(key, vectorKey) && want != vectorSig {
+			t.Errorf("the vector signs as %q, want %q", want, vectorSig)
+		}
 	}
 }
 
@@ -119,6 +174,8 @@ func TestAgentRefSecretsRefusedAtStartup(t *testing.T) {
 		{"too short", "whsec_" + "c2hvcnQ=", "decodes to 5 bytes; at least 16"},
 		{"15 bytes", "whsec_MTIzNDU2Nzg5MDEyMzQ1", "decodes to 15 bytes"},
 		{"not base64", "whsec_not*base64", "entry 2 is not whsec_ followed by base64"},
+		{"both alphabets at once", "whsec_ab+c-def/ghi_jklmnopqrstu", "entry 2 is not whsec_ followed by base64"},
+		{"wrong padding", "whsec_MTIzNDU2Nzg5MDEyMzQ1Ng=", "entry 2 is not whsec_ followed by base64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
