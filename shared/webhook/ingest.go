@@ -30,8 +30,10 @@ type Ingest struct {
 }
 
 // New prepares ingest. It fails, wrapping ErrConfig, on a setting that can
-// never work (an AgentRef secret that is not base64 or is shorter than 16
-// bytes, a Basic Auth setting without a colon). now is the clock for
+// never work or would let anyone in: an AgentRef secret that is not base64
+// or decodes to fewer than 16 bytes, a FirstPromoter signing secret, token
+// (after its scheme) or Basic Auth password shorter than 16 characters, a
+// Basic Auth setting that is not user:password. now is the clock for
 // signature timestamps.
 func New(s Settings, now func() time.Time) (*Ingest, error) {
 	fp, err := newFirstPromoterVerifier(s.FirstPromoter)

@@ -155,8 +155,8 @@ func TestUnconfigured(t *testing.T) {
 		want []Provider
 	}{
 		{"nothing", Settings{}, []Provider{FirstPromoter, AgentRef}},
-		{"firstpromoter token only", Settings{FirstPromoter: FirstPromoterAuth{Token: "x"}}, []Provider{AgentRef}},
-		{"firstpromoter basic only", Settings{FirstPromoter: FirstPromoterAuth{BasicAuth: "a:b"}}, []Provider{AgentRef}},
+		{"firstpromoter token only", Settings{FirstPromoter: FirstPromoterAuth{Token: fpToken}}, []Provider{AgentRef}},
+		{"firstpromoter basic only", Settings{FirstPromoter: FirstPromoterAuth{BasicAuth: "relay:" + fpPassword}}, []Provider{AgentRef}},
 		{"agentref only", Settings{AgentRef: AgentRefAuth{Secrets: []string{vectorSecret}}}, []Provider{FirstPromoter}},
 		{"both", Settings{FirstPromoter: FirstPromoterAuth{Secrets: []string{fpSecret}}, AgentRef: AgentRefAuth{Secrets: []string{vectorSecret}}}, nil},
 	}
