@@ -159,39 +159,17 @@ func SignAgentRef(secret, id string, ts int64, body []byte) (string, error) {
 	return "v1," + base64.StdEncoding.EncodeToString(mac[:]), nil
 }
 
-// agentRefEnvelope is the part of AgentRef's envelope that ingest checks.
-type agentRefEnvelope struct {
-	ID            string    `json:"id"`
-	Type          string    `json:"type"`
-	SchemaVersion *int      `json:"schemaVersion"`
-	CreatedAt     string    `json:"createdAt"`
-	Environment   string    `json:"environment"`
-	Data          *struct{} `json:"data"`
-}
-
 func (v *agentRefVerifier) check(body []byte) (Result, error) {
 	var env agentRefEnvelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return Result{}, jsonRejection(err)
+	typ, err := decodeError(json.Unmarshal(body, &env))
+	if err != nil {
+		return Result{}, err
 	}
-	switch {
-	case env.ID == "":
-		return Result{}, reject(ErrMalformed, "id is missing or empty")
-	case env.Type == "":
-		return Result{}, reject(ErrMalformed, "type is missing or empty")
-	case env.SchemaVersion == nil:
-		return Result{}, reject(ErrMalformed, "schemaVersion is missing")
-	case *env.SchemaVersion != 2:
-		return Result{}, reject(ErrMalformed, "schemaVersion %d is not supported; only 2 is", *env.SchemaVersion)
-	case env.CreatedAt == "":
-		return Result{}, reject(ErrMalformed, "createdAt is missing or empty")
-	case env.Environment == "":
-		return Result{}, reject(ErrMalformed, "environment is missing or empty")
-	case env.Data == nil:
-		return Result{}, reject(ErrMalformed, "data is missing or null")
+	if err := apply(&env, typ, "", agentRefEnvelopeRules); err != nil {
+		return Result{}, err
 	}
-	if _, err := time.Parse(time.RFC3339, env.CreatedAt); err != nil {
-		return Result{}, reject(ErrMalformed, "createdAt is not an ISO 8601 (RFC 3339) time")
+	if err := unnamed(typ, ""); err != nil {
+		return Result{}, err
 	}
 	r := Result{Provider: AgentRef, EventID: env.ID, EventType: env.Type}
 	switch {
@@ -199,6 +177,12 @@ func (v *agentRefVerifier) check(body []byte) (Result, error) {
 		r.Ignored, r.Reason = "other_environment", "environment "+quoteShort(env.Environment)+" is not "+quoteShort(v.environment)+"; acknowledged"
 	case !Handled(AgentRef, env.Type):
 		r.Ignored, r.Reason = "unhandled_event_type", "event type "+quoteShort(env.Type)+" is not processed; acknowledged"
+	default:
+		if data := agentRefData[env.Type]; data != nil {
+			if err := data(env.Data); err != nil {
+				return Result{}, err
+			}
+		}
 	}
 	return r, nil
 }

@@ -167,35 +167,30 @@ func SignFirstPromoter(secret string, body []byte) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// firstPromoterEnvelope is the part of FirstPromoter's webhook envelope that
-// ingest checks; the processor decodes the rest.
-type firstPromoterEnvelope struct {
-	EventID   string `json:"event_id"`
-	EventType string `json:"event_type"`
-	Data      *struct {
-		Test bool `json:"test"`
-	} `json:"data"`
-}
-
 func checkFirstPromoter(body []byte) (Result, error) {
 	var env firstPromoterEnvelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return Result{}, jsonRejection(err)
-	}
-	switch {
-	case env.EventID == "":
-		return Result{}, reject(ErrMalformed, "event_id is missing or empty")
-	case env.EventType == "":
-		return Result{}, reject(ErrMalformed, "event_type is missing or empty")
-	case env.Data == nil:
-		return Result{}, reject(ErrMalformed, "data is missing or null")
+	typ, err := decodeError(json.Unmarshal(body, &env))
+	if err != nil {
+		return Result{}, err
 	}
 	r := Result{Provider: FirstPromoter, EventID: env.EventID, EventType: env.EventType}
-	switch {
-	case env.Data.Test:
+	if env.Data != nil && env.Data.Test {
+		// A test delivery need carry nothing else.
 		r.Ignored, r.Reason = "test_delivery", "test delivery acknowledged; nothing applied"
-	case !Handled(FirstPromoter, env.EventType):
+		return r, nil
+	}
+	if err := apply(&env, typ, "", firstPromoterEnvelopeRules); err != nil {
+		return Result{}, err
+	}
+	if !Handled(FirstPromoter, env.EventType) {
 		r.Ignored, r.Reason = "unhandled_event_type", "event type "+quoteShort(env.EventType)+" is not processed; acknowledged"
+		return r, nil
+	}
+	if err := apply(&env, typ, "", firstPromoterCommissionRules); err != nil {
+		return Result{}, err
+	}
+	if err := unnamed(typ, ""); err != nil {
+		return Result{}, err
 	}
 	return r, nil
 }

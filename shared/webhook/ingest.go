@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -128,34 +127,6 @@ func checkText(body []byte) error {
 			return reject(ErrMalformed, "body contains U+FFFE or U+FFFF, which a queue message cannot carry")
 		}
 		rest = rest[i+2:]
-	}
-}
-
-func jsonRejection(err error) error {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		return reject(ErrMalformed, "body is not valid JSON (error at byte %d)", syntax.Offset)
-	case errors.As(err, &typ) && typ.Field == "":
-		return reject(ErrMalformed, "body is a JSON %s; an object is expected", typ.Value)
-	case errors.As(err, &typ):
-		return reject(ErrMalformed, "field %s is a JSON %s; expected %s", typ.Field, typ.Value, jsonKind(typ.Type.Kind().String()))
-	default:
-		return reject(ErrMalformed, "body is not a valid envelope")
-	}
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "struct", "ptr", "map":
-		return "an object"
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	default:
-		return "a number"
 	}
 }
 
