@@ -39,6 +39,7 @@ func ingestCases() []ingestCase {
 		fp("unit unknown", 7, "commission.created", `{}`, `{"id":7,"amount":500,"unit":"stars"}`),
 		fp("changes.status of numbers", 8, "commission.updated", `{"status":[1,2]}`, `{"id":8}`),
 		fp("referral id a word", 9, "commission.created", `{}`, `{"id":9,"referral":{"id":"r9"}}`),
+		fp("payout of a fractional amount", 10, "payout.updated", `{"status":["pending","completed"]}`, `{"id":12,"status":"completed","amount":25.5,"unit":"cash"}`),
 
 		ar("conversion", "conversion.created", `{"id":"c-conversion","affiliateId":"aff_1","amount":10000,"currency":"usd","commissionAmount":2000,"status":"pending"}`),
 		ar("conversion named commission", "conversion.created", `{"id":"c-named","affiliateId":"aff_1","saleAmount":99.5,"commission":500,"status":"approved"}`),

@@ -315,6 +315,7 @@ func TestCheckIgnoresBeforeReadingData(t *testing.T) {
 		{"firstpromoter test delivery with nothing else", fpRequest(`{"data":{"test":true}}`), "test_delivery"},
 		{"firstpromoter test delivery with an event id of the wrong type", fpRequest(`{"event_id":5,"data":{"test":true,"id":"x"}}`), "test_delivery"},
 		{"firstpromoter unhandled type with other data", fpRequest(`{"event_id":"e","event_type":"promoter.updated","data":{"id":"p","amount":"x"}}`), "unhandled_event_type"},
+		{"firstpromoter payout.updated (an echo of mark_fulfilled)", fpRequest(`{"event_id":"e","event_type":"payout.updated","entity_type":"payout","changes":{"status":["pending","completed"]},"data":{"id":12,"status":"completed","amount":25.5,"unit":"cash"}}`), "unhandled_event_type"},
 		{"agentref other environment with bad data", arRequest(t, strings.Replace(arEvent("conversion.created", `{"id":5}`), "production", "preview", 1)), "other_environment"},
 		{"agentref unhandled type", arRequest(t, arEvent("affiliate.joined", `{"id":5}`)), "unhandled_event_type"},
 	}
