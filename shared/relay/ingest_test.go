@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rewardrelay/rewardrelay/shared/fake"
+	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
 )
 
@@ -111,5 +112,23 @@ func TestIngestQueuesOnlyWhatTheProcessorApplies(t *testing.T) {
 				t.Logf("processor log:\n%s", h.logs)
 			}
 		})
+	}
+}
+
+// TestIngestKnowsEveryUnit: ingest keeps its own list of FirstPromoter units
+// (it imports only the standard library); every unit of the domain must be
+// on it, or its commissions would be refused at the door.
+func TestIngestKnowsEveryUnit(t *testing.T) {
+	const secret = "3f9c2a7d1e8b4c6f0a5d2e9b7c1f4a8d"
+	in, err := webhook.New(webhook.Settings{FirstPromoter: webhook.FirstPromoterAuth{Secrets: []string{secret}}}, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range append([]reward.Unit{reward.Cash}, reward.NonMonetary...) {
+		body := []byte(fmt.Sprintf(`{"event_id":"e-%s","event_type":"commission.created","data":{"id":1,"amount":5,"unit":%q}}`, u, u))
+		h := webhook.Header{"content-type": "application/json", "x-webhook-signature": webhook.SignFirstPromoter(secret, body)}
+		if r, err := in.Check(webhook.Request{Method: "POST", Provider: "firstpromoter", Header: h, Body: body}); err != nil || r.Ignored != "" {
+			t.Errorf("unit %s: %+v, %v; want queued", u, r, err)
+		}
 	}
 }

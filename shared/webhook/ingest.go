@@ -21,7 +21,8 @@ type Settings struct {
 }
 
 // Ingest checks deliveries: method, provider, size, media type,
-// authentication, envelope. It is safe for concurrent use.
+// authentication, envelope, and the fields the processor reads for the
+// event's type. It is safe for concurrent use.
 type Ingest struct {
 	fp  *firstPromoterVerifier
 	ar  *agentRefVerifier

@@ -281,6 +281,7 @@ func TestCheckQueuesWhatTheProcessorCanUse(t *testing.T) {
 		{"firstpromoter other changes", fpRequest(fpCommission("commission.updated", `{"fraud_check":[null,"no_suspicion"],"amount":[400,500]}`, `{"id":7}`))},
 		{"firstpromoter referral without id", fpRequest(fpCommission("commission.created", `{}`, `{"id":7,"referral":{"uid":"u-1","email":"x"}}`))},
 		{"firstpromoter fields the processor does not read", fpRequest(fpCommission("commission.created", `{}`, `{"id":7,"created_at":5,"metadata":"x","sale_amount":12.5}`))},
+		{"agentref data after spaces and a newline", arRequest(t, strings.Replace(arEvent("conversion.created", `{"id":"c1","affiliateId":"a1","commission":5}`), `"data":`, "\"data\" :\n\t ", 1))},
 		{"agentref conversion with commission", arRequest(t, arEvent("conversion.created", `{"id":"c1","affiliateId":"a1","commission":0}`))},
 		{"agentref conversion sale amount in dollars (not read)", arRequest(t, arEvent("conversion.refunded", `{"id":"c1","affiliateId":"a1","amount":129.5,"commissionAmount":2580,"status":"refunded"}`))},
 		{"agentref affiliate.blocked", arRequest(t, arEvent("affiliate.blocked", `{"id":"a1","status":"blocked"}`))},
