@@ -83,11 +83,11 @@ func jsonKind(goKind string) string {
 }
 
 // shape checks every occurrence of a key with its kind K, without decoding
-// the value (or allocating): a null counts as absent, as it leaves the
-// processor's value unchanged; any other value K refuses marks the field
-// invalid for good, so that a repeated key cannot hide a value the
-// processor fails on. K accepts nothing the processor's own type for the
-// field could not decode.
+// the value (or allocating): a null counts as absent (the processor's types
+// all take a null); any other value K refuses marks the field invalid for
+// good, so that a repeated key cannot hide a value the processor fails on.
+// K accepts nothing the processor's own type for the field could not
+// decode.
 type shape[K kind] struct {
 	present, invalid bool
 }
