@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -18,9 +19,14 @@ const SignatureTolerance = 5 * time.Minute
 // minSecretBytes is the shortest decoded AgentRef secret accepted.
 const minSecretBytes = 16
 
+// signatureLen is the length of a v1 signature: the standard, padded
+// base64 of an HMAC-SHA256 (44 characters).
+const signatureLen = (sha256.Size + 2) / 3 * 4
+
 // AgentRefAuth configures AgentRef deliveries (the Svix signature scheme).
 type AgentRefAuth struct {
-	// Secrets are "whsec_<base64>" signing secrets; several allow rotation.
+	// Secrets are "whsec_<base64>" signing secrets, in the standard or the
+	// URL-safe alphabet, padded or not; several allow rotation.
 	Secrets []string
 	// Environment is the envelope environment accepted (default production);
 	// events of another environment are acknowledged and ignored.
@@ -42,7 +48,7 @@ func newAgentRefVerifier(a AgentRefAuth) (*agentRefVerifier, error) {
 		if s == "" {
 			continue
 		}
-		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
+		key, err := decodeSecret(s)
 		if err != nil {
 			return nil, configError(fmt.Sprintf("AGENTREF_WEBHOOK_SECRETS entry %d is not whsec_ followed by base64", i+1))
 		}
@@ -73,30 +79,34 @@ func (v *agentRefVerifier) verify(h Header, body []byte, now time.Time) error {
 	if err != nil {
 		return reject(ErrUnauthenticated, "svix-timestamp is not a Unix time in seconds")
 	}
-	skew := now.Sub(time.Unix(sec, 0))
-	if skew > SignatureTolerance {
-		return reject(ErrUnauthenticated, "svix-timestamp is %s in the past; deliveries more than %s old are refused as replays", skew.Truncate(time.Second), SignatureTolerance)
-	}
-	if -skew > SignatureTolerance {
-		return reject(ErrUnauthenticated, "svix-timestamp is %s in the future; check the sender's clock", (-skew).Truncate(time.Second))
+	// Seconds, not time.Duration: a Duration saturates near 292 years, so a
+	// far timestamp would look close.
+	past, skew := distance(now.Unix(), sec)
+	if skew > uint64(SignatureTolerance/time.Second) {
+		if past {
+			return reject(ErrUnauthenticated, "svix-timestamp is %s in the past; deliveries more than %s old are refused as replays", seconds(skew), SignatureTolerance)
+		}
+		return reject(ErrUnauthenticated, "svix-timestamp is %s in the future; check the sender's clock", seconds(skew))
 	}
 	var macs [4][sha256.Size]byte // typical rotation sizes stay on the stack
 	expected := macs[:0]
 	for _, key := range v.keys {
 		expected = append(expected, key.sum([]byte(id), []byte{'.'}, []byte(ts), []byte{'.'}, body))
 	}
-	var got [sha256.Size]byte
 	for field := range strings.FieldsSeq(sigs) {
 		version, b64, ok := strings.Cut(field, ",")
-		if !ok || version != "v1" || base64.StdEncoding.DecodedLen(len(b64)) < sha256.Size {
+		if !ok || version != "v1" || len(b64) != signatureLen {
 			continue
 		}
-		n, err := base64.StdEncoding.Decode(got[:], []byte(b64))
-		if err != nil || n != sha256.Size {
+		// Room for all that signatureLen characters can decode to (33
+		// bytes, not 32): the length is checked after decoding.
+		var buf [signatureLen / 4 * 3]byte
+		got, err := base64.StdEncoding.Strict().AppendDecode(buf[:0], []byte(b64))
+		if err != nil || len(got) != sha256.Size {
 			continue
 		}
 		for i := range expected {
-			if hmac.Equal(got[:], expected[i][:]) {
+			if hmac.Equal(got, expected[i][:]) {
 				return nil
 			}
 		}
@@ -104,10 +114,44 @@ func (v *agentRefVerifier) verify(h Header, body []byte, now time.Time) error {
 	return reject(ErrUnauthenticated, "svix-signature has no v1 signature that matches a configured secret")
 }
 
+// decodeSecret returns the key of a "whsec_<base64>" secret. The base64 may
+// use the standard or the URL-safe alphabet, with or without padding:
+// AgentRef's own sample secret is URL-safe.
+func decodeSecret(secret string) ([]byte, error) {
+	b64 := strings.TrimPrefix(secret, "whsec_")
+	enc := base64.RawStdEncoding
+	if strings.ContainsAny(b64, "-_") {
+		enc = base64.RawURLEncoding
+	}
+	if strings.HasSuffix(b64, "=") {
+		enc = enc.WithPadding(base64.StdPadding)
+	}
+	return enc.DecodeString(b64)
+}
+
+// distance returns how many seconds lie between now and t, and whether t is
+// before now. Two's-complement subtraction in uint64 is exact here: the
+// distance between two int64 values always fits.
+func distance(now, t int64) (past bool, d uint64) {
+	if t <= now {
+		return true, uint64(now) - uint64(t)
+	}
+	return false, uint64(t) - uint64(now)
+}
+
+// seconds writes a distance in seconds as a duration (5m1s), or as a count
+// of seconds where a duration cannot hold it.
+func seconds(d uint64) string {
+	if d > uint64(math.MaxInt64/int64(time.Second)) {
+		return strconv.FormatUint(d, 10) + "s"
+	}
+	return (time.Duration(d) * time.Second).String()
+}
+
 // SignAgentRef returns the svix-signature value AgentRef sends for body with
 // the given message id and Unix timestamp, signed with secret ("whsec_...").
 func SignAgentRef(secret, id string, ts int64, body []byte) (string, error) {
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	key, err := decodeSecret(secret)
 	if err != nil {
 		return "", fmt.Errorf("sign agentref: secret is not whsec_ followed by base64: %w", err)
 	}
@@ -115,39 +159,17 @@ func SignAgentRef(secret, id string, ts int64, body []byte) (string, error) {
 	return "v1," + base64.StdEncoding.EncodeToString(mac[:]), nil
 }
 
-// agentRefEnvelope is the part of AgentRef's envelope that ingest checks.
-type agentRefEnvelope struct {
-	ID            string    `json:"id"`
-	Type          string    `json:"type"`
-	SchemaVersion *int      `json:"schemaVersion"`
-	CreatedAt     string    `json:"createdAt"`
-	Environment   string    `json:"environment"`
-	Data          *struct{} `json:"data"`
-}
-
 func (v *agentRefVerifier) check(body []byte) (Result, error) {
 	var env agentRefEnvelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return Result{}, jsonRejection(err)
+	typ, err := decodeError(json.Unmarshal(body, &env))
+	if err != nil {
+		return Result{}, err
 	}
-	switch {
-	case env.ID == "":
-		return Result{}, reject(ErrMalformed, "id is missing or empty")
-	case env.Type == "":
-		return Result{}, reject(ErrMalformed, "type is missing or empty")
-	case env.SchemaVersion == nil:
-		return Result{}, reject(ErrMalformed, "schemaVersion is missing")
-	case *env.SchemaVersion != 2:
-		return Result{}, reject(ErrMalformed, "schemaVersion %d is not supported; only 2 is", *env.SchemaVersion)
-	case env.CreatedAt == "":
-		return Result{}, reject(ErrMalformed, "createdAt is missing or empty")
-	case env.Environment == "":
-		return Result{}, reject(ErrMalformed, "environment is missing or empty")
-	case env.Data == nil:
-		return Result{}, reject(ErrMalformed, "data is missing or null")
+	if err := apply(&env, typ, "", agentRefEnvelopeRules); err != nil {
+		return Result{}, err
 	}
-	if _, err := time.Parse(time.RFC3339, env.CreatedAt); err != nil {
-		return Result{}, reject(ErrMalformed, "createdAt is not an ISO 8601 (RFC 3339) time")
+	if err := unnamed(typ, ""); err != nil {
+		return Result{}, err
 	}
 	r := Result{Provider: AgentRef, EventID: env.ID, EventType: env.Type}
 	switch {
@@ -155,6 +177,12 @@ func (v *agentRefVerifier) check(body []byte) (Result, error) {
 		r.Ignored, r.Reason = "other_environment", "environment "+quoteShort(env.Environment)+" is not "+quoteShort(v.environment)+"; acknowledged"
 	case !Handled(AgentRef, env.Type):
 		r.Ignored, r.Reason = "unhandled_event_type", "event type "+quoteShort(env.Type)+" is not processed; acknowledged"
+	default:
+		if data := agentRefData[env.Type]; data != nil {
+			if err := data(env.Data); err != nil {
+				return Result{}, err
+			}
+		}
 	}
 	return r, nil
 }

@@ -1,7 +1,13 @@
 package webhook
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,6 +34,56 @@ func TestSignAgentRefMatchesStandardWebhooksVector(t *testing.T) {
 	}
 }
 
+// TestAgentRefSecretSpellings signs and verifies with one key written in
+// both base64 alphabets, padded and not: the Standard Webhooks vector, and a
+// key whose encoding has the characters the alphabets differ in (+/ and -_)
+// and needs padding.
+func TestAgentRefSecretSpellings(t *testing.T) {
+	vectorKey, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(vectorSecret, "whsec_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0xfb 0xef 0xbe encodes as "++++" (standard) or "----" (URL-safe),
+	// 0xff 0xff 0xff as "////" or "____"; 20 bytes need one "=".
+	otherKey := append(bytes.Repeat([]byte{0xfb, 0xef, 0xbe, 0xff, 0xff, 0xff}, 3), 0xfb, 0xff)
+	for i, key := range [][]byte{vectorKey, otherKey} {
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte(vectorID + "." + strconv.Itoa(vectorTS) + "." + vectorBody))
+		want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+		for _, enc := range []struct {
+			name string
+			enc  *base64.Encoding
+		}{
+			{"standard", base64.StdEncoding},
+			{"standard unpadded", base64.RawStdEncoding},
+			{"URL-safe", base64.URLEncoding},
+			{"URL-safe unpadded", base64.RawURLEncoding},
+		} {
+			secret := "whsec_" + enc.enc.EncodeToString(key)
+			t.Run(fmt.Sprintf("key %d %s", i+1, enc.name), func(t *testing.T) {
+				got, err := SignAgentRef(secret, vectorID, vectorTS, []byte(vectorBody))
+				if err != nil {
+					t.Fatalf("SignAgentRef with the %s secret: %v", enc.name, err)
+				}
+				if got != want {
+					t.Errorf("SignAgentRef with the %s secret = %q, want %q", enc.name, got, want)
+				}
+				v, err := newAgentRefVerifier(AgentRefAuth{Secrets: []string{secret}})
+				if err != nil {
+					t.Fatalf("%s secret refused: %v", enc.name, err)
+				}
+				h := Header{"svix-id": vectorID, "svix-timestamp": strconv.Itoa(vectorTS), "svix-signature": want}
+				if err := v.verify(h, []byte(vectorBody), time.Unix(vectorTS, 0)); err != nil {
+					t.Errorf("verify with the %s secret: %v", enc.name, err)
+				}
+			})
+		}
+		if bytes.Equal(key, vectorKey) && want != vectorSig {
+			t.Errorf("the vector signs as %q, want %q", want, vectorSig)
+		}
+	}
+}
+
 func TestAgentRefVerify(t *testing.T) {
 	at := time.Unix(vectorTS, 0)
 	ts := strconv.Itoa(vectorTS)
@@ -37,6 +93,15 @@ func TestAgentRefVerify(t *testing.T) {
 	}
 	headers := func(id, ts, sig string) Header {
 		return Header{"svix-id": id, "svix-timestamp": ts, "svix-signature": sig}
+	}
+	// signedAt is a delivery correctly signed at Unix time sec: only the
+	// replay window can refuse it.
+	signedAt := func(sec int64) Header {
+		sig, err := SignAgentRef(vectorSecret, vectorID, sec, []byte(vectorBody))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return headers(vectorID, strconv.FormatInt(sec, 10), sig)
 	}
 	tests := []struct {
 		name    string
@@ -56,6 +121,15 @@ func TestAgentRefVerify(t *testing.T) {
 		{name: "exactly 5m late", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), now: at.Add(5 * time.Minute)},
 		{name: "5m01s late", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), now: at.Add(5*time.Minute + time.Second), reason: "svix-timestamp is 5m1s in the past"},
 		{name: "5m01s early", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), now: at.Add(-5*time.Minute - time.Second), reason: "svix-timestamp is 5m1s in the future"},
+		{name: "signed 5m in the future", secrets: []string{vectorSecret}, header: signedAt(vectorTS + 300), now: at},
+		{name: "signed 5m01s in the future", secrets: []string{vectorSecret}, header: signedAt(vectorTS + 301), now: at, reason: "svix-timestamp is 5m1s in the future"},
+		{name: "signed a year in the future", secrets: []string{vectorSecret}, header: signedAt(vectorTS + 365*24*3600), now: at, reason: "svix-timestamp is 8760h0m0s in the future"},
+		{name: "signed in the year 5138", secrets: []string{vectorSecret}, header: signedAt(99999999999), now: at, reason: "svix-timestamp is 98385734669s in the future"},
+		{name: "signed at the largest int64", secrets: []string{vectorSecret}, header: signedAt(math.MaxInt64), now: at, reason: "svix-timestamp is 9223372035240510477s in the future"},
+		{name: "signed at 0", secrets: []string{vectorSecret}, header: signedAt(0), now: at, reason: "svix-timestamp is 448407h2m10s in the past"},
+		{name: "signed at -1", secrets: []string{vectorSecret}, header: signedAt(-1), now: at, reason: "in the past"},
+		{name: "signed at the smallest int64", secrets: []string{vectorSecret}, header: signedAt(math.MinInt64), now: at, reason: "svix-timestamp is 9223372038469041138s in the past"},
+		{name: "smallest int64 against a clock at the largest", secrets: []string{vectorSecret}, header: signedAt(math.MinInt64), now: time.Unix(math.MaxInt64, 0), reason: "svix-timestamp is 18446744073709551615s in the past"},
 		{name: "wrong secret", secrets: []string{otherSecret}, header: headers(vectorID, ts, vectorSig), now: at, reason: "no v1 signature that matches"},
 		{name: "body changed", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig), body: `{"test": 2432232315}`, now: at, reason: "no v1 signature that matches"},
 		{name: "id changed", secrets: []string{vectorSecret}, header: headers("msg_other", ts, vectorSig), now: at, reason: "no v1 signature that matches"},
@@ -67,6 +141,13 @@ func TestAgentRefVerify(t *testing.T) {
 		{name: "signature without version", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig[3:]), now: at, reason: "no v1 signature"},
 		{name: "signature not base64", secrets: []string{vectorSecret}, header: headers(vectorID, ts, "v1,!!!!"), now: at, reason: "no v1 signature"},
 		{name: "signature truncated", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig[:20]), now: at, reason: "no v1 signature"},
+		{name: "44 characters without padding (33 bytes)", secrets: []string{vectorSecret}, header: headers(vectorID, ts, "v1,"+strings.Repeat("A", 44)), now: at, reason: "no v1 signature"},
+		{name: "33-byte signature before a valid one", secrets: []string{vectorSecret}, header: headers(vectorID, ts, "v1,"+strings.Repeat("/", 44)+" "+vectorSig), now: at},
+		{name: "signature without its padding", secrets: []string{vectorSecret}, header: headers(vectorID, ts, strings.TrimSuffix(vectorSig, "=")), now: at, reason: "no v1 signature"},
+		{name: "signature with non-zero padding bits", secrets: []string{vectorSecret}, header: headers(vectorID, ts, strings.TrimSuffix(vectorSig, "E=")+"F="), now: at, reason: "no v1 signature"},
+		{name: "signature in the URL-safe alphabet", secrets: []string{vectorSecret}, header: headers(vectorID, ts, strings.NewReplacer("+", "-", "/", "_").Replace(vectorSig)), now: at, reason: "no v1 signature"},
+		{name: "signature with extra characters", secrets: []string{vectorSecret}, header: headers(vectorID, ts, vectorSig+"AAAA"), now: at, reason: "no v1 signature"},
+		{name: "signature of 64 bytes", secrets: []string{vectorSecret}, header: headers(vectorID, ts, "v1,"+strings.Repeat("A", 88)), now: at, reason: "no v1 signature"},
 		{name: "only separators", secrets: []string{vectorSecret}, header: headers(vectorID, ts, "   ,  "), now: at, reason: "no v1 signature"},
 		{name: "nothing configured", header: headers(vectorID, ts, vectorSig), now: at, reason: "no authentication is configured for agentref"},
 	}
@@ -93,6 +174,8 @@ func TestAgentRefSecretsRefusedAtStartup(t *testing.T) {
 		{"too short", "whsec_" + "c2hvcnQ=", "decodes to 5 bytes; at least 16"},
 		{"15 bytes", "whsec_MTIzNDU2Nzg5MDEyMzQ1", "decodes to 15 bytes"},
 		{"not base64", "whsec_not*base64", "entry 2 is not whsec_ followed by base64"},
+		{"both alphabets at once", "whsec_ab+c-def/ghi_jklmnopqrstu", "entry 2 is not whsec_ followed by base64"},
+		{"wrong padding", "whsec_MTIzNDU2Nzg5MDEyMzQ1Ng=", "entry 2 is not whsec_ followed by base64"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

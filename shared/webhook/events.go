@@ -2,7 +2,10 @@ package webhook
 
 // handled lists, per provider, the event types the processor acts on or
 // stores. Anything else is acknowledged at the door and never queued, so a
-// platform's new event type cannot cause days of retries.
+// platform's new event type cannot cause days of retries. FirstPromoter's
+// payout events only echo the processor's own mark_fulfilled (recorded when
+// the call answered), and carry a payout, whose amount may be fractional,
+// where the processor reads a commission: they are acknowledged, not queued.
 var handled = map[Provider]map[string]bool{
 	FirstPromoter: {
 		"commission.created":  true,
@@ -11,8 +14,6 @@ var handled = map[Provider]map[string]bool{
 		"commission.denied":   true,
 		"commission.pending":  true,
 		"commission.deleted":  true,
-		"payout.updated":      true,
-		"payout.completed":    true,
 	},
 	AgentRef: {
 		"conversion.created":  true,

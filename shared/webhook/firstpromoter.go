@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -33,24 +34,45 @@ type firstPromoterVerifier struct {
 	basicPass   *[sha256.Size]byte
 }
 
+// minCredentialLen is the shortest FirstPromoter signing secret, token (after
+// its scheme) or Basic Auth password accepted, in characters: as with
+// AgentRef's 16-byte secrets, a guessable credential must not be a way in.
+const minCredentialLen = 16
+
 func newFirstPromoterVerifier(a FirstPromoterAuth) (*firstPromoterVerifier, error) {
 	v := &firstPromoterVerifier{tokenHeader: a.TokenHeader}
-	for _, s := range a.Secrets {
-		if s = strings.TrimSpace(s); s != "" {
-			v.secrets = append(v.secrets, newKeyedMAC([]byte(s)))
+	// A blank setting is off; one that is set but short stops the function
+	// rather than accept deliveries anyone could forge.
+	for i, s := range a.Secrets {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
 		}
+		if len(s) < minCredentialLen {
+			return nil, configError(fmt.Sprintf("FIRSTPROMOTER_WEBHOOK_SECRETS entry %d has %d characters; at least %d are required", i+1, len(s), minCredentialLen))
+		}
+		v.secrets = append(v.secrets, newKeyedMAC([]byte(s)))
 	}
 	if v.tokenHeader == "" {
 		v.tokenHeader = "Authorization"
 	}
-	if a.Token != "" {
-		d := sha256.Sum256([]byte(a.Token))
+	if token := strings.TrimSpace(a.Token); token != "" {
+		credential := token
+		if _, rest, ok := strings.Cut(token, " "); ok {
+			credential = strings.TrimSpace(rest) // after a scheme such as Bearer
+		}
+		if len(credential) < minCredentialLen {
+			return nil, configError(fmt.Sprintf("FIRSTPROMOTER_WEBHOOK_TOKEN has %d characters after any scheme such as Bearer; at least %d are required", len(credential), minCredentialLen))
+		}
+		d := sha256.Sum256([]byte(token))
 		v.token = &d
 	}
-	if a.BasicAuth != "" {
-		user, pass, ok := strings.Cut(a.BasicAuth, ":")
+	if basic := strings.TrimSpace(a.BasicAuth); basic != "" {
+		user, pass, ok := strings.Cut(basic, ":")
 		if !ok || user == "" {
 			return nil, configError("FIRSTPROMOTER_WEBHOOK_BASIC_AUTH must be user:password")
+		}
+		if len(pass) < minCredentialLen {
+			return nil, configError(fmt.Sprintf("FIRSTPROMOTER_WEBHOOK_BASIC_AUTH has a password of %d characters; at least %d are required", len(pass), minCredentialLen))
 		}
 		u, p := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))
 		v.basicUser, v.basicPass = &u, &p
@@ -145,35 +167,30 @@ func SignFirstPromoter(secret string, body []byte) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// firstPromoterEnvelope is the part of FirstPromoter's webhook envelope that
-// ingest checks; the processor decodes the rest.
-type firstPromoterEnvelope struct {
-	EventID   string `json:"event_id"`
-	EventType string `json:"event_type"`
-	Data      *struct {
-		Test bool `json:"test"`
-	} `json:"data"`
-}
-
 func checkFirstPromoter(body []byte) (Result, error) {
 	var env firstPromoterEnvelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		return Result{}, jsonRejection(err)
-	}
-	switch {
-	case env.EventID == "":
-		return Result{}, reject(ErrMalformed, "event_id is missing or empty")
-	case env.EventType == "":
-		return Result{}, reject(ErrMalformed, "event_type is missing or empty")
-	case env.Data == nil:
-		return Result{}, reject(ErrMalformed, "data is missing or null")
+	typ, err := decodeError(json.Unmarshal(body, &env))
+	if err != nil {
+		return Result{}, err
 	}
 	r := Result{Provider: FirstPromoter, EventID: env.EventID, EventType: env.EventType}
-	switch {
-	case env.Data.Test:
+	if env.Data != nil && env.Data.Test {
+		// A test delivery need carry nothing else.
 		r.Ignored, r.Reason = "test_delivery", "test delivery acknowledged; nothing applied"
-	case !Handled(FirstPromoter, env.EventType):
+		return r, nil
+	}
+	if err := apply(&env, typ, "", firstPromoterEnvelopeRules); err != nil {
+		return Result{}, err
+	}
+	if !Handled(FirstPromoter, env.EventType) {
 		r.Ignored, r.Reason = "unhandled_event_type", "event type "+quoteShort(env.EventType)+" is not processed; acknowledged"
+		return r, nil
+	}
+	if err := apply(&env, typ, "", firstPromoterCommissionRules); err != nil {
+		return Result{}, err
+	}
+	if err := unnamed(typ, ""); err != nil {
+		return Result{}, err
 	}
 	return r, nil
 }

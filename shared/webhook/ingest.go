@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -22,7 +21,8 @@ type Settings struct {
 }
 
 // Ingest checks deliveries: method, provider, size, media type,
-// authentication, envelope. It is safe for concurrent use.
+// authentication, envelope, and the fields the processor reads for the
+// event's type. It is safe for concurrent use.
 type Ingest struct {
 	fp  *firstPromoterVerifier
 	ar  *agentRefVerifier
@@ -30,8 +30,10 @@ type Ingest struct {
 }
 
 // New prepares ingest. It fails, wrapping ErrConfig, on a setting that can
-// never work (an AgentRef secret that is not base64 or is shorter than 16
-// bytes, a Basic Auth setting without a colon). now is the clock for
+// never work or would let anyone in: an AgentRef secret that is not base64
+// or decodes to fewer than 16 bytes, a FirstPromoter signing secret, token
+// (after its scheme) or Basic Auth password shorter than 16 characters, a
+// Basic Auth setting that is not user:password. now is the clock for
 // signature timestamps.
 func New(s Settings, now func() time.Time) (*Ingest, error) {
 	fp, err := newFirstPromoterVerifier(s.FirstPromoter)
@@ -126,34 +128,6 @@ func checkText(body []byte) error {
 			return reject(ErrMalformed, "body contains U+FFFE or U+FFFF, which a queue message cannot carry")
 		}
 		rest = rest[i+2:]
-	}
-}
-
-func jsonRejection(err error) error {
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		return reject(ErrMalformed, "body is not valid JSON (error at byte %d)", syntax.Offset)
-	case errors.As(err, &typ) && typ.Field == "":
-		return reject(ErrMalformed, "body is a JSON %s; an object is expected", typ.Value)
-	case errors.As(err, &typ):
-		return reject(ErrMalformed, "field %s is a JSON %s; expected %s", typ.Field, typ.Value, jsonKind(typ.Type.Kind().String()))
-	default:
-		return reject(ErrMalformed, "body is not a valid envelope")
-	}
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "struct", "ptr", "map":
-		return "an object"
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	default:
-		return "a number"
 	}
 }
 

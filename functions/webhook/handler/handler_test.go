@@ -98,14 +98,20 @@ const arCreated = `{"id":"msg_2bXk","type":"conversion.created","schemaVersion":
 
 func arEvent(t *testing.T, body string) events.APIGatewayV2HTTPRequest {
 	t.Helper()
-	sig, err := webhook.SignAgentRef(arSecret, "msg_2bXk", testNow.Unix(), []byte(body))
+	return arEventAt(t, body, testNow.Unix())
+}
+
+// arEventAt is an AgentRef delivery signed at Unix time sec.
+func arEventAt(t *testing.T, body string, sec int64) events.APIGatewayV2HTTPRequest {
+	t.Helper()
+	sig, err := webhook.SignAgentRef(arSecret, "msg_2bXk", sec, []byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return httpEvent("POST", "agentref", map[string]string{
 		"content-type":   "application/json",
 		"svix-id":        "msg_2bXk",
-		"svix-timestamp": strconv.FormatInt(testNow.Unix(), 10),
+		"svix-timestamp": strconv.FormatInt(sec, 10),
 		"svix-signature": sig,
 	}, body)
 }
@@ -143,7 +149,11 @@ func TestHandleStatuses(t *testing.T) {
 		{name: "test delivery", event: fpEvent(`{"event_id":"t1","event_type":"commission.created","data":{"test":true}}`), status: 200, body: map[string]string{"status": "ignored", "reason": "test delivery acknowledged; nothing applied"}},
 		{name: "other environment", event: arEvent(t, strings.Replace(arCreated, "production", "development", 1)), status: 200, body: map[string]string{"status": "ignored", "reason": `environment "development" is not "production"; acknowledged`}},
 		{name: "unhandled type", event: fpEvent(`{"event_id":"t2","event_type":"promoter.updated","data":{}}`), status: 200, body: map[string]string{"status": "ignored", "reason": `event type "promoter.updated" is not processed; acknowledged`}},
-		{name: "malformed envelope", event: fpEvent(`{"event_id":"t3","data":{}}`), status: 400, body: map[string]string{"error": "event_type is missing or empty"}},
+		{name: "malformed envelope", event: fpEvent(`{"event_id":"t3","data":{}}`), status: 400, body: map[string]string{"error": "event_type must be a non-empty string"}},
+		{name: "test delivery with nothing else", event: fpEvent(`{"data":{"test":true}}`), status: 200, body: map[string]string{"status": "ignored", "reason": "test delivery acknowledged; nothing applied"}},
+		{name: "firstpromoter commission id not a number", event: fpEvent(strings.Replace(fpApproved, `"id":7,`, `"id":"x",`, 1)), status: 400, body: map[string]string{"error": "data.id must be a positive integer"}},
+		{name: "firstpromoter commission amount a word", event: fpEvent(strings.Replace(fpApproved, `"amount":500`, `"amount":"lots"`, 1)), status: 400, body: map[string]string{"error": "data.amount must be an integer"}},
+		{name: "agentref commission in dollars", event: arEvent(t, strings.Replace(arCreated, `"commissionAmount":2000`, `"commissionAmount":20.5`, 1)), status: 400, body: map[string]string{"error": "data.commissionAmount must be an integer, 0 or more"}},
 		{
 			name: "bad base64",
 			event: with(fpEvent(fpApproved), func(e *events.APIGatewayV2HTTPRequest) {
@@ -158,6 +168,12 @@ func TestHandleStatuses(t *testing.T) {
 			}),
 			status: 401, body: map[string]string{"error": "X-Webhook-Signature does not match any configured signing secret"},
 		},
+		{
+			name:   "agentref signature of 44 characters without padding",
+			event:  with(arEvent(t, arCreated), func(e *events.APIGatewayV2HTTPRequest) { e.Headers["svix-signature"] = "v1," + strings.Repeat("A", 44) }),
+			status: 401, body: map[string]string{"error": "svix-signature has no v1 signature that matches a configured secret"},
+		},
+		{name: "agentref signed in the year 5138", event: arEventAt(t, arCreated, 99999999999), status: 401, body: map[string]string{"error": "svix-timestamp is 98204823999s in the future; check the sender's clock"}},
 		{name: "nothing configured", settings: webhook.Settings{}, event: fpEvent(fpApproved), status: 401, body: map[string]string{"error": "no authentication is configured for firstpromoter deliveries: set FIRSTPROMOTER_WEBHOOK_SECRETS, FIRSTPROMOTER_WEBHOOK_TOKEN or FIRSTPROMOTER_WEBHOOK_BASIC_AUTH"}},
 		{name: "unknown provider", event: with(fpEvent(fpApproved), func(e *events.APIGatewayV2HTTPRequest) { e.PathParameters["provider"] = "tapfiliate" }), status: 404, body: map[string]string{"error": `unknown provider "tapfiliate"; use /webhooks/firstpromoter or /webhooks/agentref`}},
 		{name: "GET", event: with(fpEvent(fpApproved), func(e *events.APIGatewayV2HTTPRequest) { e.RequestContext.HTTP.Method = "GET" }), status: 405, body: map[string]string{"error": `method "GET" is not allowed; deliveries are POST`}},
