@@ -25,6 +25,7 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/queue"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/stack"
+	"github.com/rewardrelay/rewardrelay/shared/telemetry"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
 	"github.com/rewardrelay/rewardrelay/shared/wiring"
 )
@@ -122,7 +123,7 @@ func (s *localStack) processorHandler() (*processorhandler.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &processorhandler.Handler{Processor: p, Log: s.log, Now: time.Now}, nil
+	return &processorhandler.Handler{Processor: p, Log: s.log, Now: time.Now, Answers: telemetry.PlatformAnswers}, nil
 }
 
 // reconciler builds the ReconcilerFunction's reconciler exactly as its main
@@ -150,7 +151,7 @@ func (s *localStack) schedule(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("template ReconcilerTimeout: %w", err)
 	}
-	h := reconcilerhandler.Handler{Reconciler: rc, Log: s.log}
+	h := reconcilerhandler.Handler{Reconciler: rc, Log: s.log, Answers: telemetry.PlatformAnswers}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

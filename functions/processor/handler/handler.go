@@ -27,6 +27,9 @@ type Handler struct {
 	Processor Processor
 	Log       *slog.Logger
 	Now       func() time.Time
+	// Answers counts the platforms' 429 and 5xx answers (nil: none
+	// counted).
+	Answers *telemetry.Answers
 }
 
 // metricNames are the counters emitted as EMF metrics, in a stable order.
@@ -41,7 +44,8 @@ var batchMetrics = func() telemetry.Spec {
 	for _, n := range metricNames {
 		ms = append(ms, telemetry.Metric{Name: n, Unit: telemetry.Count})
 	}
-	ms = append(ms, telemetry.Metric{Name: "messages", Unit: telemetry.Count}, telemetry.Metric{Name: "duration_ms", Unit: telemetry.Milliseconds})
+	ms = append(ms, telemetry.Metric{Name: "messages", Unit: telemetry.Count}, telemetry.Metric{Name: "duration_ms", Unit: telemetry.Milliseconds},
+		telemetry.Metric{Name: telemetry.RateLimited, Unit: telemetry.Count}, telemetry.Metric{Name: telemetry.ServerErrors, Unit: telemetry.Count})
 	return telemetry.NewSpec([][]string{{"function"}}, ms...)
 }()
 
@@ -78,6 +82,11 @@ func (h Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	for _, n := range metricNames {
 		attrs = append(attrs, slog.Int(n, res.Counts[n]))
 	}
+	answers := map[string]int{}
+	if h.Answers != nil {
+		answers = h.Answers.Take()
+	}
+	attrs = append(attrs, slog.Int(telemetry.RateLimited, answers[telemetry.RateLimited]), slog.Int(telemetry.ServerErrors, answers[telemetry.ServerErrors]))
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		attrs = append(attrs, slog.String("request_id", lc.AwsRequestID))
 	}
