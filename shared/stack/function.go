@@ -79,4 +79,3 @@ func (t *Template) CheckEnvironment(logicalID string, read []string, local map[s
 	}
 	return problems
 }
-

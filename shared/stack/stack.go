@@ -27,8 +27,10 @@ type Template struct {
 
 // Parameter is a template parameter.
 type Parameter struct {
-	Type    string `yaml:"Type"`
-	Default any    `yaml:"Default"`
+	Type           string `yaml:"Type"`
+	Default        any    `yaml:"Default"`
+	AllowedPattern string `yaml:"AllowedPattern"`
+	AllowedValues  []any  `yaml:"AllowedValues"`
 }
 
 // Resource is a template resource.

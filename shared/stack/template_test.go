@@ -1,0 +1,255 @@
+package stack
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// The template's rules for running in a real account: each test holds one
+// of them.
+
+var functions = []string{"WebhookFunction", "ProcessorFunction", "ReconcilerFunction"}
+
+// anyRef resolves every resource reference to its name, for Properties.
+func anyRef(id string) (string, bool) { return id, true }
+
+// statements returns the IAM statements of a function's inline policies,
+// resolved with the overrides.
+func statements(t *testing.T, tpl *Template, id string, overrides map[string]string) []map[string]any {
+	t.Helper()
+	p, err := tpl.Properties(id, overrides, anyRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, policy := range p["Policies"].([]any) {
+		m, _ := policy.(map[string]any)
+		list, _ := m["Statement"].([]any)
+		for _, s := range list {
+			out = append(out, s.(map[string]any))
+		}
+	}
+	return out
+}
+
+// strs reads a string or a list of strings.
+func strs(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, item := range v {
+			out = append(out, strs(item)...)
+		}
+		return out
+	}
+	return nil
+}
+
+// secretVariables are the settings that come from a secret in AWS.
+var secretVariables = map[string][]string{
+	"WebhookFunction":    {"FIRSTPROMOTER_WEBHOOK_SECRETS", "FIRSTPROMOTER_WEBHOOK_TOKEN", "FIRSTPROMOTER_WEBHOOK_BASIC_AUTH", "AGENTREF_WEBHOOK_SECRETS"},
+	"ProcessorFunction":  {"FIRSTPROMOTER_API_KEY", "FIRSTPROMOTER_ACCOUNT_ID"},
+	"ReconcilerFunction": {"FIRSTPROMOTER_API_KEY", "FIRSTPROMOTER_ACCOUNT_ID", "AGENTREF_API_KEY"},
+}
+
+func TestSecretVariablesAreDeclaredEmpty(t *testing.T) {
+	tpl := load(t)
+	for id, names := range secretVariables {
+		vars, err := tpl.Variables(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			if v, ok := vars[name]; !ok || v != "" {
+				t.Errorf("%s: %s is %v; a secret is declared empty (sam local invoke sets it, the secret holds it in AWS)", id, name, v)
+			}
+		}
+	}
+}
+
+func TestEachFunctionReadsOnlyItsSecret(t *testing.T) {
+	tpl := load(t)
+	want := map[string]string{"WebhookFunction": "WebhookSecretArn", "ProcessorFunction": "PlatformSecretArn", "ReconcilerFunction": "PlatformSecretArn"}
+	set := map[string]string{"WebhookSecretArn": "arn:webhook", "PlatformSecretArn": "arn:platform"}
+	for id, param := range want {
+		vars, _ := tpl.Variables(id)
+		if diff := cmp.Diff(map[string]any{"Ref": param}, vars["SECRET_ARN"]); diff != "" {
+			t.Errorf("%s SECRET_ARN (-want +got):\n%s", id, diff)
+		}
+		p, err := tpl.Properties(id, set, anyRef)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var readable []string
+		walk(p["Policies"], func(m map[string]any) {
+			if arn, ok := m["AWSSecretsManagerGetSecretValuePolicy"].(map[string]any); ok {
+				readable = append(readable, arn["SecretArn"].(string))
+			}
+			if slices.Contains(strs(m["Action"]), "secretsmanager:GetSecretValue") {
+				readable = append(readable, strs(m["Resource"])...)
+			}
+		})
+		if diff := cmp.Diff([]string{set[param]}, readable); diff != "" {
+			t.Errorf("%s may read secrets (-want +got):\n%s", id, diff)
+		}
+	}
+}
+
+func TestAKeyManagedSecretIsDecryptedOnlyThroughSecretsManager(t *testing.T) {
+	tpl := load(t)
+	for _, id := range functions {
+		for _, s := range statements(t, tpl, id, nil) {
+			if slices.Contains(strs(s["Action"]), "kms:Decrypt") {
+				t.Errorf("%s may decrypt with no key configured: %v", id, s)
+			}
+		}
+		found := false
+		for _, s := range statements(t, tpl, id, map[string]string{"SecretsKmsKeyArn": "arn:key"}) {
+			if !slices.Contains(strs(s["Action"]), "kms:Decrypt") {
+				continue
+			}
+			found = true
+			via := toString(s["Condition"])
+			if !slices.Equal(strs(s["Resource"]), []string{"arn:key"}) || !strings.Contains(via, `"kms:ViaService":"secretsmanager.`) {
+				t.Errorf("%s decrypts %v under %s; want the key, through Secrets Manager only", id, s["Resource"], via)
+			}
+		}
+		if !found {
+			t.Errorf("%s cannot decrypt a secret under the configured key", id)
+		}
+	}
+}
+
+func TestARNParametersAreChecked(t *testing.T) {
+	tpl := load(t)
+	tests := map[string]struct{ good, bad []string }{
+		"WebhookSecretArn":  {[]string{"", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rewardrelay/webhook-AbCdEf"}, []string{"rewardrelay", "arn:aws:ssm:eu-west-1:123456789012:parameter/x", "arn:aws:secretsmanager:eu-west-1:123:secret:x"}},
+		"PlatformSecretArn": {[]string{"", "arn:aws:secretsmanager:us-east-1:123456789012:secret:platform-1a2B3c"}, []string{"platform", "arn:aws:sns:us-east-1:123456789012:t"}},
+		"SecretsKmsKeyArn":  {[]string{"", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, []string{"alias/rewardrelay", "arn:aws:kms:us-east-1:123456789012:alias/rewardrelay"}},
+		"AlarmTopicArn":     {[]string{"", "arn:aws:sns:us-east-1:123456789012:on-call"}, []string{"on-call", "arn:aws:sqs:us-east-1:123456789012:q"}},
+	}
+	for name, tt := range tests {
+		pattern := tpl.Parameters[name].AllowedPattern
+		if pattern == "" {
+			t.Errorf("%s has no AllowedPattern", name)
+			continue
+		}
+		re := regexp.MustCompile(pattern)
+		for _, v := range tt.good {
+			if !re.MatchString(v) {
+				t.Errorf("%s refuses %q", name, v)
+			}
+		}
+		for _, v := range tt.bad {
+			if re.MatchString(v) {
+				t.Errorf("%s accepts %q", name, v)
+			}
+		}
+	}
+}
+
+// dynamoActions returns a function's DynamoDB actions with their resources
+// and conditions.
+func dynamoActions(t *testing.T, tpl *Template, id string) map[string][]map[string]any {
+	t.Helper()
+	out := map[string][]map[string]any{}
+	for _, s := range statements(t, tpl, id, nil) {
+		for _, a := range strs(s["Action"]) {
+			if strings.HasPrefix(a, "dynamodb:") {
+				out[a] = append(out[a], s)
+			}
+		}
+	}
+	return out
+}
+
+func TestFunctionsMayMakeOnlyTheCallsTheyMake(t *testing.T) {
+	tpl := load(t)
+	want := map[string][]string{
+		"WebhookFunction":    nil,
+		"ProcessorFunction":  {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+		"ReconcilerFunction": {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+	}
+	for _, id := range functions {
+		walk(tpl.Resources[id].Properties["Policies"], func(m map[string]any) {
+			for k := range m {
+				if strings.Contains(k, "Crud") || strings.Contains(k, "FullAccess") || strings.Contains(k, "ReadPolicy") {
+					t.Errorf("%s has the broad policy template %s", id, k)
+				}
+			}
+		})
+		actions := dynamoActions(t, tpl, id)
+		var got []string
+		for a := range actions {
+			got = append(got, a)
+		}
+		slices.Sort(got)
+		if diff := cmp.Diff(want[id], got); diff != "" {
+			t.Errorf("%s DynamoDB actions (-want +got):\n%s", id, diff)
+		}
+		for a, list := range actions {
+			for _, s := range list {
+				for _, r := range strs(s["Resource"]) {
+					if r != "LedgerTable.Arn" && r != "LedgerTable.Arn/index/outbox" {
+						t.Errorf("%s: %s on %s, want the ledger table only", id, a, r)
+					}
+				}
+				if a == "dynamodb:DeleteItem" && toString(s["Condition"]) != `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["BATCH#*"]}}` {
+					t.Errorf("%s may delete any item (condition %v): the ledger is append-only", id, s["Condition"])
+				}
+			}
+		}
+	}
+}
+
+func TestOperatorPolicyCoversRewardctl(t *testing.T) {
+	tpl := load(t)
+	if !strings.Contains(toString(tpl.Outputs["OperatorPolicyArn"]), `"Value":{"Ref":"OperatorPolicy"}`) {
+		t.Errorf("no OperatorPolicyArn output: %v", tpl.Outputs["OperatorPolicyArn"])
+	}
+	p, err := tpl.Properties("OperatorPolicy", map[string]string{"PlatformSecretArn": "arn:platform", "WebhookSecretArn": "arn:webhook"}, anyRef)
+	if err != nil {
+		t.Fatalf("no operator policy: %v", err)
+	}
+	allowed := map[string][]string{} // action -> resources
+	for _, s := range p["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+		s := s.(map[string]any)
+		for _, a := range strs(s["Action"]) {
+			allowed[a] = append(allowed[a], strs(s["Resource"])...)
+		}
+	}
+	// What each command calls (see the README's table).
+	needs := []struct {
+		command, action, resource string
+	}{
+		{"balances, commission, audit, drift", "dynamodb:DescribeTable", "LedgerTable.Arn"},
+		{"audit, balances", "dynamodb:Scan", "LedgerTable.Arn"},
+		{"commission, drift", "dynamodb:Query", "LedgerTable.Arn"},
+		{"reconcile", "dynamodb:Query", "LedgerTable.Arn/index/outbox"},
+		{"reconcile", "dynamodb:GetItem", "LedgerTable.Arn"},
+		{"reconcile", "dynamodb:PutItem", "LedgerTable.Arn"},
+		{"reconcile", "dynamodb:UpdateItem", "LedgerTable.Arn"},
+		{"reconcile", "dynamodb:DeleteItem", "LedgerTable.Arn"},
+		{"reconcile", "secretsmanager:GetSecretValue", "arn:platform"},
+		{"dlq", "sqs:ReceiveMessage", "DeadLetterQueue.Arn"},
+		{"dlq redrive", "sqs:GetQueueAttributes", "DeadLetterQueue.Arn"},
+		{"dlq redrive", "sqs:GetQueueAttributes", "EventQueue.Arn"},
+		{"dlq redrive", "sqs:StartMessageMoveTask", "DeadLetterQueue.Arn"},
+		{"dlq redrive", "sqs:DeleteMessage", "DeadLetterQueue.Arn"},
+		{"dlq redrive", "sqs:SendMessage", "EventQueue.Arn"},
+	}
+	for _, n := range needs {
+		if !slices.Contains(allowed[n.action], n.resource) {
+			t.Errorf("rewardctl %s needs %s on %s", n.command, n.action, n.resource)
+		}
+	}
+	if slices.Contains(allowed["secretsmanager:GetSecretValue"], "arn:webhook") {
+		t.Error("operators may read the webhook secret; no command needs it")
+	}
+}
