@@ -143,7 +143,11 @@ func (s *localStack) schedule(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	every, err := scheduleRate(fmt.Sprint(s.tpl.Parameters["ReconcileSchedule"].Default))
+	expr, err := s.tpl.ScheduleExpression("ReconcilerFunction", nil)
+	if err != nil {
+		return err
+	}
+	every, err := scheduleRate(expr)
 	if err != nil {
 		return err
 	}

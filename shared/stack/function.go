@@ -79,3 +79,33 @@ func (t *Template) CheckEnvironment(logicalID string, read []string, local map[s
 	}
 	return problems
 }
+
+// ScheduleExpression returns the expression of function logicalID's
+// schedule event (Schedule or ScheduleV2), resolved with the parameter
+// overrides.
+func (t *Template) ScheduleExpression(logicalID string, overrides map[string]string) (string, error) {
+	r, ok := t.Resources[logicalID]
+	if !ok {
+		return "", fmt.Errorf("function %s: %w", logicalID, ErrNotFound)
+	}
+	events, _ := r.Properties["Events"].(map[string]any)
+	for _, name := range slices.Sorted(maps.Keys(events)) {
+		e, _ := events[name].(map[string]any)
+		props, _ := e["Properties"].(map[string]any)
+		var expr any
+		switch e["Type"] {
+		case "Schedule":
+			expr = props["Schedule"]
+		case "ScheduleV2":
+			expr = props["ScheduleExpression"]
+		default:
+			continue
+		}
+		v, err := t.Resolve(expr, overrides, nil)
+		if err != nil {
+			return "", fmt.Errorf("schedule of %s: %w", logicalID, err)
+		}
+		return fmt.Sprint(v), nil
+	}
+	return "", fmt.Errorf("schedule of %s: %w", logicalID, ErrNotFound)
+}

@@ -316,6 +316,9 @@ func TestLedgerTable(t *testing.T) {
 	if toString(r.Properties["PointInTimeRecoverySpecification"]) != `{"PointInTimeRecoveryEnabled":true}` {
 		t.Errorf("point-in-time recovery is off")
 	}
+	if r.Properties["DeletionProtectionEnabled"] != true {
+		t.Errorf("LedgerTable can be deleted (DeletionProtectionEnabled %v)", r.Properties["DeletionProtectionEnabled"])
+	}
 	if r.Properties["BillingMode"] != "PAY_PER_REQUEST" || toString(r.Properties["SSESpecification"]) != `{"SSEEnabled":true}` {
 		t.Errorf("billing %v, SSE %v", r.Properties["BillingMode"], r.Properties["SSESpecification"])
 	}

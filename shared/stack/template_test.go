@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"encoding/json"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -49,6 +51,32 @@ func strs(v any) []string {
 		return out
 	}
 	return nil
+}
+
+func TestReconcilerReservesConcurrencyOnlyWhenAsked(t *testing.T) {
+	tpl := load(t)
+	if d := tpl.Parameters["ReconcilerReservedConcurrency"].Default; d != "" {
+		t.Errorf("ReconcilerReservedConcurrency defaults to %v; a reservation fails in new accounts", d)
+	}
+	p, err := tpl.Properties("ReconcilerFunction", nil, anyRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := p["ReservedConcurrentExecutions"]; ok {
+		t.Errorf("by default the reconciler reserves %v", v)
+	}
+	p, err = tpl.Properties("ReconcilerFunction", map[string]string{"ReconcilerReservedConcurrency": "1"}, anyRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := p["ReservedConcurrentExecutions"]; v != "1" {
+		t.Errorf("asked for 1, the reconciler reserves %v", v)
+	}
+	for id, r := range tpl.Resources {
+		if v, ok := r.Properties["ReservedConcurrentExecutions"]; ok && id != "ReconcilerFunction" {
+			t.Errorf("%s reserves concurrency %v", id, v)
+		}
+	}
 }
 
 // secretVariables are the settings that come from a secret in AWS.
@@ -251,5 +279,110 @@ func TestOperatorPolicyCoversRewardctl(t *testing.T) {
 	}
 	if slices.Contains(allowed["secretsmanager:GetSecretValue"], "arn:webhook") {
 		t.Error("operators may read the webhook secret; no command needs it")
+	}
+}
+
+// samconfigOverrides reads the parameter_overrides of a samconfig.toml
+// section, e.g. "prod.deploy.parameters".
+func samconfigOverrides(t *testing.T, section string) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile("../../samconfig.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(raw), "["+section+"]")
+	if !ok {
+		t.Fatalf("samconfig.toml has no [%s]", section)
+	}
+	rest, _, _ = strings.Cut(rest, "\n[")
+	line := regexp.MustCompile(`(?m)^parameter_overrides = "(.*)"$`).FindStringSubmatch(rest)
+	if line == nil {
+		t.Fatalf("[%s] has no parameter_overrides", section)
+	}
+	out := map[string]string{}
+	for _, kv := range regexp.MustCompile(`(\w+)=\\"([^"\\]*)\\"`).FindAllStringSubmatch(line[1], -1) {
+		out[kv[1]] = kv[2]
+	}
+	return out
+}
+
+func TestProdDeployNeedsSecretsAndAnAlarmTopic(t *testing.T) {
+	tpl := load(t)
+	prod := samconfigOverrides(t, "prod.deploy.parameters")
+	if prod["Stage"] != "prod" {
+		t.Fatalf("samconfig.toml's prod environment deploys Stage=%q", prod["Stage"])
+	}
+	failed, err := tpl.CheckRules(prod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, param := range []string{"WebhookSecretArn", "PlatformSecretArn", "AlarmTopicArn"} {
+		if _, set := prod[param]; set {
+			continue // an operator filled it in: then the rule must pass for it
+		}
+		if !slices.ContainsFunc(failed, func(s string) bool { return strings.Contains(s, param) }) {
+			t.Errorf("a prod deploy without %s succeeds; refused with: %q", param, failed)
+		}
+	}
+	complete := map[string]string{"Stage": "prod", "WebhookSecretArn": "arn:w", "PlatformSecretArn": "arn:p", "AlarmTopicArn": "arn:t"}
+	if failed, err := tpl.CheckRules(complete); err != nil || len(failed) > 0 {
+		t.Errorf("a complete prod deploy is refused: %q %v", failed, err)
+	}
+	if failed, err := tpl.CheckRules(samconfigOverrides(t, "default.deploy.parameters")); err != nil || len(failed) > 0 {
+		t.Errorf("the default environment is refused: %q %v", failed, err)
+	}
+}
+
+func TestBatchAboveTenNeedsABatchingWindow(t *testing.T) {
+	tpl := load(t)
+	tests := []struct {
+		size, window string
+		refused      bool
+	}{
+		{"11", "0", true},
+		{"100", "0", true},
+		{"10", "0", false},
+		{"1", "0", false},
+		{"11", "1", false},
+		{"100", "2", false},
+	}
+	for _, tt := range tests {
+		failed, err := tpl.CheckRules(map[string]string{"ProcessorBatchSize": tt.size, "ProcessorBatchWindowSeconds": tt.window})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if refused := slices.ContainsFunc(failed, func(s string) bool { return strings.Contains(s, "ProcessorBatchWindowSeconds") }); refused != tt.refused {
+			t.Errorf("batch %s, window %s: refused %v, want %v (%q)", tt.size, tt.window, refused, tt.refused, failed)
+		}
+	}
+	if failed, err := tpl.CheckRules(nil); err != nil || len(failed) > 0 {
+		t.Errorf("the defaults are refused: %q %v", failed, err)
+	}
+}
+
+func TestReconcilerScheduleRetriesAndDeadLetters(t *testing.T) {
+	tpl := load(t)
+	e := tpl.Resources["ReconcilerFunction"].Properties["Events"].(map[string]any)["Schedule"].(map[string]any)
+	p := e["Properties"].(map[string]any)
+	input, _ := p["Input"].(string)
+	if e["Type"] != "ScheduleV2" || p["OmitName"] != true {
+		t.Errorf("schedule %v: want an EventBridge Scheduler schedule without a fixed name", e)
+	}
+	if toString(p["RetryPolicy"]) == "null" || toString(p["DeadLetterConfig"]) != `{"Arn":{"Fn::GetAtt":["ReconcilerScheduleDeadLetterQueue","Arn"]}}` {
+		t.Errorf("retry policy %v, dead-letter queue %v", p["RetryPolicy"], p["DeadLetterConfig"])
+	}
+	sample, err := os.ReadFile("../../events/schedule-reconcile.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got any
+	if err := json.Unmarshal(sample, &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(input), &got); err != nil {
+		t.Fatalf("schedule input: %v", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events/schedule-reconcile.json is not what the schedule sends (-sample +schedule):\n%s", diff)
 	}
 }
