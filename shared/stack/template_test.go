@@ -282,6 +282,224 @@ func TestOperatorPolicyCoversRewardctl(t *testing.T) {
 	}
 }
 
+func TestLambdaForwardsEveryLineAndKeepsSystemLogs(t *testing.T) {
+	tpl := load(t)
+	fn := tpl.Globals["Function"].(map[string]any)
+	want := `{"ApplicationLogLevel":"TRACE","LogFormat":"JSON","SystemLogLevel":"INFO"}`
+	if got := toString(fn["LoggingConfig"]); got != want {
+		t.Errorf("LoggingConfig %s, want %s: Lambda must drop no metric record, and keep START and REPORT", got, want)
+	}
+	env, _ := fn["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	if toString(vars["LOG_LEVEL"]) != `{"Ref":"LogLevel"}` || toString(vars["STACK_NAME"]) != `{"Ref":"AWS::StackName"}` {
+		t.Errorf("LOG_LEVEL %v, STACK_NAME %v; want the LogLevel parameter and the stack name", vars["LOG_LEVEL"], vars["STACK_NAME"])
+	}
+	for _, id := range functions {
+		if lc, ok := tpl.Resources[id].Properties["LoggingConfig"].(map[string]any); ok {
+			for k := range lc {
+				if k != "LogGroup" {
+					t.Errorf("%s overrides LoggingConfig.%s", id, k)
+				}
+			}
+		}
+	}
+}
+
+// alarms returns the template's alarms.
+func alarms(tpl *Template) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for id, r := range tpl.Resources {
+		if r.Type == "AWS::CloudWatch::Alarm" {
+			out[id] = r.Properties
+		}
+	}
+	return out
+}
+
+// watched lists what an alarm watches as "Namespace MetricName Dim=Value ...",
+// for a single metric or each metric of a metric-math alarm.
+func watched(a map[string]any) []string {
+	one := func(ns, name any, dims any) string {
+		s := toString(ns) + " " + toString(name)
+		for _, d := range dims.([]any) {
+			d := d.(map[string]any)
+			s += " " + toString(d["Name"]) + "=" + toString(d["Value"])
+		}
+		return strings.ReplaceAll(s, `"`, "")
+	}
+	if a["Metrics"] == nil {
+		return []string{one(a["Namespace"], a["MetricName"], a["Dimensions"])}
+	}
+	var out []string
+	for _, m := range a["Metrics"].([]any) {
+		if ms, ok := m.(map[string]any)["MetricStat"].(map[string]any); ok {
+			metric := ms["Metric"].(map[string]any)
+			out = append(out, one(metric["Namespace"], metric["MetricName"], metric["Dimensions"]))
+		}
+	}
+	return out
+}
+
+func TestCustomMetricAlarmsWatchOnlyTheirStack(t *testing.T) {
+	tpl := load(t)
+	for id, a := range alarms(tpl) {
+		for _, w := range watched(a) {
+			if strings.HasPrefix(w, "rewardrelay ") && !strings.Contains(w, " stack={Ref:AWS::StackName}") {
+				t.Errorf("%s watches %s, the metric of every stack in the account", id, w)
+			}
+		}
+	}
+}
+
+func TestOnCallAlarms(t *testing.T) {
+	tpl := load(t)
+	var all []string
+	for _, a := range alarms(tpl) {
+		all = append(all, watched(a)...)
+	}
+	for _, want := range []string{
+		"AWS/Lambda Throttles FunctionName={Ref:WebhookFunction}",
+		"AWS/Lambda Throttles FunctionName={Ref:ProcessorFunction}",
+		"AWS/Lambda Throttles FunctionName={Ref:ReconcilerFunction}",
+		"AWS/SQS ApproximateAgeOfOldestMessage QueueName={Fn::GetAtt:[EventQueue,QueueName]}",
+		"AWS/SQS ApproximateNumberOfMessagesVisible QueueName={Fn::GetAtt:[DeadLetterQueue,QueueName]}",
+		"AWS/SQS ApproximateNumberOfMessagesVisible QueueName={Fn::GetAtt:[ReconcilerScheduleDeadLetterQueue,QueueName]}",
+		"rewardrelay Webhooks stack={Ref:AWS::StackName} provider=firstpromoter outcome=rejected",
+		"rewardrelay Webhooks stack={Ref:AWS::StackName} provider=agentref outcome=rejected",
+		"AWS/ApiGateway 5xx ApiId={Ref:HttpApi}",
+		"rewardrelay drift stack={Ref:AWS::StackName} function=reconciler",
+		"rewardrelay outbox_oldest_seconds stack={Ref:AWS::StackName} function=reconciler",
+	} {
+		if !slices.Contains(all, want) {
+			t.Errorf("no alarm watches %s", want)
+		}
+	}
+	for id, a := range alarms(tpl) {
+		if toString(a["OKActions"]) != toString(a["AlarmActions"]) || a["AlarmActions"] == nil {
+			t.Errorf("%s: AlarmActions %v, OKActions %v; on call hears when it fires and when it recovers", id, a["AlarmActions"], a["OKActions"])
+		}
+	}
+}
+
+func TestHeartbeatAlarmsOnThreeIntervalsWithoutARun(t *testing.T) {
+	tpl := load(t)
+	var hb map[string]any
+	for _, a := range alarms(tpl) {
+		if slices.Contains(watched(a), "rewardrelay duration_ms stack={Ref:AWS::StackName} function=reconciler") {
+			hb = a
+		}
+	}
+	if hb == nil {
+		t.Fatal("no alarm on the reconciler's run summaries")
+	}
+	if hb["TreatMissingData"] != "breaching" || toString(hb["EvaluationPeriods"]) != "3" || hb["Statistic"] != "SampleCount" || hb["ComparisonOperator"] != "LessThanThreshold" {
+		t.Errorf("heartbeat %v: want fewer than 1 summary in 3 periods, missing data breaching", hb)
+	}
+	for _, minutes := range tpl.Parameters["ReconcileIntervalMinutes"].AllowedValues {
+		over := map[string]string{"ReconcileIntervalMinutes": toString(minutes)}
+		period, err := tpl.Resolve(hb["Period"], over, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expr, err := tpl.ScheduleExpression("ReconcilerFunction", over)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantExpr := "rate(" + toString(minutes) + " minutes)"
+		switch toString(minutes) {
+		case "1":
+			wantExpr = "rate(1 minute)"
+		case "60":
+			wantExpr = "rate(1 hour)"
+		}
+		if toString(period) != toString(toInt(t, minutes)*60) || expr != wantExpr {
+			t.Errorf("%v minutes: schedule %q, heartbeat period %v", minutes, expr, period)
+		}
+	}
+}
+
+func TestAccessLogsAreJSONWithoutBodies(t *testing.T) {
+	tpl := load(t)
+	settings, ok := tpl.Resources["HttpApi"].Properties["AccessLogSettings"].(map[string]any)
+	if !ok {
+		t.Fatal("the webhook API writes no access log")
+	}
+	if toString(settings["DestinationArn"]) != `{"Fn::GetAtt":["ApiAccessLogGroup","Arn"]}` {
+		t.Errorf("access logs go to %v", settings["DestinationArn"])
+	}
+	var fields map[string]string
+	format, _ := settings["Format"].(string)
+	if err := json.Unmarshal([]byte(format), &fields); err != nil {
+		t.Fatalf("access log format is not a JSON object of strings: %v", err)
+	}
+	for k, v := range fields {
+		if strings.Contains(strings.ToLower(v), "body") || strings.Contains(strings.ToLower(v), "header") || strings.Contains(strings.ToLower(v), "authorizer") {
+			t.Errorf("access log field %s = %s may carry a body, a header or a credential", k, v)
+		}
+	}
+	for _, want := range []string{"$context.requestId", "$context.status", "$context.integrationErrorMessage"} {
+		if !slices.Contains(slices.Collect(func(yield func(string) bool) {
+			for _, v := range fields {
+				if !yield(v) {
+					return
+				}
+			}
+		}), want) {
+			t.Errorf("access log has no %s", want)
+		}
+	}
+	if tpl.Resources["ApiAccessLogGroup"].Properties["RetentionInDays"] == nil {
+		t.Error("the access log group keeps everything forever")
+	}
+}
+
+func TestDashboardShowsTheFlow(t *testing.T) {
+	tpl := load(t)
+	sub, _ := tpl.Resources["Dashboard"].Properties["DashboardBody"].(map[string]any)
+	body, ok := sub["Fn::Sub"].(string)
+	if !ok {
+		t.Fatal("no dashboard")
+	}
+	raw := regexp.MustCompile(`\$\{[^}]+\}`).ReplaceAllString(body, "x")
+	var d struct {
+		Widgets []struct {
+			Type       string `json:"type"`
+			Properties struct {
+				Alarms  []string `json:"alarms"`
+				Metrics [][]any  `json:"metrics"`
+			} `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(raw), &d); err != nil {
+		t.Fatalf("dashboard body is not JSON: %v", err)
+	}
+	shown := map[string]bool{}
+	for _, w := range d.Widgets {
+		for _, m := range w.Properties.Metrics {
+			// [namespace, name, dims...] where "." repeats the line above.
+			if len(m) > 1 {
+				if name, ok := m[1].(string); ok && name != "." {
+					shown[name] = true
+				}
+			}
+		}
+	}
+	for _, want := range []string{
+		"Webhooks", "5xx", "ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage",
+		"applied", "delivered", "acknowledged", "outbox_oldest_seconds", "drift",
+		"platform_error", "platform_429", "duration_ms", "Errors", "Throttles",
+	} {
+		if !shown[want] {
+			t.Errorf("the dashboard does not show %s", want)
+		}
+	}
+	for id := range alarms(tpl) {
+		if !strings.Contains(body, "${"+id+".Arn}") {
+			t.Errorf("the dashboard's alarm widget does not list %s", id)
+		}
+	}
+}
+
 // samconfigOverrides reads the parameter_overrides of a samconfig.toml
 // section, e.g. "prod.deploy.parameters".
 func samconfigOverrides(t *testing.T, section string) map[string]string {
