@@ -32,20 +32,26 @@ type Handler struct {
 	Answers *telemetry.Answers
 }
 
-// metricNames are the counters emitted as EMF metrics, in a stable order.
+// metricNames are the batch's counters, each a field of its line, in a
+// stable order.
 var metricNames = []string{
 	relay.CountApplied, relay.CountDuplicate, relay.CountStale, relay.CountIgnored, relay.CountDelivered,
 	relay.CountAcknowledged, relay.CountAckFailed, relay.CountAckPending, relay.CountPlatformError, relay.CountFailed,
 	"undecodable",
 }
 
+// batchMetrics are the fields the alarms and the dashboard use, as EMF
+// metrics; the others stay fields of the line, for Logs Insights, because
+// each metric is billed by the month.
 var batchMetrics = func() telemetry.Spec {
 	var ms []telemetry.Metric
-	for _, n := range metricNames {
+	for _, n := range []string{
+		relay.CountApplied, relay.CountDuplicate, relay.CountStale, relay.CountDelivered, relay.CountAcknowledged,
+		relay.CountAckPending, relay.CountAckFailed, relay.CountPlatformError, relay.CountFailed,
+		telemetry.RateLimited, telemetry.ServerErrors,
+	} {
 		ms = append(ms, telemetry.Metric{Name: n, Unit: telemetry.Count})
 	}
-	ms = append(ms, telemetry.Metric{Name: "messages", Unit: telemetry.Count}, telemetry.Metric{Name: "duration_ms", Unit: telemetry.Milliseconds},
-		telemetry.Metric{Name: telemetry.RateLimited, Unit: telemetry.Count}, telemetry.Metric{Name: telemetry.ServerErrors, Unit: telemetry.Count})
 	return telemetry.NewSpec([][]string{{"function"}}, ms...)
 }()
 
