@@ -2,7 +2,7 @@
 #
 #   make test     unit + integration tests against the local emulators
 #   make run      the whole stack on this machine
-#   make lint     gofmt, go vet, staticcheck, the dependency rule
+#   make lint     gofmt, go vet, staticcheck, the dependency rule, cfn-lint
 #
 # SAM calls build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod: makefile).
 
@@ -38,6 +38,7 @@ lint:
 	go vet ./...
 	go tool staticcheck ./...
 	.ci/deps
+	@if command -v cfn-lint >/dev/null; then cfn-lint template.yaml && echo "cfn-lint: ok"; else echo "cfn-lint is not installed: template.yaml not linted"; fi
 
 bench:
 	emulators/with-emulators.sh go test -run '^$$' -bench . -benchmem ./...

@@ -25,6 +25,7 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/queue"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/stack"
+	"github.com/rewardrelay/rewardrelay/shared/telemetry"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
 	"github.com/rewardrelay/rewardrelay/shared/wiring"
 )
@@ -122,7 +123,7 @@ func (s *localStack) processorHandler() (*processorhandler.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &processorhandler.Handler{Processor: p, Queue: &queue.Requeuer{Client: s.sqs, URL: s.queueURL}, Log: s.log, Now: time.Now}, nil
+	return &processorhandler.Handler{Processor: p, Queue: &queue.Requeuer{Client: s.sqs, URL: s.queueURL}, Log: s.log, Now: time.Now, Answers: telemetry.PlatformAnswers}, nil
 }
 
 // reconciler builds the ReconcilerFunction's reconciler exactly as its main
@@ -142,7 +143,11 @@ func (s *localStack) schedule(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	every, err := scheduleRate(fmt.Sprint(s.tpl.Parameters["ReconcileSchedule"].Default))
+	expr, err := s.tpl.ScheduleExpression("ReconcilerFunction", nil)
+	if err != nil {
+		return err
+	}
+	every, err := scheduleRate(expr)
 	if err != nil {
 		return err
 	}
@@ -150,7 +155,7 @@ func (s *localStack) schedule(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("template ReconcilerTimeout: %w", err)
 	}
-	h := reconcilerhandler.Handler{Reconciler: rc, Log: s.log}
+	h := reconcilerhandler.Handler{Reconciler: rc, Log: s.log, Answers: telemetry.PlatformAnswers}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -61,7 +61,7 @@ func runLocal(ctx context.Context, opts *options, port int) error {
 		sqs:       sqs.NewFromConfig(cfg),
 		db:        localDynamoDB(cfg, stats.countDynamoDB),
 		settings:  settings,
-		log:       telemetry.NewLogger(os.Stderr, os.Getenv("AWS_LAMBDA_LOG_LEVEL")),
+		log:       telemetry.NewLogger(os.Stderr, settings.get("LOG_LEVEL")),
 		prefix:    "rewardrelay",
 		fpURL:     settings.get("FIRSTPROMOTER_API_URL"),
 		fpKey:     settings.get("FIRSTPROMOTER_API_KEY"),

@@ -38,6 +38,6 @@ func rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&opts.template, "template", "template.yaml", "the SAM template that defines the stack")
 	root.PersistentFlags().StringVar(&opts.envFile, "env-file", "events/env.json", "local settings used where the environment sets none")
-	root.AddCommand(localCommand(opts), sendCommand(opts), balancesCommand(), auditCommand(), driftCommand(), commissionCommand(), dlqCommand(), reconcileCommand(opts), simulateCommand(opts))
+	root.AddCommand(localCommand(opts), sendCommand(opts), balancesCommand(), auditCommand(), driftCommand(), commissionCommand(), dlqCommand(), reconcileCommand(opts), simulateCommand(opts), costCommand(opts))
 	return root
 }

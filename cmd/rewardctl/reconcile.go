@@ -91,7 +91,7 @@ func buildReconciler(ctx context.Context, opts *options) (*relay.Reconciler, err
 		}
 		get = src.Get
 	}
-	level := os.Getenv("AWS_LAMBDA_LOG_LEVEL")
+	level := os.Getenv("LOG_LEVEL")
 	if level == "" {
 		level = "WARN"
 	}

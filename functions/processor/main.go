@@ -15,22 +15,33 @@ import (
 	"github.com/rewardrelay/rewardrelay/functions/processor/handler"
 	"github.com/rewardrelay/rewardrelay/shared/queue"
 	"github.com/rewardrelay/rewardrelay/shared/startup"
+	"github.com/rewardrelay/rewardrelay/shared/telemetry"
 	"github.com/rewardrelay/rewardrelay/shared/wiring"
 )
 
 func main() {
-	f, err := startup.Load(context.Background())
-	queueURL := os.Getenv("QUEUE_URL")
-	if err == nil && queueURL == "" {
-		err = errors.New("QUEUE_URL is not set: deliveries that wait for a platform are queued there again")
-	}
+	f, h, err := build(context.Background(), os.Getenv)
 	if err != nil {
 		f.Exit(err)
 	}
-	p, err := wiring.Processor(f.Get, dynamodb.NewFromConfig(f.AWS), os.Getenv("TABLE_NAME"), f.Log)
-	if err != nil {
-		f.Exit(err)
-	}
-	h := handler.Handler{Processor: p, Queue: &queue.Requeuer{Client: sqs.NewFromConfig(f.AWS), URL: queueURL}, Log: f.Log, Now: time.Now}
 	lambda.Start(h.Handle)
+}
+
+// build reads the configuration through getenv, once per cold start, and
+// fills the handler.
+func build(ctx context.Context, getenv func(string) string) (startup.Function, handler.Handler, error) {
+	f, err := startup.Load(ctx, getenv)
+	if err != nil {
+		return f, handler.Handler{}, err
+	}
+	queueURL := getenv("QUEUE_URL")
+	if queueURL == "" {
+		return f, handler.Handler{}, errors.New("QUEUE_URL is not set: deliveries that wait for a platform are queued there again")
+	}
+	p, err := wiring.Processor(f.Get, dynamodb.NewFromConfig(f.AWS), getenv("TABLE_NAME"), f.Log)
+	if err != nil {
+		return f, handler.Handler{}, err
+	}
+	requeue := &queue.Requeuer{Client: sqs.NewFromConfig(f.AWS), URL: queueURL}
+	return f, handler.Handler{Processor: p, Queue: requeue, Log: f.Log, Now: time.Now, Answers: telemetry.PlatformAnswers}, nil
 }

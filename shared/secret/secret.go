@@ -53,11 +53,21 @@ func Load(ctx context.Context, client GetAPI, arn string) (*Source, error) {
 // FromEnvironment is the functions' settings source: the secret named by
 // SECRET_ARN when it is set (read once, now), else the environment.
 func FromEnvironment(ctx context.Context, cfg aws.Config) (*Source, error) {
-	arn := os.Getenv("SECRET_ARN")
+	return From(ctx, cfg, os.Getenv)
+}
+
+// From is FromEnvironment reading the environment through getenv.
+func From(ctx context.Context, cfg aws.Config, getenv func(string) string) (*Source, error) {
+	arn := getenv("SECRET_ARN")
 	if arn == "" {
-		return Env(), nil
+		return &Source{getenv: getenv}, nil
 	}
-	return Load(ctx, secretsmanager.NewFromConfig(cfg), arn)
+	s, err := Load(ctx, secretsmanager.NewFromConfig(cfg), arn)
+	if err != nil {
+		return nil, err
+	}
+	s.getenv = getenv
+	return s, nil
 }
 
 // Get returns the setting named key.

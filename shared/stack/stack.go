@@ -18,17 +18,21 @@ import (
 // !GetAtt, !Sub, !If, ...) are turned into their long form ({"Ref": ...},
 // {"Fn::GetAtt": [...]}), so values are plain maps, slices and scalars.
 type Template struct {
-	Parameters map[string]Parameter `yaml:"Parameters"`
-	Conditions map[string]any       `yaml:"Conditions"`
-	Globals    map[string]any       `yaml:"Globals"`
-	Resources  map[string]Resource  `yaml:"Resources"`
-	Outputs    map[string]any       `yaml:"Outputs"`
+	Parameters map[string]Parameter                 `yaml:"Parameters"`
+	Mappings   map[string]map[string]map[string]any `yaml:"Mappings"`
+	Conditions map[string]any                       `yaml:"Conditions"`
+	Rules      map[string]Rule                      `yaml:"Rules"`
+	Globals    map[string]any                       `yaml:"Globals"`
+	Resources  map[string]Resource                  `yaml:"Resources"`
+	Outputs    map[string]any                       `yaml:"Outputs"`
 }
 
 // Parameter is a template parameter.
 type Parameter struct {
-	Type    string `yaml:"Type"`
-	Default any    `yaml:"Default"`
+	Type           string `yaml:"Type"`
+	Default        any    `yaml:"Default"`
+	AllowedPattern string `yaml:"AllowedPattern"`
+	AllowedValues  []any  `yaml:"AllowedValues"`
 }
 
 // Resource is a template resource.
@@ -114,7 +118,7 @@ func longForm(n *yaml.Node) error {
 // Resolve evaluates the intrinsics a local stack needs in v: Ref to a
 // parameter (its default, or an override), Ref and Fn::GetAtt to a resource
 // (through refs, called with "Logical" or "Logical.Attribute"), Fn::If on a
-// condition of parameter equality, and AWS::NoValue. A value Resolve cannot
+// condition of parameter equality, Fn::FindInMap, and AWS::NoValue. A value Resolve cannot
 // evaluate is an error that names it.
 func (t *Template) Resolve(v any, overrides map[string]string, refs func(logicalID string) (string, bool)) (any, error) {
 	switch v := v.(type) {
@@ -148,6 +152,21 @@ func (t *Template) Resolve(v any, overrides map[string]string, refs func(logical
 			}
 			if s, ok := v["Fn::Sub"].(string); ok {
 				return t.sub(s, overrides, refs)
+			}
+			if args, ok := v["Fn::FindInMap"].([]any); ok && len(args) == 3 {
+				var keys [3]string
+				for i, a := range args {
+					r, err := t.Resolve(a, overrides, refs)
+					if err != nil {
+						return nil, err
+					}
+					keys[i] = fmt.Sprint(r)
+				}
+				value, ok := t.Mappings[keys[0]][keys[1]][keys[2]]
+				if !ok {
+					return nil, fmt.Errorf("resolve Fn::FindInMap %v: %w", keys, ErrNotFound)
+				}
+				return value, nil
 			}
 			for k := range v {
 				if strings.HasPrefix(k, "Fn::") {

@@ -280,7 +280,7 @@ func TestOutputs(t *testing.T) {
 func TestResolve(t *testing.T) {
 	tpl := load(t)
 	refs := func(id string) (string, bool) { return "local-" + id, true }
-	p, err := tpl.Properties("WebhookFunction", map[string]string{"SecretArn": ""}, refs)
+	p, err := tpl.Properties("WebhookFunction", map[string]string{"WebhookSecretArn": ""}, refs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,12 +291,19 @@ func TestResolve(t *testing.T) {
 	if n := len(p["Policies"].([]any)); n != 1 {
 		t.Errorf("with no secret, %d policies remain, want 1 (the secret policy is dropped)", n)
 	}
-	p, err = tpl.Properties("WebhookFunction", map[string]string{"SecretArn": "arn:s"}, refs)
+	p, err = tpl.Properties("WebhookFunction", map[string]string{"WebhookSecretArn": "arn:s"}, refs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(p["Policies"].([]any)); n != 2 {
 		t.Errorf("with a secret, %d policies, want 2", n)
+	}
+	p, err = tpl.Properties("WebhookFunction", map[string]string{"WebhookSecretArn": "arn:s", "SecretsKmsKeyArn": "arn:k"}, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(p["Policies"].([]any)); n != 3 {
+		t.Errorf("with a secret and its KMS key, %d policies, want 3", n)
 	}
 }
 
@@ -308,6 +315,9 @@ func TestLedgerTable(t *testing.T) {
 	}
 	if toString(r.Properties["PointInTimeRecoverySpecification"]) != `{"PointInTimeRecoveryEnabled":true}` {
 		t.Errorf("point-in-time recovery is off")
+	}
+	if r.Properties["DeletionProtectionEnabled"] != true {
+		t.Errorf("LedgerTable can be deleted (DeletionProtectionEnabled %v)", r.Properties["DeletionProtectionEnabled"])
 	}
 	if r.Properties["BillingMode"] != "PAY_PER_REQUEST" || toString(r.Properties["SSESpecification"]) != `{"SSEEnabled":true}` {
 		t.Errorf("billing %v, SSE %v", r.Properties["BillingMode"], r.Properties["SSESpecification"])
@@ -341,7 +351,7 @@ func TestProcessorEventSource(t *testing.T) {
 			}
 		})
 	}
-	if diff := cmp.Diff([]string{"DynamoDBCrudPolicy", "SQSSendMessagePolicy", "AWSSecretsManagerGetSecretValuePolicy"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"AWSSecretsManagerGetSecretValuePolicy"}, got); diff != "" {
 		t.Errorf("ProcessorFunction policies (-want +got):\n%s", diff)
 	}
 }

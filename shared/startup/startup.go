@@ -1,7 +1,7 @@
 // Package startup reads what every function needs at cold start: a JSON
-// logger at Lambda's level, the AWS configuration and the settings source
-// (one Secrets Manager secret, or the environment). It is kept small: the
-// webhook function links it and nothing heavier.
+// logger at the configured level, the AWS configuration and the settings
+// source (one Secrets Manager secret, or the environment). It is kept
+// small: the webhook function links it and nothing heavier.
 package startup
 
 import (
@@ -26,15 +26,16 @@ type Function struct {
 	Get func(string) string
 }
 
-// Load reads the function's configuration. The logger is usable even when
-// it fails, to say why.
-func Load(ctx context.Context) (Function, error) {
-	f := Function{Log: telemetry.NewLogger(os.Stdout, os.Getenv("AWS_LAMBDA_LOG_LEVEL"))}
+// Load reads the function's configuration through getenv (os.Getenv in
+// the functions): LOG_LEVEL, STACK_NAME and SECRET_ARN. The logger is
+// usable even when it fails, to say why.
+func Load(ctx context.Context, getenv func(string) string) (Function, error) {
+	f := Function{Log: telemetry.New(os.Stdout, telemetry.Options{Level: getenv("LOG_LEVEL"), Stack: getenv("STACK_NAME")})}
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return f, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	settings, err := secret.FromEnvironment(ctx, cfg)
+	settings, err := secret.From(ctx, cfg, getenv)
 	if err != nil {
 		return f, fmt.Errorf("load secret settings: %w", err)
 	}

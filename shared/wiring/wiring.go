@@ -15,10 +15,14 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/dynamo"
 	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
+	"github.com/rewardrelay/rewardrelay/shared/telemetry"
 )
 
 // ErrNoTable means TABLE_NAME is not set.
 var ErrNoTable = errors.New("TABLE_NAME is not set")
+
+// The platform clients send through telemetry.PlatformAnswers, which counts
+// their 429 and 5xx answers for the functions' metric lines.
 
 // Processor builds the processor on the ledger table through db. Its
 // FirstPromoter client is nil (with a logged error) when the account is not
@@ -49,7 +53,7 @@ func FirstPromoter(get func(string) string, db dynamo.API, table string) *firstp
 	}
 	return &firstpromoter.Client{
 		BaseURL: get("FIRSTPROMOTER_API_URL"), APIKey: key, AccountID: account,
-		HTTP:   &http.Client{Timeout: 10 * time.Second},
+		HTTP:   &http.Client{Timeout: 10 * time.Second, Transport: telemetry.PlatformAnswers},
 		Budget: dynamo.FirstPromoterBudget(db, table, account),
 	}
 }
@@ -75,7 +79,7 @@ func Reconciler(get func(string) string, p *relay.Processor) (*relay.Reconciler,
 		rc.FirstPromoter = fp
 	}
 	if key := get("AGENTREF_API_KEY"); key != "" {
-		rc.AgentRef = &agentref.Client{BaseURL: get("AGENTREF_API_URL"), APIKey: key, HTTP: &http.Client{Timeout: 20 * time.Second}}
+		rc.AgentRef = &agentref.Client{BaseURL: get("AGENTREF_API_URL"), APIKey: key, HTTP: &http.Client{Timeout: 20 * time.Second, Transport: telemetry.PlatformAnswers}}
 	} else {
 		p.Log.Warn("AGENTREF_API_KEY is not set: AgentRef is not reconciled (and its approvals are never posted)")
 	}

@@ -36,21 +36,31 @@ type Handler struct {
 	Queue Requeue
 	Log   *slog.Logger
 	Now   func() time.Time
+	// Answers counts the platforms' 429 and 5xx answers (nil: none
+	// counted).
+	Answers *telemetry.Answers
 }
 
-// metricNames are the counters emitted as EMF metrics, in a stable order.
+// metricNames are the batch's counters, each a field of its line, in a
+// stable order.
 var metricNames = []string{
 	relay.CountApplied, relay.CountDuplicate, relay.CountStale, relay.CountIgnored, relay.CountDelivered,
 	relay.CountAcknowledged, relay.CountAckFailed, relay.CountAckRefused, relay.CountAckPending, relay.CountPlatformError, relay.CountFailed,
 	relay.CountAccountChanged, relay.CountWaiting, "undecodable",
 }
 
+// batchMetrics are the fields the alarms and the dashboard use, as EMF
+// metrics; the others stay fields of the line, for Logs Insights, because
+// each metric is billed by the month.
 var batchMetrics = func() telemetry.Spec {
 	var ms []telemetry.Metric
-	for _, n := range metricNames {
+	for _, n := range []string{
+		relay.CountApplied, relay.CountDuplicate, relay.CountStale, relay.CountDelivered, relay.CountAcknowledged,
+		relay.CountAckPending, relay.CountAckFailed, relay.CountPlatformError, relay.CountFailed,
+		telemetry.RateLimited, telemetry.ServerErrors,
+	} {
 		ms = append(ms, telemetry.Metric{Name: n, Unit: telemetry.Count})
 	}
-	ms = append(ms, telemetry.Metric{Name: "messages", Unit: telemetry.Count}, telemetry.Metric{Name: "duration_ms", Unit: telemetry.Milliseconds})
 	return telemetry.NewSpec([][]string{{"function"}}, ms...)
 }()
 
@@ -88,6 +98,11 @@ func (h Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	for _, n := range metricNames {
 		attrs = append(attrs, slog.Int(n, res.Counts[n]))
 	}
+	answers := map[string]int{}
+	if h.Answers != nil {
+		answers = h.Answers.Take()
+	}
+	attrs = append(attrs, slog.Int(telemetry.RateLimited, answers[telemetry.RateLimited]), slog.Int(telemetry.ServerErrors, answers[telemetry.ServerErrors]))
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		attrs = append(attrs, slog.String("request_id", lc.AwsRequestID))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,6 +110,45 @@ func TestReplaySamples(t *testing.T) {
 			resp, err := newHandler(fake.NewStore(), &bytes.Buffer{}).Handle(t.Context(), ev)
 			if err != nil || len(resp.BatchItemFailures) != 0 {
 				t.Errorf("sample failed: %+v %v", resp, err)
+			}
+		})
+	}
+}
+
+// TestBatchLineIsAValidMetricRecordAtEveryLogLevel: each batch writes one
+// EMF record whatever the level, with the platforms' 429 and 5xx answers.
+func TestBatchLineIsAValidMetricRecordAtEveryLogLevel(t *testing.T) {
+	for _, level := range []string{"DEBUG", "INFO", "WARN", "ERROR"} {
+		t.Run(level, func(t *testing.T) {
+			logs := &bytes.Buffer{}
+			log := telemetry.New(logs, telemetry.Options{Level: level, Stack: "rewardrelay-prod"})
+			h := Handler{Processor: &relay.Processor{Store: fake.NewStore(), Config: relay.DefaultConfig(), Log: log, Now: func() time.Time { return now }}, Log: log, Now: func() time.Time { return now }, Answers: &telemetry.Answers{}}
+			_, err := h.Handle(t.Context(), events.SQSEvent{Records: []events.SQSMessage{
+				message("ok-1", "agentref", "msg_1", "conversion.created", conversion),
+				message("bad-json", "agentref", "msg_2", "conversion.created", `{"id":`),
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var recs []map[string]any
+			for _, line := range bytes.Split(bytes.TrimSpace(logs.Bytes()), []byte("\n")) {
+				err := telemetry.CheckRecord(line)
+				if errors.Is(err, telemetry.ErrNotRecord) {
+					continue
+				}
+				if err != nil {
+					t.Errorf("invalid EMF record: %v\n%s", err, line)
+					continue
+				}
+				var r map[string]any
+				_ = json.Unmarshal(line, &r)
+				recs = append(recs, r)
+			}
+			if len(recs) != 1 {
+				t.Fatalf("%d metric records, want the batch line:\n%s", len(recs), logs)
+			}
+			if r := recs[0]; r["applied"] != float64(1) || r["failed"] != float64(1) || r["stack"] != "rewardrelay-prod" || r[telemetry.RateLimited] != float64(0) {
+				t.Errorf("batch record %v", r)
 			}
 		})
 	}

@@ -23,22 +23,31 @@ type Reconciler interface {
 type Handler struct {
 	Reconciler Reconciler
 	Log        *slog.Logger
+	// Answers counts the platforms' 429 and 5xx answers (nil: none
+	// counted).
+	Answers *telemetry.Answers
 }
 
-// metricNames are the run counters emitted as metrics.
+// metricNames are the run counters, each a field of the summary line.
 var metricNames = []string{
 	relay.CountListed, relay.CountPages, relay.CountApplied, relay.CountDelivered, relay.CountAcknowledged,
 	relay.CountAckFailed, relay.CountAckRefused, relay.CountAckPending, relay.CountAutoApprove, relay.CountBatches, relay.CountDrift,
 	relay.CountViolations, relay.CountPlatformError, relay.CountStale, relay.CountAudited,
 }
 
+// runMetrics are the fields the alarms and the dashboard use, as EMF
+// metrics (duration_ms is also the heartbeat: one sample per run); the
+// others stay fields of the line, for Logs Insights, because each metric is
+// billed by the month.
 var runMetrics = func() telemetry.Spec {
 	var ms []telemetry.Metric
-	for _, n := range metricNames {
+	for _, n := range []string{
+		relay.CountDelivered, relay.CountAcknowledged, relay.CountDrift, relay.CountViolations, relay.CountPlatformError,
+		"errors", "incomplete", telemetry.RateLimited, telemetry.ServerErrors,
+	} {
 		ms = append(ms, telemetry.Metric{Name: n, Unit: telemetry.Count})
 	}
 	ms = append(ms, telemetry.Metric{Name: relay.GaugeOutboxAge, Unit: telemetry.Seconds},
-		telemetry.Metric{Name: "errors", Unit: telemetry.Count}, telemetry.Metric{Name: "incomplete", Unit: telemetry.Count},
 		telemetry.Metric{Name: "duration_ms", Unit: telemetry.Milliseconds})
 	return telemetry.NewSpec([][]string{{"function"}}, ms...)
 }()
@@ -55,13 +64,15 @@ func (h Handler) Handle(ctx context.Context, _ events.CloudWatchEvent) error {
 		slog.String("function", "reconciler"), slog.String("run", run.ID), slog.Bool("complete", run.Complete),
 		slog.Int("errors", len(run.Errors)), slog.Int("incomplete", incomplete),
 		slog.Float64("duration_ms", float64(run.Finished.Sub(run.Started).Microseconds())/1000),
-		slog.Any("drift", run.Drift), slog.Any("error_list", run.Errors),
+		// The metric "drift" is the count; the items go under their own key.
+		slog.Any("drift_list", run.Drift), slog.Any("error_list", run.Errors),
 		runMetrics.Attr(run.Started),
 	}
 	for _, n := range metricNames {
 		attrs = append(attrs, slog.Int(n, run.Counts[n]))
 	}
 	attrs = append(attrs, slog.Int(relay.GaugeOutboxAge, run.Counts[relay.GaugeOutboxAge]))
+	attrs = appendAnswers(attrs, h.Answers)
 	level := slog.LevelInfo
 	if len(run.Errors) > 0 {
 		level = slog.LevelWarn
@@ -71,4 +82,13 @@ func (h Handler) Handle(ctx context.Context, _ events.CloudWatchEvent) error {
 		return fmt.Errorf("reconcile run %s did nothing: %d errors, first: %s", run.ID, len(run.Errors), run.Errors[0])
 	}
 	return nil
+}
+
+// appendAnswers adds the platforms' answer counts since the last run.
+func appendAnswers(attrs []slog.Attr, a *telemetry.Answers) []slog.Attr {
+	counts := map[string]int{}
+	if a != nil {
+		counts = a.Take()
+	}
+	return append(attrs, slog.Int(telemetry.RateLimited, counts[telemetry.RateLimited]), slog.Int(telemetry.ServerErrors, counts[telemetry.ServerErrors]))
 }

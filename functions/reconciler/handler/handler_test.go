@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -70,5 +71,58 @@ func TestReplaySamples(t *testing.T) {
 		if err := h.Handle(t.Context(), ev); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+}
+
+// records checks every line of logs and returns the EMF records among them.
+func records(t *testing.T, logs []byte) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range bytes.Split(bytes.TrimSpace(logs), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		err := telemetry.CheckRecord(line)
+		if errors.Is(err, telemetry.ErrNotRecord) {
+			continue
+		}
+		if err != nil {
+			t.Errorf("invalid EMF record: %v\n%s", err, line)
+			continue
+		}
+		var m map[string]any
+		_ = json.Unmarshal(line, &m)
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestRunSummaryIsAValidMetricRecordAtEveryLogLevel(t *testing.T) {
+	run := reward.Run{
+		ID: "r1", Started: t0, Finished: t0.Add(3 * time.Second), Complete: true,
+		Counts: map[string]int{relay.CountListed: 7, relay.CountDrift: 2, relay.GaugeOutboxAge: 90},
+		Drift:  []reward.Drift{{Provider: reward.FirstPromoter, CommissionID: "1", Problem: "fulfilled on the platform, never delivered"}, {Provider: reward.FirstPromoter, CommissionID: "2", Problem: "amount changed"}},
+		Errors: []string{"agentref conversions: 503"},
+	}
+	answers := &telemetry.Answers{}
+	for _, level := range []string{"DEBUG", "INFO", "WARN", "ERROR"} {
+		t.Run(level, func(t *testing.T) {
+			logs := &bytes.Buffer{}
+			h := Handler{Reconciler: fakeReconciler{run}, Log: telemetry.New(logs, telemetry.Options{Level: level, Stack: "rewardrelay-prod"}), Answers: answers}
+			if err := h.Handle(t.Context(), events.CloudWatchEvent{}); err != nil {
+				t.Fatal(err)
+			}
+			recs := records(t, logs.Bytes())
+			if len(recs) != 1 {
+				t.Fatalf("%d metric records, want the run summary:\n%s", len(recs), logs)
+			}
+			r := recs[0]
+			if r["drift"] != float64(2) || r["stack"] != "rewardrelay-prod" || r["function"] != "reconciler" || r["outbox_oldest_seconds"] != float64(90) {
+				t.Errorf("summary %v", r)
+			}
+			if list, _ := r["drift_list"].([]any); len(list) != 2 {
+				t.Errorf("drift_list %v, want the two drift items", r["drift_list"])
+			}
+		})
 	}
 }

@@ -50,12 +50,12 @@ var refusal = []struct {
 	{webhook.ErrMalformed, http.StatusBadRequest, "malformed"},
 }
 
-var (
-	acceptedMetrics = telemetry.NewSpec([][]string{{"provider", "outcome"}},
-		telemetry.Metric{Name: "Webhooks", Unit: telemetry.Count})
-	codedMetrics = telemetry.NewSpec([][]string{{"provider", "outcome"}, {"provider", "outcome", "code"}},
-		telemetry.Metric{Name: "Webhooks", Unit: telemetry.Count})
-)
+// webhookMetrics counts deliveries by provider and outcome: what the alarms
+// and the dashboard use. The refusal's code stays a field of the line, for
+// Logs Insights, rather than a dimension: every combination would be one
+// more billed custom metric.
+var webhookMetrics = telemetry.NewSpec([][]string{{"provider", "outcome"}},
+	telemetry.Metric{Name: "Webhooks", Unit: telemetry.Count})
 
 // jsonHeaders are the headers of every response; shared, never modified.
 var jsonHeaders = map[string]string{"content-type": "application/json"}
@@ -171,10 +171,7 @@ func requestBody(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
 
 // logOutcome writes the request's one log line, which is also its EMF metric.
 func (h Handler) logOutcome(ctx context.Context, o outcome, start time.Time) {
-	level, spec := slog.LevelInfo, acceptedMetrics
-	if o.result != "accepted" {
-		spec = codedMetrics
-	}
+	level := slog.LevelInfo
 	if o.result == "rejected" {
 		level = slog.LevelWarn
 	}
@@ -185,7 +182,7 @@ func (h Handler) logOutcome(ctx context.Context, o outcome, start time.Time) {
 		slog.Int("status", o.status),
 		slog.Int("Webhooks", 1),
 		slog.Float64("latency_ms", float64(h.Now().Sub(start).Microseconds())/1000),
-		spec.Attr(start),
+		webhookMetrics.Attr(start),
 	)
 	if o.eventID != "" {
 		attrs = append(attrs, slog.String("event_id", o.eventID), slog.String("event_type", o.eventType))

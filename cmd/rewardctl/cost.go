@@ -1,0 +1,301 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rewardrelay/rewardrelay/shared/stack"
+)
+
+// costCounts are what one reward (one commission, end to end) costs in
+// requests, items, milliseconds and bytes. The defaults are the figures the
+// README reports from the load run and the benchmarks.
+type costCounts struct {
+	// WebhooksPerReward: 4,900 deliveries for 3,000 commissions.
+	WebhooksPerReward float64
+	// AcknowledgedShare is the share of rewards acknowledged on the
+	// platform (FirstPromoter's: 2,000 of the 3,000).
+	AcknowledgedShare float64
+	// DeliveryItems is the items of a delivery's TransactWriteItems: event
+	// record, commission, entry, balance.
+	DeliveryItems float64
+	// OtherRequestsPerDelivery is the rest of the 1.73 DynamoDB requests per
+	// delivery, counted as one-item writes.
+	OtherRequestsPerDelivery float64
+	// AckItems is the items of an acknowledgement transaction: commission,
+	// entry, balance.
+	AckItems float64
+	// AckReads is the reads per acknowledged reward when its asynchronous
+	// batch is polled.
+	AckReads float64
+	// OutboxIndexWrites is the outbox index's writes per acknowledged
+	// reward: in at delivery, out at acknowledgement.
+	OutboxIndexWrites float64
+	// PlatformRequestsPerReward each take one UpdateItem of the budget.
+	PlatformRequestsPerReward float64
+	// MessagesPerBatch is the processor's batch (load run: 98).
+	MessagesPerBatch float64
+	// MessagesPerReceive is what one of the event source mapping's
+	// ReceiveMessage and DeleteMessageBatch calls carries (SQS's most: 10).
+	MessagesPerReceive float64
+	// WebhookMs is one webhook invocation (load run latency p50: 9.2 ms).
+	WebhookMs float64
+	// ProcessorMsPerDelivery is processor time per delivery (load run:
+	// 228 deliveries a second with two invocations at once).
+	ProcessorMsPerDelivery float64
+	// ReconcilerMsPerReward is reconciler time per reward (benchmark: 214
+	// commissions a second).
+	ReconcilerMsPerReward float64
+	// Log bytes: the webhook's line per delivery, the API's access log
+	// line, Lambda's START and REPORT lines per invocation, and the
+	// processor's line per applied event and per batch.
+	WebhookLineBytes, AccessLineBytes, PlatformLinesBytes, EventLineBytes, BatchLineBytes float64
+	// Memory sizes in MB, read from the template.
+	WebhookMB, ProcessorMB, ReconcilerMB float64
+
+	// RewardsPerMonth spreads the monthly costs over the rewards.
+	RewardsPerMonth float64
+	// MetricSeries is the custom metrics the functions write (each billed
+	// by the month): the processor's and the reconciler's, and Webhooks by
+	// provider and outcome.
+	MetricSeries float64
+	// AlarmMetrics is the metrics the template's alarms watch, Dashboards
+	// its dashboards, Secrets its secrets.
+	AlarmMetrics, Dashboards, Secrets float64
+	// ReconcileRunsPerMonth follows from the template's interval; an idle
+	// run is ReconcilerIdleRunMs, mostly the platforms' round trips.
+	ReconcileRunsPerMonth, ReconcilerIdleRunMs float64
+}
+
+func defaultCostCounts() costCounts {
+	return costCounts{
+		WebhooksPerReward:         4900.0 / 3000,
+		AcknowledgedShare:         2000.0 / 3000,
+		DeliveryItems:             4,
+		OtherRequestsPerDelivery:  0.73,
+		AckItems:                  3,
+		AckReads:                  1,
+		OutboxIndexWrites:         2,
+		PlatformRequestsPerReward: 0.113,
+		MessagesPerBatch:          98,
+		MessagesPerReceive:        10,
+		WebhookMs:                 9.2,
+		ProcessorMsPerDelivery:    1000 / (228.0 / 2),
+		ReconcilerMsPerReward:     1000 / 214.0,
+		WebhookLineBytes:          510,
+		AccessLineBytes:           390,
+		PlatformLinesBytes:        500,
+		EventLineBytes:            310,
+		BatchLineBytes:            980,
+		WebhookMB:                 256,
+		ProcessorMB:               256,
+		ReconcilerMB:              256,
+		RewardsPerMonth:           1e6,
+		MetricSeries:              31,
+		AlarmMetrics:              15,
+		Dashboards:                1,
+		Secrets:                   2,
+		ReconcileRunsPerMonth:     30 * 24 * 60 / 5,
+		ReconcilerIdleRunMs:       2000,
+	}
+}
+
+// costPrices are AWS's public us-east-1 list prices (arm64 Lambda), free
+// tiers left out.
+type costPrices struct {
+	Date                string
+	HTTPAPIPerMillion   float64 // requests, first 300 million a month
+	LambdaPerMillion    float64 // requests
+	LambdaPerGBSecond   float64 // arm64
+	SQSPerMillion       float64 // standard queue requests (64 KB chunks)
+	WriteUnitPerMillion float64 // DynamoDB on-demand, standard table class
+	ReadUnitPerMillion  float64
+	LogsPerGB           float64 // CloudWatch Logs standard ingestion
+	MetricPerMonth      float64 // custom metric, first 10,000
+	AlarmPerMonth       float64 // standard-resolution alarm metric
+	DashboardPerMonth   float64
+	SchedulerPerMillion float64 // EventBridge Scheduler invocations
+	SecretPerMonth      float64 // Secrets Manager
+}
+
+var awsPrices = costPrices{
+	Date:                "2026-11-27",
+	HTTPAPIPerMillion:   1.00,
+	LambdaPerMillion:    0.20,
+	LambdaPerGBSecond:   0.0000133334,
+	SQSPerMillion:       0.40,
+	WriteUnitPerMillion: 0.625,
+	ReadUnitPerMillion:  0.125,
+	LogsPerGB:           0.50,
+	MetricPerMonth:      0.30,
+	AlarmPerMonth:       0.10,
+	DashboardPerMonth:   3.00,
+	SchedulerPerMillion: 1.00,
+	SecretPerMonth:      0.40,
+}
+
+// costTerm is one line of the model: what a million rewards use of one
+// priced unit, and its dollars.
+type costTerm struct {
+	Name    string
+	Usage   float64
+	Unit    string
+	Dollars float64
+}
+
+// terms computes the model for a million rewards.
+func (c costCounts) terms(p costPrices) []costTerm {
+	const million = 1e6
+	webhooks := c.WebhooksPerReward * million
+	batches := webhooks / c.MessagesPerBatch
+	gbSeconds := webhooks*c.WebhookMs/1000*c.WebhookMB/1024 +
+		webhooks*c.ProcessorMsPerDelivery/1000*c.ProcessorMB/1024 +
+		million*c.ReconcilerMsPerReward/1000*c.ReconcilerMB/1024
+	sqs := webhooks * (1 + 2/c.MessagesPerReceive) // send, receive, delete
+	// A transaction writes 2 units per item under 1 KB, a single write 1.
+	writes := webhooks*(2*c.DeliveryItems+c.OtherRequestsPerDelivery) +
+		million*c.AcknowledgedShare*(2*c.AckItems+c.OutboxIndexWrites) +
+		million*c.PlatformRequestsPerReward
+	reads := million * c.AcknowledgedShare * c.AckReads
+	logBytes := webhooks*(c.WebhookLineBytes+c.AccessLineBytes+c.PlatformLinesBytes+c.EventLineBytes) +
+		batches*(c.BatchLineBytes+c.PlatformLinesBytes)
+	gb := logBytes / (1 << 30)
+	// The monthly costs, per million rewards at RewardsPerMonth.
+	months := million / c.RewardsPerMonth
+	runs := c.ReconcileRunsPerMonth * months
+	idleGBSeconds := runs * c.ReconcilerIdleRunMs / 1000 * c.ReconcilerMB / 1024
+	return []costTerm{
+		{"API Gateway HTTP API requests", webhooks, "requests", webhooks / million * p.HTTPAPIPerMillion},
+		{"Lambda requests (webhook, processor)", webhooks + batches, "requests", (webhooks + batches) / million * p.LambdaPerMillion},
+		{"Lambda duration, arm64", gbSeconds, "GB-seconds", gbSeconds * p.LambdaPerGBSecond},
+		{"SQS requests (send, receive, delete)", sqs, "requests", sqs / million * p.SQSPerMillion},
+		{"DynamoDB writes (transactions at 2 units an item)", writes, "write units", writes / million * p.WriteUnitPerMillion},
+		{"DynamoDB reads", reads, "read units", reads / million * p.ReadUnitPerMillion},
+		{"CloudWatch Logs ingestion (EMF metrics included)", gb, "GB", gb * p.LogsPerGB},
+		{"CloudWatch custom metrics", c.MetricSeries * months, "metric-months", c.MetricSeries * months * p.MetricPerMonth},
+		{"CloudWatch alarms and dashboard", (c.AlarmMetrics + c.Dashboards) * months, "alarm metric- and dashboard-months", months * (c.AlarmMetrics*p.AlarmPerMonth + c.Dashboards*p.DashboardPerMonth)},
+		{"EventBridge Scheduler and idle reconciler runs", runs, "runs", runs/million*(p.SchedulerPerMillion+p.LambdaPerMillion) + idleGBSeconds*p.LambdaPerGBSecond},
+		{"Secrets Manager", c.Secrets * months, "secret-months", c.Secrets * months * p.SecretPerMonth},
+	}
+}
+
+// costTable renders the model as the README's Markdown table.
+func costTable(c costCounts, terms []costTerm, p costPrices) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| a million rewards, at %s rewards a month (prices of %s) | usage | dollars |\n|---|---|---|\n", humanNumber(c.RewardsPerMonth), p.Date)
+	total, largest := 0.0, terms[0]
+	for _, t := range terms {
+		fmt.Fprintf(&b, "| %s | %s %s | %.2f |\n", t.Name, humanNumber(t.Usage), t.Unit, t.Dollars)
+		total += t.Dollars
+		if t.Dollars > largest.Dollars {
+			largest = t
+		}
+	}
+	fmt.Fprintf(&b, "| **total** | | **%.2f** |\n\nLargest term: %s, %.0f%% of the total.\n", total, largest.Name, 100*largest.Dollars/total)
+	return b.String()
+}
+
+// humanNumber prints usage with a sensible precision.
+func humanNumber(v float64) string {
+	switch {
+	case v >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'f', 2, 64) + " million"
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+// templateMemory reads a function's memory size (MB) from the template:
+// its own MemorySize, else the Globals'.
+func templateMemory(tpl *stack.Template, id string) (float64, error) {
+	v, ok := tpl.Resources[id].Properties["MemorySize"]
+	if !ok {
+		g, _ := tpl.Globals["Function"].(map[string]any)
+		v = g["MemorySize"]
+	}
+	mb, err := strconv.ParseFloat(fmt.Sprint(v), 64)
+	if err != nil {
+		return 0, fmt.Errorf("memory size of %s: %v is not a number", id, v)
+	}
+	return mb, nil
+}
+
+// fromTemplate takes the memory sizes, the alarms and the reconciler's
+// interval from the template (its defaults).
+func (c *costCounts) fromTemplate(tpl *stack.Template) error {
+	for id, mb := range map[string]*float64{"WebhookFunction": &c.WebhookMB, "ProcessorFunction": &c.ProcessorMB, "ReconcilerFunction": &c.ReconcilerMB} {
+		v, err := templateMemory(tpl, id)
+		if err != nil {
+			return err
+		}
+		*mb = v
+	}
+	c.AlarmMetrics, c.Dashboards = 0, 0
+	for _, r := range tpl.Resources {
+		switch r.Type {
+		case "AWS::CloudWatch::Alarm":
+			metrics, ok := r.Properties["Metrics"].([]any)
+			if !ok {
+				c.AlarmMetrics++
+			}
+			for _, m := range metrics {
+				if _, stat := m.(map[string]any)["MetricStat"]; stat {
+					c.AlarmMetrics++
+				}
+			}
+		case "AWS::CloudWatch::Dashboard":
+			c.Dashboards++
+		}
+	}
+	minutes, err := strconv.ParseFloat(fmt.Sprint(tpl.Parameters["ReconcileIntervalMinutes"].Default), 64)
+	if err != nil || minutes <= 0 {
+		return fmt.Errorf("template ReconcileIntervalMinutes: %v", tpl.Parameters["ReconcileIntervalMinutes"].Default)
+	}
+	c.ReconcileRunsPerMonth = 30 * 24 * 60 / minutes
+	return nil
+}
+
+func costCommand(opts *options) *cobra.Command {
+	c := defaultCostCounts()
+	cmd := &cobra.Command{
+		Use:   "cost",
+		Short: "Dollars per million rewards: the load run's counts at AWS's us-east-1 prices",
+		Long: `Prints the cost model of the README: what a million rewards use of each
+priced unit (HTTP API requests, Lambda requests and GB-seconds at the
+template's memory sizes, SQS requests, DynamoDB write and read units,
+CloudWatch Logs) and its dollars. The counts default to the README's load
+figures; measure your own with simulate --load and pass them as flags.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tpl, err := stack.Load(opts.template)
+			if err != nil {
+				return err
+			}
+			if err := c.fromTemplate(tpl); err != nil {
+				return err
+			}
+			return writeCost(cmd.OutOrStdout(), c)
+		},
+	}
+	f := cmd.Flags()
+	f.Float64Var(&c.WebhooksPerReward, "webhooks-per-reward", c.WebhooksPerReward, "webhook deliveries per commission")
+	f.Float64Var(&c.AcknowledgedShare, "acknowledged-share", c.AcknowledgedShare, "share of rewards acknowledged on the platform")
+	f.Float64Var(&c.DeliveryItems, "delivery-items", c.DeliveryItems, "items of a delivery's transaction")
+	f.Float64Var(&c.AckItems, "ack-items", c.AckItems, "items of an acknowledgement's transaction")
+	f.Float64Var(&c.OtherRequestsPerDelivery, "other-dynamodb-requests", c.OtherRequestsPerDelivery, "DynamoDB requests per delivery besides its transaction")
+	f.Float64Var(&c.PlatformRequestsPerReward, "platform-requests-per-reward", c.PlatformRequestsPerReward, "platform requests per fulfilled reward")
+	f.Float64Var(&c.MessagesPerBatch, "messages-per-batch", c.MessagesPerBatch, "messages per processor batch")
+	f.Float64Var(&c.WebhookMs, "webhook-ms", c.WebhookMs, "milliseconds of one webhook invocation")
+	f.Float64Var(&c.ProcessorMsPerDelivery, "processor-ms", c.ProcessorMsPerDelivery, "processor milliseconds per delivery")
+	f.Float64Var(&c.RewardsPerMonth, "rewards-per-month", c.RewardsPerMonth, "rewards a month, over which the monthly costs spread")
+	return cmd
+}
+
+func writeCost(w io.Writer, c costCounts) error {
+	_, err := io.WriteString(w, costTable(c, c.terms(awsPrices), awsPrices))
+	return err
+}
