@@ -1,9 +1,6 @@
 package main
 
 import (
-	"maps"
-	"slices"
-	"sync"
 	"testing"
 
 	"github.com/rewardrelay/rewardrelay/shared/stack"
@@ -14,27 +11,11 @@ import (
 // reads with those the template declares (sam local invoke sets no
 // other) and those events/env.json sets.
 func TestReadsExactlyTheVariablesTheTemplateDeclares(t *testing.T) {
-	tpl, err := stack.Load("../../template.yaml")
-	if err != nil {
-		t.Fatal(err)
+	start := func(getenv func(string) string) error {
+		_, _, err := build(t.Context(), getenv)
+		return err
 	}
-	local, err := stack.LocalSettings("../../events/env.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	settings := local["ProcessorFunction"]
-	var mu sync.Mutex
-	read := map[string]bool{}
-	getenv := func(name string) string {
-		mu.Lock()
-		defer mu.Unlock()
-		read[name] = true
-		return settings[name]
-	}
-	if _, _, err := build(t.Context(), getenv); err != nil {
-		t.Fatalf("start-up with events/env.json: %v", err)
-	}
-	for _, problem := range tpl.CheckEnvironment("ProcessorFunction", slices.Sorted(maps.Keys(read)), settings, []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS"}) {
+	for _, problem := range stack.CheckStartup("../..", "ProcessorFunction", start) {
 		t.Error(problem)
 	}
 }

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 )
 
 // Variables returns the environment variables the template gives function
@@ -39,14 +42,50 @@ func LocalSettings(path string) (map[string]map[string]string, error) {
 	return out, nil
 }
 
+// CheckStartup runs function logicalID's start-up (start, which reads its
+// configuration only through getenv) with the settings the file `sam local
+// invoke --env-vars` takes (root/events/env.json) and compares the variables
+// it reads with those root/template.yaml declares and those the file sets:
+// see CheckEnvironment. It returns one line per difference (a start-up
+// error is one).
+func CheckStartup(root, logicalID string, start func(getenv func(string) string) error) []string {
+	t, err := Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return []string{err.Error()}
+	}
+	local, err := LocalSettings(filepath.Join(root, "events", "env.json"))
+	if err != nil {
+		return []string{err.Error()}
+	}
+	settings := local[logicalID]
+	var mu sync.Mutex
+	read := map[string]bool{}
+	getenv := func(name string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		read[name] = true
+		return settings[name]
+	}
+	if err := start(getenv); err != nil {
+		return []string{fmt.Sprintf("%s: start-up with events/env.json: %v", logicalID, err)}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return t.CheckEnvironment(logicalID, slices.Sorted(maps.Keys(read)), settings)
+}
+
+// sdkVariable reports whether name is one the AWS SDK reads itself: an
+// endpoint (AWS_ENDPOINT_URL_<SERVICE>), set only against an emulator.
+func sdkVariable(name string) bool { return strings.HasPrefix(name, "AWS_ENDPOINT_URL_") }
+
 // CheckEnvironment compares three lists of function logicalID's variables:
 // those its code reads (read), those the template declares and those the
 // local settings set (local). sam local invoke applies only the variables
 // the template declares, so all three must be the same, except the SDK's
-// endpoint variables (sdk), which the code never reads itself and the
-// template declares empty (in AWS the SDK finds the endpoints). It returns
-// one line per difference.
-func (t *Template) CheckEnvironment(logicalID string, read []string, local map[string]string, sdk []string) []string {
+// endpoint variables, which the code never reads itself and the template
+// declares empty (in AWS the SDK finds the endpoints). It returns one line
+// per difference.
+func (t *Template) CheckEnvironment(logicalID string, read []string, local map[string]string) []string {
 	declared, err := t.Variables(logicalID)
 	if err != nil {
 		return []string{err.Error()}
@@ -62,13 +101,11 @@ func (t *Template) CheckEnvironment(logicalID string, read []string, local map[s
 			problems = append(problems, fmt.Sprintf("%s reads %s, which events/env.json does not set", logicalID, name))
 		}
 	}
-	for _, name := range sdk {
-		if v, ok := declared[name]; ok && v != "" {
-			problems = append(problems, fmt.Sprintf("%s: the template gives %s the value %v; it must be empty in AWS", logicalID, name, v))
-		}
-	}
 	for _, name := range slices.Sorted(maps.Keys(declared)) {
-		if !isRead[name] && !slices.Contains(sdk, name) {
+		switch v := declared[name]; {
+		case sdkVariable(name) && v != "":
+			problems = append(problems, fmt.Sprintf("%s: the template gives %s the value %v; it must be empty in AWS", logicalID, name, v))
+		case !isRead[name] && !sdkVariable(name):
 			problems = append(problems, fmt.Sprintf("%s: the template declares %s, which the code never reads", logicalID, name))
 		}
 	}
