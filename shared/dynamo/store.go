@@ -438,11 +438,25 @@ func (s *Store) SetHold(ctx context.Context, ev reward.EventRecord, h reward.Hol
 
 // Holds implements reward.Store: one Query of the provider's hold listing.
 func (s *Store) Holds(ctx context.Context, p reward.Provider) ([]reward.Hold, error) {
-	e, err := build(expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value(holdsPK(p)))))
-	if err != nil {
-		return nil, err
-	}
 	var out []reward.Hold
+	err := s.partition(ctx, holdsPK(p), string(p)+" holds", func(av map[string]types.AttributeValue) error {
+		var item holdItem
+		if err := attributevalue.UnmarshalMap(av, &item); err != nil {
+			return fmt.Errorf("decode hold: %w", err)
+		}
+		out = append(out, item.hold())
+		return nil
+	})
+	return out, err
+}
+
+// partition reads every item of partition pk, consistently and page by
+// page, and passes each to fn; what names the partition in errors.
+func (s *Store) partition(ctx context.Context, pk, what string, fn func(map[string]types.AttributeValue) error) error {
+	e, err := build(expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value(pk))))
+	if err != nil {
+		return err
+	}
 	pages := dynamodb.NewQueryPaginator(s.Client, &dynamodb.QueryInput{
 		TableName: aws.String(s.Table), KeyConditionExpression: e.KeyCondition(),
 		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(), ConsistentRead: aws.Bool(true),
@@ -450,17 +464,15 @@ func (s *Store) Holds(ctx context.Context, p reward.Provider) ([]reward.Hold, er
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("read %s holds: %w", p, err)
+			return fmt.Errorf("read %s: %w", what, err)
 		}
 		for _, av := range page.Items {
-			var item holdItem
-			if err := attributevalue.UnmarshalMap(av, &item); err != nil {
-				return nil, fmt.Errorf("decode hold: %w", err)
+			if err := fn(av); err != nil {
+				return err
 			}
-			out = append(out, item.hold())
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // Held implements reward.Store.
@@ -566,30 +578,17 @@ func (s *Store) RecordBatch(ctx context.Context, b reward.Batch) error {
 
 // Batches implements reward.Store.
 func (s *Store) Batches(ctx context.Context, p reward.Provider) ([]reward.Batch, error) {
-	e, err := build(expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value("BATCH#" + string(p)))))
-	if err != nil {
-		return nil, err
-	}
 	var out []reward.Batch
-	pages := dynamodb.NewQueryPaginator(s.Client, &dynamodb.QueryInput{
-		TableName: aws.String(s.Table), KeyConditionExpression: e.KeyCondition(),
-		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(), ConsistentRead: aws.Bool(true),
+	err := s.partition(ctx, "BATCH#"+string(p), string(p)+" batches", func(av map[string]types.AttributeValue) error {
+		var item batchItem
+		if err := attributevalue.UnmarshalMap(av, &item); err != nil {
+			return fmt.Errorf("decode batch: %w", err)
+		}
+		at, _ := time.Parse(time.RFC3339Nano, item.At)
+		out = append(out, reward.Batch{Provider: p, ID: item.ID, CommissionIDs: item.CommissionIDs, At: at})
+		return nil
 	})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read %s batches: %w", p, err)
-		}
-		for _, av := range page.Items {
-			var item batchItem
-			if err := attributevalue.UnmarshalMap(av, &item); err != nil {
-				return nil, fmt.Errorf("decode batch: %w", err)
-			}
-			at, _ := time.Parse(time.RFC3339Nano, item.At)
-			out = append(out, reward.Batch{Provider: p, ID: item.ID, CommissionIDs: item.CommissionIDs, At: at})
-		}
-	}
-	return out, nil
+	return out, err
 }
 
 // DeleteBatch implements reward.Store.
@@ -692,35 +691,17 @@ func (s *Store) Runs(ctx context.Context, limit int) ([]reward.Run, error) {
 
 // History implements reward.Store: one Query of the commission's partition.
 func (s *Store) History(ctx context.Context, p reward.Provider, id string) (reward.Commission, []reward.Entry, error) {
-	e, err := build(expression.NewBuilder().WithKeyCondition(expression.Key("pk").Equal(expression.Value(commissionPK(p, id)))))
+	var l reward.Ledger
+	err := s.partition(ctx, commissionPK(p, id), "history of "+string(p)+"/"+id, func(av map[string]types.AttributeValue) error {
+		return addItem(&l, av)
+	})
 	if err != nil {
 		return reward.Commission{}, nil, err
 	}
-	var c *reward.Commission
-	var entries []reward.Entry
-	pages := dynamodb.NewQueryPaginator(s.Client, &dynamodb.QueryInput{
-		TableName: aws.String(s.Table), KeyConditionExpression: e.KeyCondition(),
-		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(), ConsistentRead: aws.Bool(true),
-	})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return reward.Commission{}, nil, fmt.Errorf("read history of %s/%s: %w", p, id, err)
-		}
-		var l reward.Ledger
-		for _, av := range page.Items {
-			if err := addItem(&l, av); err != nil {
-				return reward.Commission{}, nil, err
-			}
-		}
-		if len(l.Commissions) > 0 {
-			c = &l.Commissions[0]
-		}
-		entries = append(entries, l.Entries...)
-	}
-	if c == nil {
+	if len(l.Commissions) == 0 {
 		return reward.Commission{}, nil, fmt.Errorf("commission %s/%s: %w", p, id, reward.ErrNotFound)
 	}
+	c, entries := &l.Commissions[0], l.Entries
 	sort.Slice(entries, func(i, j int) bool {
 		return entries[i].At.Before(entries[j].At) || entries[i].At.Equal(entries[j].At) && entries[i].ID < entries[j].ID
 	})
