@@ -369,6 +369,7 @@ func TestOnCallAlarms(t *testing.T) {
 		"AWS/ApiGateway 5xx ApiId={Ref:HttpApi}",
 		"rewardrelay drift stack={Ref:AWS::StackName} function=reconciler",
 		"rewardrelay outbox_oldest_seconds stack={Ref:AWS::StackName} function=reconciler",
+		"rewardrelay waiting stack={Ref:AWS::StackName} function=processor",
 	} {
 		if !slices.Contains(all, want) {
 			t.Errorf("no alarm watches %s", want)

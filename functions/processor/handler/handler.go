@@ -56,7 +56,7 @@ var batchMetrics = func() telemetry.Spec {
 	var ms []telemetry.Metric
 	for _, n := range []string{
 		relay.CountApplied, relay.CountDuplicate, relay.CountStale, relay.CountDelivered, relay.CountAcknowledged,
-		relay.CountAckPending, relay.CountAckFailed, relay.CountPlatformError, relay.CountFailed,
+		relay.CountAckPending, relay.CountAckFailed, relay.CountPlatformError, relay.CountFailed, relay.CountWaiting,
 		telemetry.RateLimited, telemetry.ServerErrors,
 	} {
 		ms = append(ms, telemetry.Metric{Name: n, Unit: telemetry.Count})
