@@ -34,12 +34,15 @@ func TestLocalStackQueuesWaitingDeliveriesAgain(t *testing.T) {
 		}
 		return out.Attributes[string(name)]
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if count(ts.queueURL, types.QueueAttributeNameApproximateNumberOfMessagesDelayed) == "1" && count(ts.queueURL, types.QueueAttributeNameApproximateNumberOfMessages) == "0" {
+	// A wait for the event source mapping, bounded generously: on a loaded
+	// machine a poll and a batching window can take many seconds.
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		delayed, visible := count(ts.queueURL, types.QueueAttributeNameApproximateNumberOfMessagesDelayed), count(ts.queueURL, types.QueueAttributeNameApproximateNumberOfMessages)
+		if delayed == "1" && visible == "0" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the delivery was not sent back to the queue delayed")
+			t.Fatalf("the delivery was not sent back to the queue delayed: %s delayed, %s visible, %s in flight", delayed, visible, count(ts.queueURL, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible))
 		}
 	}
 	if n := count(ts.dlqURL, types.QueueAttributeNameApproximateNumberOfMessages); n != "0" {
