@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/rewardrelay/rewardrelay/shared/reward"
@@ -43,15 +42,11 @@ const (
 	skHold    = "HOLD"
 )
 
-// entryKey derives an entry's key from its id alone, so that one id can only
-// ever be one item; ids start with provider#subject, which puts entries in
-// their commission's partition.
-func entryKey(id string) (pk, sk string) {
-	parts := strings.SplitN(id, "#", 3)
-	if len(parts) < 3 {
-		return "ENTRY#" + id, "ENTRY#" + id
-	}
-	return parts[0] + "#" + parts[1], "ENTRY#" + id
+// entryKey puts an entry in its commission's (or payout's) partition. Its
+// id names its subject unambiguously (the ledger escapes a "#" in the
+// subject), so one id can only ever be one item.
+func entryKey(e reward.Entry) (pk, sk string) {
+	return subjectPK(e.Account.Provider, e.Subject), "ENTRY#" + e.ID
 }
 
 type accountItem struct {
@@ -167,7 +162,7 @@ type entryItem struct {
 }
 
 func entryOf(e reward.Entry) entryItem {
-	pk, sk := entryKey(e.ID)
+	pk, sk := entryKey(e)
 	return entryItem{
 		PK: pk, SK: sk, Type: typeEntry, accountItem: accountOf(e.Account),
 		ID: e.ID, Subject: e.Subject, Kind: string(e.Kind),
