@@ -42,11 +42,15 @@ const (
 	skHold    = "HOLD"
 )
 
-// entryKey puts an entry in its commission's (or payout's) partition. Its
-// id names its subject unambiguously (the ledger escapes a "#" in the
-// subject), so one id can only ever be one item.
-func entryKey(e reward.Entry) (pk, sk string) {
-	return subjectPK(e.Account.Provider, e.Subject), "ENTRY#" + e.ID
+// entryKey derives an entry's key from its id alone, so that one id can only
+// ever be one item; ids start with provider#subject (the subject's own "#"
+// escaped), which puts entries in their commission's partition.
+func entryKey(id string) (pk, sk string) {
+	p, subject, ok := reward.EntrySubject(id)
+	if !ok {
+		return "ENTRY#" + id, "ENTRY#" + id
+	}
+	return subjectPK(p, subject), "ENTRY#" + id
 }
 
 type accountItem struct {
@@ -162,7 +166,7 @@ type entryItem struct {
 }
 
 func entryOf(e reward.Entry) entryItem {
-	pk, sk := entryKey(e)
+	pk, sk := entryKey(e.ID)
 	return entryItem{
 		PK: pk, SK: sk, Type: typeEntry, accountItem: accountOf(e.Account),
 		ID: e.ID, Subject: e.Subject, Kind: string(e.Kind),

@@ -64,8 +64,22 @@ func entryID(p Provider, subject string, kind EntryKind, n ...int64) string {
 	return id
 }
 
-// subjectEscaper keeps the separator of entry ids out of their subject.
-var subjectEscaper = strings.NewReplacer("%", "%25", "#", "%23")
+// subjectEscaper keeps the separator of entry ids out of their subject;
+// subjectUnescaper reads it back.
+var (
+	subjectEscaper   = strings.NewReplacer("%", "%25", "#", "%23")
+	subjectUnescaper = strings.NewReplacer("%23", "#", "%25", "%")
+)
+
+// EntrySubject reads the provider and the subject (the commission or
+// payout) an entry id names; ok is false for an id of another form.
+func EntrySubject(id string) (p Provider, subject string, ok bool) {
+	parts := strings.SplitN(id, "#", 3)
+	if len(parts) < 3 {
+		return "", "", false
+	}
+	return Provider(parts[0]), subjectUnescaper.Replace(parts[1]), true
+}
 
 // moveEntryID is provider#subject#move#n#kind: the entries of a commission's
 // n-th move to another account.
