@@ -2,7 +2,6 @@ package dynamo
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/rewardrelay/rewardrelay/shared/reward"
@@ -44,14 +43,14 @@ const (
 )
 
 // entryKey derives an entry's key from its id alone, so that one id can only
-// ever be one item; ids start with provider#subject, which puts entries in
-// their commission's partition.
+// ever be one item; ids start with provider#subject (the subject's own "#"
+// escaped), which puts entries in their commission's partition.
 func entryKey(id string) (pk, sk string) {
-	parts := strings.SplitN(id, "#", 3)
-	if len(parts) < 3 {
+	p, subject, ok := reward.EntrySubject(id)
+	if !ok {
 		return "ENTRY#" + id, "ENTRY#" + id
 	}
-	return parts[0] + "#" + parts[1], "ENTRY#" + id
+	return subjectPK(p, subject), "ENTRY#" + id
 }
 
 type accountItem struct {

@@ -389,6 +389,22 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
 		}
 	})
 
+	t.Run("history of commissions whose ids hold the entry separator", func(t *testing.T) {
+		s := newStore(t)
+		for _, id := range []string{"41", "41#pending", "41#x#post", "41%23x"} {
+			i := in(reward.TargetApproved, 500)
+			i.CommissionID = id
+			apply(t, s, reward.EventRecord{}, plan(t, nil, i))
+		}
+		audit(t, s)
+		for _, id := range []string{"41", "41#pending", "41#x#post", "41%23x"} {
+			c, entries, err := s.History(t.Context(), reward.FirstPromoter, id)
+			if err != nil || c.ID != id || len(entries) != 1 || entries[0].Subject != "commission:"+id {
+				t.Errorf("History of %q: %+v %+v %v", id, c, entries, err)
+			}
+		}
+	})
+
 	t.Run("holds", func(t *testing.T) {
 		s := newStore(t)
 		a1 := reward.Affiliate("a1")

@@ -107,3 +107,23 @@ func warned(t *testing.T, logs *bytes.Buffer, commission string) bool {
 	}
 	return false
 }
+
+// A conversion approved and then paid between two runs is only ever listed
+// as paid: it is due to the affiliate and is delivered, once.
+func TestConversionPaidBeforeAnyRunIsDelivered(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		h.processBatches(t, []Message{h.arEvent(t, "c1-created", "conversion.created", conversion("c1", "a1", "pending", 1000))})
+		h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", Currency: "usd", CommissionAmount: 1000, Status: "paid"})
+		rc := h.reconciler(t)
+		rc.FirstPromoter = nil
+		if run := rc.Run(t.Context()); len(run.Errors) > 0 || len(run.Drift) > 0 {
+			t.Fatalf("run: %+v", run)
+		}
+		if b := h.balance(t, a1); b != (reward.Deltas{Available: 1000}) {
+			t.Errorf("a1: %+v, want the paid conversion available", b)
+		}
+		if again := rc.Run(t.Context()); again.Counts[CountApplied] != 0 {
+			t.Errorf("a second run applied %d", again.Counts[CountApplied])
+		}
+	})
+}

@@ -104,7 +104,9 @@ func (c arConversion) intent(currency string) (reward.Intent, error) {
 		Account: reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate(c.AffiliateID), Unit: reward.Cash, Currency: currency},
 	}
 	switch c.Status {
-	case "approved":
+	case "approved", "paid":
+		// Paid follows an approval: the reward is due whatever was paid
+		// out since (a payout debits it on its own).
 		in.Target = reward.TargetApproved
 	case "rejected":
 		in.Target = reward.TargetDenied

@@ -3,6 +3,7 @@ package relay
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,6 +56,19 @@ func ingestCases() []ingestCase {
 		ar("payout in dollars", "payout.completed", `{"id":"po2","affiliateId":"aff_2","amount":3.5}`),
 		ar("payout without affiliate", "payout.failed", `{"id":"po3","amount":300}`),
 		ar("payout.created in dollars", "payout.created", `{"id":"po4","amount":3.5}`),
+
+		// Ids the platform chose: the longest queued (the separator of entry
+		// ids, escaped, takes three bytes), and longer than any key DynamoDB
+		// takes.
+		{"event id of 256 bytes", webhook.FirstPromoter, `{"event_id":"` + strings.Repeat("e", 256) + `","event_type":"commission.created","data":{"id":1,"amount":500,"unit":"points"}}`},
+		ar("ids of 256 bytes", "conversion.created", `{"id":"`+strings.Repeat("#", 256)+`","affiliateId":"`+strings.Repeat("a", 256)+`","currency":"`+strings.Repeat("u", 256)+`","commissionAmount":100,"status":"pending"}`),
+		ar("payout ids of 256 bytes", "payout.completed", `{"id":"`+strings.Repeat("#", 256)+`","affiliateId":"`+strings.Repeat("a", 256)+`","currency":"`+strings.Repeat("u", 256)+`","amount":300,"status":"completed"}`),
+		{"event id of 2 KiB", webhook.FirstPromoter, `{"event_id":"` + strings.Repeat("e", 2048) + `","event_type":"commission.created","data":{"id":1,"amount":500,"unit":"points"}}`},
+		ar("conversion id of 1 KiB", "conversion.created", `{"id":"`+strings.Repeat("c", 1024)+`","affiliateId":"aff_1","commissionAmount":100,"status":"pending"}`),
+		ar("affiliate id of 2 KiB", "conversion.created", `{"id":"c-long-affiliate","affiliateId":"`+strings.Repeat("a", 2048)+`","commissionAmount":100,"status":"pending"}`),
+		ar("currency of 2 KiB", "conversion.created", `{"id":"c-long-currency","affiliateId":"aff_1","currency":"`+strings.Repeat("u", 2048)+`","commissionAmount":100,"status":"pending"}`),
+		ar("blocked affiliate id of 2 KiB", "affiliate.blocked", `{"id":"`+strings.Repeat("a", 2048)+`","status":"blocked"}`),
+		ar("payout id of 1 KiB", "payout.completed", `{"id":"`+strings.Repeat("p", 1024)+`","affiliateId":"aff_2","amount":300,"status":"completed"}`),
 	}
 }
 

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -134,4 +135,28 @@ func TestWaitingForThePlatformBacksOffAndEnds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A creation that waits out an outage for a commission deleted meanwhile
+// is never dead-lettered: the platform no longer returns it, and the ledger
+// keeps nothing of it, whichever of its events applies first.
+func TestCreationOfACommissionDeletedWhileItWaitedIsNotDeadLettered(t *testing.T) {
+	againstBothStores(t, func(t *testing.T, h *harness) {
+		gone := simulator.FPCommission{ID: 6, Status: "pending", Unit: "points", Amount: 500, CreatedAt: t0}
+		created := h.fpEventOf("c6", "commission.created", gone, "")
+		deleted := h.fpEventOf("d6", "commission.deleted", gone, "")
+		h.sim.Flaky = func() bool { return true }
+		if res := h.p.Process(t.Context(), []Message{created, deleted}); len(res.Failed) != 0 || len(res.Later) != 2 {
+			t.Fatalf("during the outage: %+v", res)
+		}
+		h.sim.Flaky = nil
+		for _, order := range [][]Message{{created}, {deleted}, {created, deleted}} {
+			if res := h.p.Process(t.Context(), order); len(res.Failed) != 0 || len(res.Later) != 0 {
+				t.Errorf("after the outage: %+v\n%s", res, h.logs)
+			}
+		}
+		if _, err := h.store.Commission(t.Context(), reward.FirstPromoter, "6"); !errors.Is(err, reward.ErrNotFound) {
+			t.Errorf("commission 6: %v, want none", err)
+		}
+	})
 }

@@ -401,8 +401,17 @@ func (p *Processor) firstPromoter(ctx context.Context, b *batchState, m Message,
 	in.Target, in.Amount = target, amount
 	in.Account = reward.Account{Provider: reward.FirstPromoter, Unit: u, Recipient: p.recipient(c, known, env)}
 	if !in.Account.Recipient.Valid() {
+		if target != reward.TargetDenied && !known {
+			// The platform answered without it: deleted since the event
+			// (a deletion follows it) or not listed yet. Nothing of the
+			// event is the platform's view; retrying it would only end in
+			// the dead-letter queue. The reconciler's lists deliver the
+			// commission should it appear.
+			log.Info("commission not returned by the platform: acknowledged, not applied", "commission_id", id)
+			return p.record(ctx, b, m.Delivery, reward.Stale, CountStale)
+		}
 		if target != reward.TargetDenied {
-			return fmt.Errorf("commission %d is not (yet) returned by the platform: its recipient is unknown", id)
+			return fmt.Errorf("commission %d names no recipient on the platform", id)
 		}
 		// A denied or deleted commission the platform no longer returns:
 		// only the ledger knows whom it concerned.

@@ -585,10 +585,12 @@ func (rc *Reconciler) readAgentRef(ctx context.Context, r *run, page func(cursor
 }
 
 // arConversions applies every conversion status AgentRef announces no
-// webhook for (approval) or whose webhook may be lost.
+// webhook for (approval, and payment, which follows it: a conversion
+// approved and paid between two runs is only ever listed as paid) or
+// whose webhook may be lost.
 func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 	p := rc.Processor
-	for _, status := range []string{"approved", "rejected", "refunded", "partially_refunded"} {
+	for _, status := range []string{"approved", "paid", "rejected", "refunded", "partially_refunded"} {
 		err := rc.listAgentRef(ctx, r, "agentref:conversions:"+status, func(cursor string) (string, error) {
 			rows, next, err := rc.AgentRef.Conversions(ctx, status, cursor)
 			if err != nil {

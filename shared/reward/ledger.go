@@ -2,6 +2,7 @@ package reward
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -52,13 +53,32 @@ func (e Entry) SameContent(o Entry) bool {
 	return e.ID == o.ID && e.Account == o.Account && e.Subject == o.Subject && e.Kind == o.Kind && e.Deltas == o.Deltas
 }
 
-// entryID is provider#subject#kind[#n].
+// entryID is provider#subject#kind[#n]. The subject's own "#" (and "%")
+// are escaped: a platform's id is any string, and one that reads like
+// another's id followed by a kind ("c#move#1") must never name its entries.
 func entryID(p Provider, subject string, kind EntryKind, n ...int64) string {
-	id := fmt.Sprintf("%s#%s#%s", p, subject, kind)
+	id := fmt.Sprintf("%s#%s#%s", p, subjectEscaper.Replace(subject), kind)
 	for _, v := range n {
 		id += fmt.Sprintf("#%d", v)
 	}
 	return id
+}
+
+// subjectEscaper keeps the separator of entry ids out of their subject;
+// subjectUnescaper reads it back.
+var (
+	subjectEscaper   = strings.NewReplacer("%", "%25", "#", "%23")
+	subjectUnescaper = strings.NewReplacer("%23", "#", "%25", "%")
+)
+
+// EntrySubject reads the provider and the subject (the commission or
+// payout) an entry id names; ok is false for an id of another form.
+func EntrySubject(id string) (p Provider, subject string, ok bool) {
+	parts := strings.SplitN(id, "#", 3)
+	if len(parts) < 3 {
+		return "", "", false
+	}
+	return Provider(parts[0]), subjectUnescaper.Replace(parts[1]), true
 }
 
 // moveEntryID is provider#subject#move#n#kind: the entries of a commission's

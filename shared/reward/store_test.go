@@ -21,3 +21,16 @@ func TestSamePayoutState(t *testing.T) {
 		}
 	}
 }
+
+func TestEntryIDsNameTheirSubject(t *testing.T) {
+	for _, subject := range []string{"commission:41", "commission:41#move#1", "commission:4%231", "payout:p#payout#2", "commission:ünï#%"} {
+		id := entryID(AgentRef, subject, KindVoid, 3)
+		p, got, ok := EntrySubject(id)
+		if !ok || p != AgentRef || got != subject {
+			t.Errorf("EntrySubject(%q) = %q, %q, %v; want %q", id, p, got, ok, subject)
+		}
+	}
+	if _, _, ok := EntrySubject("no-separator"); ok {
+		t.Error("an id without the separator names a subject")
+	}
+}

@@ -178,6 +178,9 @@ func (v *agentRefVerifier) check(body []byte) (Result, error) {
 	case !Handled(AgentRef, env.Type):
 		r.Ignored, r.Reason = "unhandled_event_type", "event type "+quoteShort(env.Type)+" is not processed; acknowledged"
 	default:
+		if err := apply(&env, nil, "", agentRefQueuedRules); err != nil {
+			return Result{}, err
+		}
 		if data := agentRefData[env.Type]; data != nil {
 			if err := data(env.Data); err != nil {
 				return Result{}, err

@@ -187,6 +187,7 @@ func arEvent(eventType, data string) string {
 func TestCheckRefusesWhatTheProcessorCannotUse(t *testing.T) {
 	in := testIngest(t)
 	const approved = `{"status":["pending","approved"]}`
+	long := strings.Repeat("x", MaxIDLength+1)
 	tests := []struct {
 		name   string
 		req    Request
@@ -241,7 +242,7 @@ func TestCheckRefusesWhatTheProcessorCannotUse(t *testing.T) {
 		{"agentref affiliate.blocked without id", arRequest(t, arEvent("affiliate.blocked", `{"status":"blocked"}`)), "data.id must be a non-empty string"},
 		{"agentref affiliate.unblocked id a number", arRequest(t, arEvent("affiliate.unblocked", `{"id":12}`)), "data.id must be a non-empty string"},
 		{"agentref affiliate.blocked affiliateId a number", arRequest(t, arEvent("affiliate.blocked", `{"id":"a1","affiliateId":12}`)), "data.affiliateId must be a string"},
-		{"agentref confirmed flag without affiliate", arRequest(t, arEvent("flag.resolved", `{"id":"f1","status":"confirmed"}`)), "data.affiliateId must be a non-empty string when data.status is confirmed"},
+		{"agentref confirmed flag without affiliate", arRequest(t, arEvent("flag.resolved", `{"id":"f1","status":"confirmed"}`)), "data.affiliateId must be a non-empty string of at most 256 bytes when data.status is confirmed"},
 		{"agentref flag status a boolean", arRequest(t, arEvent("flag.resolved", `{"id":"f1","affiliateId":"a1","status":true}`)), "data.status must be a string"},
 		{"agentref flag id a number", arRequest(t, arEvent("flag.resolved", `{"id":1,"affiliateId":"a1","status":"dismissed"}`)), "data.id must be a string"},
 		{"agentref payout without id", arRequest(t, arEvent("payout.completed", `{"affiliateId":"a1","amount":300}`)), "data.id must be a non-empty string"},
@@ -250,6 +251,18 @@ func TestCheckRefusesWhatTheProcessorCannotUse(t *testing.T) {
 		{"agentref payout amount in dollars", arRequest(t, arEvent("payout.completed", `{"id":"p1","affiliateId":"a1","amount":3.5}`)), "data.amount must be an integer, 0 or more"},
 		{"agentref payout amount negative", arRequest(t, arEvent("payout.completed", `{"id":"p1","affiliateId":"a1","amount":-300}`)), "data.amount must be an integer, 0 or more"},
 		{"agentref payout currency a number", arRequest(t, arEvent("payout.completed", `{"id":"p1","affiliateId":"a1","amount":300,"currency":1}`)), "data.currency must be a string"},
+
+		{"firstpromoter event id over 256 bytes", fpRequest(strings.Replace(fpCommission("commission.created", `{}`, `{"id":7,"amount":500}`), `"e1"`, `"`+long+`"`, 1)), "event_id must be at most 256 bytes"},
+		{"firstpromoter referral uid over 256 bytes", fpRequest(fpCommission("commission.created", `{}`, `{"id":7,"amount":500,"referral":{"id":3,"uid":"`+long+`"}}`)), "data.referral.uid must be a string of at most 256 bytes"},
+		{"agentref event id over 256 bytes", arRequest(t, strings.Replace(arEvent("payout.created", `{}`), `"msg_1"`, `"`+long+`"`, 1)), "id must be at most 256 bytes"},
+		{"agentref conversion id over 256 bytes", arRequest(t, arEvent("conversion.created", `{"id":"`+long+`","affiliateId":"a1","commission":1}`)), "data.id must be a non-empty string of at most 256 bytes"},
+		{"agentref conversion affiliate over 256 bytes", arRequest(t, arEvent("conversion.created", `{"id":"c1","affiliateId":"`+long+`","commission":1}`)), "data.affiliateId must be a non-empty string of at most 256 bytes"},
+		{"agentref conversion currency over 256 bytes", arRequest(t, arEvent("conversion.created", `{"id":"c1","affiliateId":"a1","commission":1,"currency":"`+long+`"}`)), "data.currency must be a string of at most 256 bytes"},
+		{"agentref blocked affiliate over 256 bytes", arRequest(t, arEvent("affiliate.blocked", `{"id":"`+long+`"}`)), "data.id must be a non-empty string of at most 256 bytes"},
+		{"agentref confirmed flag's affiliate over 256 bytes", arRequest(t, arEvent("flag.resolved", `{"id":"f1","affiliateId":"`+long+`","status":"confirmed"}`)), "data.affiliateId must be a non-empty string of at most 256 bytes"},
+		{"agentref payout id over 256 bytes", arRequest(t, arEvent("payout.failed", `{"id":"`+long+`","affiliateId":"a1","amount":300}`)), "data.id must be a non-empty string of at most 256 bytes"},
+		{"agentref payout affiliate over 256 bytes", arRequest(t, arEvent("payout.failed", `{"id":"p1","affiliateId":"`+long+`","amount":300}`)), "data.affiliateId must be a non-empty string of at most 256 bytes"},
+		{"agentref payout currency over 256 bytes", arRequest(t, arEvent("payout.completed", `{"id":"p1","affiliateId":"a1","amount":300,"currency":"`+long+`"}`)), "data.currency must be a string of at most 256 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -137,11 +137,27 @@ func (positiveInteger) valid(raw []byte) bool {
 	return n <= 1<<63-1
 }
 
+// MaxIDLength is the longest id (of an event, a commission, an affiliate, a
+// payout, a referred customer) and currency queued, in bytes. The ledger's
+// DynamoDB keys hold them, and a key over DynamoDB's limits (2048 bytes for
+// a partition key, 1024 for a sort key) fails the processor until the
+// message is dead-lettered; the platforms' ids are tens of bytes.
+const MaxIDLength = 256
+
+// shortID reports whether an id or currency fits MaxIDLength.
+func shortID(s string) bool { return len(s) <= MaxIDLength }
+
 // text is a JSON string (the value is valid JSON: a leading quote is a
 // whole string).
 type text struct{}
 
 func (text) valid(raw []byte) bool { return raw[0] == '"' }
+
+// idText is a JSON string of at most MaxIDLength bytes as written (escapes
+// count as written: never shorter than what they decode to).
+type idText struct{}
+
+func (idText) valid(raw []byte) bool { return raw[0] == '"' && len(raw)-2 <= MaxIDLength }
 
 // unitName is "" or one of firstPromoterUnits (written without escapes).
 type unitName struct{}
@@ -218,7 +234,7 @@ type firstPromoterEnvelope struct {
 		Test     bool                   `json:"test"`
 		Referral struct {
 			ID  shape[positiveInteger] `json:"id"`
-			UID shape[text]            `json:"uid"`
+			UID shape[idText]          `json:"uid"`
 		} `json:"referral"`
 	} `json:"data"`
 }
@@ -247,6 +263,7 @@ func knownUnit(u string) bool {
 // firstPromoterCommissionRules are checked on the commission events that
 // are queued; the envelope rules have passed (Data is set).
 var firstPromoterCommissionRules = []rule[firstPromoterEnvelope]{
+	{"event_id", "at most 256 bytes", func(e *firstPromoterEnvelope) bool { return shortID(e.EventID) }},
 	{"changes", "an object", nil},
 	{"changes.status", "an array of 2 strings", func(e *firstPromoterEnvelope) bool { return e.Changes.Status.ok() }},
 	{"data.id", "a positive integer", func(e *firstPromoterEnvelope) bool { return e.Data.ID.set() }},
@@ -256,7 +273,7 @@ var firstPromoterCommissionRules = []rule[firstPromoterEnvelope]{
 	{"data.test", "a boolean", nil},
 	{"data.referral", "an object", nil},
 	{"data.referral.id", "a positive integer", func(e *firstPromoterEnvelope) bool { return e.Data.Referral.ID.ok() }},
-	{"data.referral.uid", "a string", func(e *firstPromoterEnvelope) bool { return e.Data.Referral.UID.ok() }},
+	{"data.referral.uid", "a string of at most 256 bytes", func(e *firstPromoterEnvelope) bool { return e.Data.Referral.UID.ok() }},
 }
 
 // agentRefEnvelope is AgentRef's envelope as ingest checks it; the processor
@@ -280,6 +297,12 @@ var agentRefEnvelopeRules = []rule[agentRefEnvelope]{
 	}},
 	{"environment", "a non-empty string", func(e *agentRefEnvelope) bool { return e.Environment != "" }},
 	{"data", "an object", func(e *agentRefEnvelope) bool { return len(e.Data) > 0 && e.Data[0] == '{' }},
+}
+
+// agentRefQueuedRules are checked on the events that are queued: their id
+// is the event record's key.
+var agentRefQueuedRules = []rule[agentRefEnvelope]{
+	{"id", "at most 256 bytes", func(e *agentRefEnvelope) bool { return shortID(e.ID) }},
 }
 
 // agentRefConversion mirrors the processor's conversion: it accepts both
@@ -314,9 +337,9 @@ func nonNegative(n *int64) bool { return n == nil || *n >= 0 }
 
 var (
 	conversionRules = []rule[agentRefConversion]{
-		{"data.id", "a non-empty string", func(c *agentRefConversion) bool { return c.ID != "" }},
-		{"data.affiliateId", "a non-empty string", func(c *agentRefConversion) bool { return c.AffiliateID != "" }},
-		{"data.currency", "a string", nil},
+		{"data.id", "a non-empty string of at most 256 bytes", func(c *agentRefConversion) bool { return c.ID != "" && shortID(c.ID) }},
+		{"data.affiliateId", "a non-empty string of at most 256 bytes", func(c *agentRefConversion) bool { return c.AffiliateID != "" && shortID(c.AffiliateID) }},
+		{"data.currency", "a string of at most 256 bytes", func(c *agentRefConversion) bool { return shortID(c.Currency) }},
 		{"data.commissionAmount", "an integer, 0 or more", func(c *agentRefConversion) bool { return nonNegative(c.CommissionAmount) }},
 		{"data.commission", "an integer, 0 or more", func(c *agentRefConversion) bool { return nonNegative(c.Commission) }},
 		{"data.commissionAmount or data.commission", "present", func(c *agentRefConversion) bool {
@@ -325,22 +348,22 @@ var (
 		{"data.status", "a string", nil},
 	}
 	affiliateRules = []rule[agentRefAffiliate]{
-		{"data.id", "a non-empty string", func(a *agentRefAffiliate) bool { return a.ID != "" }},
+		{"data.id", "a non-empty string of at most 256 bytes", func(a *agentRefAffiliate) bool { return a.ID != "" && shortID(a.ID) }},
 		{"data.affiliateId", "a string", nil},
 		{"data.status", "a string", nil},
 	}
 	flagRules = []rule[agentRefAffiliate]{
 		{"data.id", "a string", nil},
 		{"data.status", "a string", nil},
-		{"data.affiliateId", "a non-empty string when data.status is confirmed", func(a *agentRefAffiliate) bool {
-			return a.Status != "confirmed" || a.AffiliateID != ""
+		{"data.affiliateId", "a non-empty string of at most 256 bytes when data.status is confirmed", func(a *agentRefAffiliate) bool {
+			return a.Status != "confirmed" || a.AffiliateID != "" && shortID(a.AffiliateID)
 		}},
 	}
 	payoutRules = []rule[agentRefPayout]{
-		{"data.id", "a non-empty string", func(p *agentRefPayout) bool { return p.ID != "" }},
-		{"data.affiliateId", "a non-empty string", func(p *agentRefPayout) bool { return p.AffiliateID != "" }},
+		{"data.id", "a non-empty string of at most 256 bytes", func(p *agentRefPayout) bool { return p.ID != "" && shortID(p.ID) }},
+		{"data.affiliateId", "a non-empty string of at most 256 bytes", func(p *agentRefPayout) bool { return p.AffiliateID != "" && shortID(p.AffiliateID) }},
 		{"data.amount", "an integer, 0 or more", func(p *agentRefPayout) bool { return p.Amount != nil && *p.Amount >= 0 }},
-		{"data.currency", "a string", nil},
+		{"data.currency", "a string of at most 256 bytes", func(p *agentRefPayout) bool { return shortID(p.Currency) }},
 		{"data.status", "a string", nil},
 	}
 )
