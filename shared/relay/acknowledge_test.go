@@ -10,25 +10,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/rewardrelay/rewardrelay/shared/fake"
 	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
-
-// eachStore runs a test against DynamoDB Local and against the in-memory
-// store.
-func eachStore(t *testing.T, test func(t *testing.T, h *harness)) {
-	for _, name := range []string{"dynamodb", "fake"} {
-		t.Run(name, func(t *testing.T) {
-			h := newHarness(t)
-			if name == "fake" {
-				h.store = fake.NewStore()
-				h.p.Store = h.store
-			}
-			test(t, h)
-		})
-	}
-}
 
 // approvals puts approved commissions on the platform and returns their
 // approval events.
@@ -82,7 +66,7 @@ func (h *harness) checkAcknowledged(t *testing.T, ids []int64, want ...int64) {
 }
 
 func TestPartlyFailedMarkFulfilledBooksOnlyWhatThePlatformConfirms(t *testing.T) {
-	eachStore(t, func(t *testing.T, h *harness) {
+	onBothStores(t, func(t *testing.T, h *harness) {
 		ids := span(1, 3)
 		h.sim.FailFulfilment(2, "payout missing")
 		res := h.p.Process(t.Context(), h.approvals(ids...))
@@ -97,7 +81,7 @@ func TestPartlyFailedMarkFulfilledBooksOnlyWhatThePlatformConfirms(t *testing.T)
 }
 
 func TestPolledBatchWithFailuresBooksOnlyWhatThePlatformConfirms(t *testing.T) {
-	eachStore(t, func(t *testing.T, h *harness) {
+	onBothStores(t, func(t *testing.T, h *harness) {
 		ids := span(1, 7)
 		h.sim.FailFulfilment(4, "payout missing")
 		res := h.p.Process(t.Context(), h.approvals(ids...))
@@ -128,7 +112,7 @@ func (s stoppingBatches) BatchProcess(ctx context.Context, id string) (firstprom
 }
 
 func TestStoppedBatchBooksOnlyWhatThePlatformShowsFulfilled(t *testing.T) {
-	eachStore(t, func(t *testing.T, h *harness) {
+	onBothStores(t, func(t *testing.T, h *harness) {
 		ids := span(1, 7)
 		h.sim.FailFulfilment(5, "payout missing")
 		h.p.Process(t.Context(), h.approvals(ids...))
@@ -176,7 +160,7 @@ func (n namingPlatform) MarkFulfilled(ctx context.Context, ids []int64) (firstpr
 }
 
 func TestProcessingErrorsNamingTheirCommission(t *testing.T) {
-	eachStore(t, func(t *testing.T, h *harness) {
+	onBothStores(t, func(t *testing.T, h *harness) {
 		ids := span(1, 4)
 		h.sim.FailFulfilment(2, "payout missing")
 		h.sim.FailFulfilment(3, "payout missing")
@@ -193,7 +177,7 @@ func TestProcessingErrorsNamingTheirCommission(t *testing.T) {
 
 func TestOneRefusedCommissionDoesNotHoldBackTheOthers(t *testing.T) {
 	t.Run("processor", func(t *testing.T) {
-		eachStore(t, func(t *testing.T, h *harness) {
+		onBothStores(t, func(t *testing.T, h *harness) {
 			ids := span(1, 4)
 			h.sim.RefuseWholeRequests(true)
 			h.sim.FailFulfilment(2, "payout missing")
@@ -208,7 +192,7 @@ func TestOneRefusedCommissionDoesNotHoldBackTheOthers(t *testing.T) {
 		})
 	})
 	t.Run("reconciler", func(t *testing.T) {
-		eachStore(t, func(t *testing.T, h *harness) {
+		onBothStores(t, func(t *testing.T, h *harness) {
 			// Webhooks lost: the reconciler delivers them all and
 			// acknowledges them in one request.
 			ids := span(1, 12)
@@ -230,7 +214,7 @@ func TestOneRefusedCommissionDoesNotHoldBackTheOthers(t *testing.T) {
 }
 
 func TestRequestRefusedWholeIsSentAgainWithoutWhatCannotBeFulfilled(t *testing.T) {
-	eachStore(t, func(t *testing.T, h *harness) {
+	onBothStores(t, func(t *testing.T, h *harness) {
 		ids := span(1, 4)
 		h.deliverUnacknowledged(t, ids...)
 		// 3 is pending again on the platform: mark_fulfilled cannot work on
@@ -277,7 +261,7 @@ func (h *harness) deliverUnacknowledged(t *testing.T, ids ...int64) {
 }
 
 func TestReversedDeliveryLeavesTheOutbox(t *testing.T) {
-	eachStore(t, func(t *testing.T, h *harness) {
+	onBothStores(t, func(t *testing.T, h *harness) {
 		h.deliverUnacknowledged(t, 1, 2)
 		// Both denied: 1's webhook arrives, 2's is lost.
 		h.sim.SetStatus(1, "denied")
@@ -329,7 +313,7 @@ func (s *stalledPlatform) BatchProcess(_ context.Context, id string) (firstpromo
 }
 
 func TestOutboxAgeCountsFromTheFirstDelivery(t *testing.T) {
-	eachStore(t, func(t *testing.T, h *harness) {
+	onBothStores(t, func(t *testing.T, h *harness) {
 		now := t0
 		h.p.Now = func() time.Time { return now }
 		h.deliverUnacknowledged(t, 1)
@@ -359,7 +343,7 @@ func (unreachablePlatform) MarkFulfilled(context.Context, []int64) (firstpromote
 }
 
 func TestRefusedAcknowledgementIsDriftAndTransientFailuresAreRetried(t *testing.T) {
-	eachStore(t, func(t *testing.T, h *harness) {
+	onBothStores(t, func(t *testing.T, h *harness) {
 		h.deliverUnacknowledged(t, 1, 2)
 		h.sim.FailFulfilment(2, "payout missing")
 		rc := h.reconciler(t)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rewardrelay/rewardrelay/shared/awstest"
 	"github.com/rewardrelay/rewardrelay/shared/dynamo"
+	"github.com/rewardrelay/rewardrelay/shared/fake"
 	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
@@ -160,4 +161,16 @@ var _ = fmt.Sprint
 
 func deliveryOf(d simulator.Delivery, eventType string) webhook.Delivery {
 	return webhook.Delivery{Provider: d.Provider, EventID: d.EventID, EventType: eventType, ReceivedAt: t0, Body: d.Body}
+}
+
+// onBothStores runs test against DynamoDB Local and against the in-memory
+// store, each with its own harness.
+func onBothStores(t *testing.T, test func(t *testing.T, h *harness)) {
+	t.Run("dynamodb", func(t *testing.T) { test(t, newHarness(t)) })
+	t.Run("fake", func(t *testing.T) {
+		h := newHarness(t)
+		h.store = fake.NewStore()
+		h.p.Store = h.store
+		test(t, h)
+	})
 }

@@ -4,21 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rewardrelay/rewardrelay/shared/fake"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
 )
-
-// onBothStores runs a test against DynamoDB Local and the in-memory fake.
-func onBothStores(t *testing.T, test func(t *testing.T, h *harness)) {
-	t.Run("dynamodb", func(t *testing.T) { test(t, newHarness(t)) })
-	t.Run("fake", func(t *testing.T) {
-		h := newHarness(t)
-		h.store = fake.NewStore()
-		h.p.Store = h.store
-		test(t, h)
-	})
-}
 
 // payoutEvent is payout.<status> of a 300 payout of affiliate a1, created
 // by the platform minute minutes after t0.

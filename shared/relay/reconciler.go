@@ -255,6 +255,10 @@ func (rc *Reconciler) applyFP(ctx context.Context, r *run, c firstpromoter.Commi
 		return nil
 	}
 	change, err := rc.Processor.apply(ctx, r.batchState, webhook.Delivery{}, in, r.log)
+	if permanent(err) {
+		r.drift(reward.FirstPromoter, in.CommissionID, "not applied: "+err.Error())
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("commission %d: %w", c.ID, err)
 	}
@@ -279,6 +283,13 @@ func (rc *Reconciler) applyFP(ctx context.Context, r *run, c firstpromoter.Commi
 
 func refusedProblem(reason string) string {
 	return "the platform refuses to mark the delivery fulfilled: " + reason
+}
+
+// permanent reports whether err is about the data, not the moment: the
+// same row would fail the same way every run and hold the rest of its list
+// behind it, so it is drift for a person, and the list goes on.
+func permanent(err error) bool {
+	return errors.Is(err, reward.ErrInvalid) || errors.Is(err, reward.ErrEntryConflict)
 }
 
 // fpApproved delivers approved commissions the platform has not seen
@@ -613,6 +624,10 @@ func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 					}
 				}
 				change, err := p.apply(ctx, r.batchState, webhook.Delivery{}, in, r.log)
+				if permanent(err) {
+					r.drift(reward.AgentRef, c.ID, "not applied: "+err.Error())
+					continue
+				}
 				if err != nil {
 					return cursor, fmt.Errorf("conversion %s: %w", c.ID, err)
 				}
@@ -655,7 +670,12 @@ func (rc *Reconciler) arPayouts(ctx context.Context, r *run) error {
 				r.count(CountListed)
 				in := arPayout{ID: po.ID, AffiliateID: po.AffiliateID, Amount: po.Amount, Currency: po.Currency}.intent(p.Config.AgentRefCurrency, status, listedAt(po, status))
 				in.Current = true
-				if err := p.payout(ctx, r.batchState, webhook.Delivery{}, in, r.log); err != nil {
+				err := p.payout(ctx, r.batchState, webhook.Delivery{}, in, r.log)
+				if permanent(err) {
+					r.drift(reward.AgentRef, po.ID, "payout not applied: "+err.Error())
+					continue
+				}
+				if err != nil {
 					return cursor, fmt.Errorf("payout %s: %w", po.ID, err)
 				}
 			}

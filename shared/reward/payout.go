@@ -70,8 +70,13 @@ type PayoutChange struct {
 // arrives first. A listing (Current) is the platform's state now and holds
 // whatever the times say. PlanPayout is pure.
 func PlanPayout(cur *Payout, in PayoutIntent) (PayoutChange, error) {
-	if in.PayoutID == "" || in.Amount < 0 || !in.Account.Recipient.Valid() {
-		return PayoutChange{}, fmt.Errorf("payout %q: %w", in.PayoutID, ErrInvalid)
+	switch {
+	case in.PayoutID == "" || len(in.PayoutID) > MaxIDLength:
+		return PayoutChange{}, fmt.Errorf("payout id of %d bytes: 1 to %d are stored: %w", len(in.PayoutID), MaxIDLength, ErrInvalid)
+	case in.Amount < 0 || in.Amount > MaxAmount:
+		return PayoutChange{}, fmt.Errorf("payout %s: amount %d is not within 0 to %d: %w", in.PayoutID, in.Amount, int64(MaxAmount), ErrInvalid)
+	case !in.Account.Valid():
+		return PayoutChange{}, fmt.Errorf("payout %s: account %s: %w", in.PayoutID, in.Account, ErrInvalid)
 	}
 	if in.Status != PayoutCompleted && in.Status != PayoutFailed {
 		return PayoutChange{}, fmt.Errorf("payout %s: status %q: %w", in.PayoutID, in.Status, ErrInvalid)

@@ -95,12 +95,16 @@ func (in Intent) validate() error {
 	switch {
 	case in.CommissionID == "":
 		return fmt.Errorf("commission id is empty: %w", ErrInvalid)
+	case len(in.CommissionID) > MaxIDLength:
+		return fmt.Errorf("commission id of %d bytes: at most %d are stored: %w", len(in.CommissionID), MaxIDLength, ErrInvalid)
 	case in.Amount < 0:
 		return fmt.Errorf("commission %s: amount %d is negative: %w", in.CommissionID, in.Amount, ErrInvalid)
-	case !in.Account.Recipient.Valid():
-		return fmt.Errorf("commission %s: recipient %q: %w", in.CommissionID, in.Account.Recipient, ErrInvalid)
+	case in.Amount > MaxAmount:
+		return fmt.Errorf("commission %s: amount %d is over %d: %w", in.CommissionID, in.Amount, int64(MaxAmount), ErrInvalid)
 	case in.Account.Unit == "":
 		return fmt.Errorf("commission %s: unit is empty: %w", in.CommissionID, ErrInvalid)
+	case !in.Account.Valid():
+		return fmt.Errorf("commission %s: recipient %.80q (currency of %d bytes): %w", in.CommissionID, in.Account.Recipient, len(in.Account.Currency), ErrInvalid)
 	}
 	switch in.Target {
 	case TargetPending, TargetApproved, TargetDenied, TargetRefunded:

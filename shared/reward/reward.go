@@ -71,6 +71,24 @@ func (r Recipient) Valid() bool {
 	return ok && id != "" && (kind == "promoter" || kind == "referral" || kind == "affiliate")
 }
 
+// Limits of what the ledger stores. Ids are DynamoDB key parts (a sort key
+// holds at most 1,024 bytes, with the entry's kind and the provider beside
+// the id); amounts are bounded so that no balance of a recipient can
+// overflow an int64 (it would take nine million commissions at the largest
+// amount).
+const (
+	MaxIDLength = 256
+	MaxAmount   = 1_000_000_000_000
+)
+
+// Valid reports whether the account has a valid recipient of at most
+// MaxIDLength bytes after its kind, a unit and a currency of at most
+// MaxIDLength bytes.
+func (a Account) Valid() bool {
+	_, id, _ := strings.Cut(string(a.Recipient), ":")
+	return a.Recipient.Valid() && len(id) <= MaxIDLength && a.Unit != "" && len(a.Currency) <= MaxIDLength
+}
+
 // Account identifies a balance: one per provider, recipient, unit and
 // currency (empty for non-cash units).
 type Account struct {

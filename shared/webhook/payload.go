@@ -144,6 +144,10 @@ func (positiveInteger) valid(raw []byte) bool {
 // message is dead-lettered; the platforms' ids are tens of bytes.
 const MaxIDLength = 256
 
+// MaxAmount is the largest amount the ledger stores (reward.MaxAmount): no
+// balance can overflow.
+const MaxAmount = 1_000_000_000_000
+
 // shortID reports whether an id or currency fits MaxIDLength.
 func shortID(s string) bool { return len(s) <= MaxIDLength }
 
@@ -268,7 +272,7 @@ var firstPromoterCommissionRules = []rule[firstPromoterEnvelope]{
 	{"changes.status", "an array of 2 strings", func(e *firstPromoterEnvelope) bool { return e.Changes.Status.ok() }},
 	{"data.id", "a positive integer", func(e *firstPromoterEnvelope) bool { return e.Data.ID.set() }},
 	{"data.status", "a string", func(e *firstPromoterEnvelope) bool { return e.Data.Status.ok() }},
-	{"data.amount", "an integer", nil},
+	{"data.amount", "an integer of at most 1000000000000", func(e *firstPromoterEnvelope) bool { return e.Data.Amount <= MaxAmount }},
 	{"data.unit", "one of " + strings.Join(firstPromoterUnits, ", "), func(e *firstPromoterEnvelope) bool { return e.Data.Unit.ok() }},
 	{"data.test", "a boolean", nil},
 	{"data.referral", "an object", nil},
@@ -333,15 +337,17 @@ type agentRefPayout struct {
 	Status      string `json:"status"`
 }
 
-func nonNegative(n *int64) bool { return n == nil || *n >= 0 }
+// storable reports whether an amount, when present, is one the ledger
+// stores: 0 to MaxAmount.
+func storable(n *int64) bool { return n == nil || *n >= 0 && *n <= MaxAmount }
 
 var (
 	conversionRules = []rule[agentRefConversion]{
 		{"data.id", "a non-empty string of at most 256 bytes", func(c *agentRefConversion) bool { return c.ID != "" && shortID(c.ID) }},
 		{"data.affiliateId", "a non-empty string of at most 256 bytes", func(c *agentRefConversion) bool { return c.AffiliateID != "" && shortID(c.AffiliateID) }},
 		{"data.currency", "a string of at most 256 bytes", func(c *agentRefConversion) bool { return shortID(c.Currency) }},
-		{"data.commissionAmount", "an integer, 0 or more", func(c *agentRefConversion) bool { return nonNegative(c.CommissionAmount) }},
-		{"data.commission", "an integer, 0 or more", func(c *agentRefConversion) bool { return nonNegative(c.Commission) }},
+		{"data.commissionAmount", "an integer from 0 to 1000000000000", func(c *agentRefConversion) bool { return storable(c.CommissionAmount) }},
+		{"data.commission", "an integer from 0 to 1000000000000", func(c *agentRefConversion) bool { return storable(c.Commission) }},
 		{"data.commissionAmount or data.commission", "present", func(c *agentRefConversion) bool {
 			return c.CommissionAmount != nil || c.Commission != nil
 		}},
@@ -362,7 +368,7 @@ var (
 	payoutRules = []rule[agentRefPayout]{
 		{"data.id", "a non-empty string of at most 256 bytes", func(p *agentRefPayout) bool { return p.ID != "" && shortID(p.ID) }},
 		{"data.affiliateId", "a non-empty string of at most 256 bytes", func(p *agentRefPayout) bool { return p.AffiliateID != "" && shortID(p.AffiliateID) }},
-		{"data.amount", "an integer, 0 or more", func(p *agentRefPayout) bool { return p.Amount != nil && *p.Amount >= 0 }},
+		{"data.amount", "an integer from 0 to 1000000000000", func(p *agentRefPayout) bool { return p.Amount != nil && storable(p.Amount) }},
 		{"data.currency", "a string of at most 256 bytes", func(p *agentRefPayout) bool { return shortID(p.Currency) }},
 		{"data.status", "a string", nil},
 	}

@@ -152,8 +152,8 @@ func TestHandleStatuses(t *testing.T) {
 		{name: "malformed envelope", event: fpEvent(`{"event_id":"t3","data":{}}`), status: 400, body: map[string]string{"error": "event_type must be a non-empty string"}},
 		{name: "test delivery with nothing else", event: fpEvent(`{"data":{"test":true}}`), status: 200, body: map[string]string{"status": "ignored", "reason": "test delivery acknowledged; nothing applied"}},
 		{name: "firstpromoter commission id not a number", event: fpEvent(strings.Replace(fpApproved, `"id":7,`, `"id":"x",`, 1)), status: 400, body: map[string]string{"error": "data.id must be a positive integer"}},
-		{name: "firstpromoter commission amount a word", event: fpEvent(strings.Replace(fpApproved, `"amount":500`, `"amount":"lots"`, 1)), status: 400, body: map[string]string{"error": "data.amount must be an integer"}},
-		{name: "agentref commission in dollars", event: arEvent(t, strings.Replace(arCreated, `"commissionAmount":2000`, `"commissionAmount":20.5`, 1)), status: 400, body: map[string]string{"error": "data.commissionAmount must be an integer, 0 or more"}},
+		{name: "firstpromoter commission amount a word", event: fpEvent(strings.Replace(fpApproved, `"amount":500`, `"amount":"lots"`, 1)), status: 400, body: map[string]string{"error": "data.amount must be an integer of at most 1000000000000"}},
+		{name: "agentref commission in dollars", event: arEvent(t, strings.Replace(arCreated, `"commissionAmount":2000`, `"commissionAmount":20.5`, 1)), status: 400, body: map[string]string{"error": "data.commissionAmount must be an integer from 0 to 1000000000000"}},
 		{
 			name: "bad base64",
 			event: with(fpEvent(fpApproved), func(e *events.APIGatewayV2HTTPRequest) {
