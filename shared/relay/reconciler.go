@@ -181,7 +181,8 @@ func (rc *Reconciler) listFirstPromoter(ctx context.Context, r *run, name string
 	}
 	from, _ := strconv.Atoi(cursor)
 	if rc.Lookback > 0 {
-		filters.Set("filters[created_at][from]", rc.Processor.Now().Add(-rc.Lookback).UTC().Format(time.RFC3339))
+		// The filter is a date (YYYY-MM-DD): a datetime is refused.
+		filters.Set("filters[created_at][from]", rc.Processor.Now().Add(-rc.Lookback).UTC().Format(time.DateOnly))
 	}
 	filters.Set("sorting[created_at]", "asc")
 	var stop error

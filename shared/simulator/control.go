@@ -99,6 +99,7 @@ func (s *Simulator) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.mu.Lock()
+		s.runBatches()
 		out := []FPCommission{}
 		for id, c := range s.commissions {
 			if id >= from && id <= to {

@@ -27,14 +27,26 @@ type FPCommission struct {
 	FulfilledAt time.Time `json:"fulfilled_at,omitzero"`
 }
 
+// apiObject is the commission in the API's documented shape: every
+// documented field, null where the documentation allows it and the
+// simulator has nothing to say.
 func (c FPCommission) apiObject() map[string]any {
+	created := c.CreatedAt.UTC().Format(time.RFC3339)
 	o := map[string]any{
-		"id": c.ID, "status": c.Status, "unit": c.Unit, "amount": c.Amount, "fraud_check": c.FraudCheck,
-		"created_at": c.CreatedAt.UTC().Format(time.RFC3339), "is_paid": c.Fulfilled,
-		"promoter_campaign": map[string]any{"id": c.PromoterID*10 + 1, "campaign_id": 1, "promoter_id": c.PromoterID,
-			"promoter": map[string]any{"id": c.PromoterID, "email": "promoter" + idString(c.PromoterID) + "@example.com"}},
-		"reward":   map[string]any{"id": c.RewardID, "name": "reward " + idString(c.RewardID)},
-		"referral": nil,
+		"id": c.ID, "status": c.Status, "metadata": map[string]any{}, "is_self_referral": false,
+		"commission_type": "sale", "created_by_user_email": nil, "created_by_user_at": nil,
+		"sale_amount": 0, "original_sale_amount": 0, "original_sale_currency": nil, "event_id": nil, "plan_id": nil,
+		"tier": 1, "internal_note": nil, "external_note": nil,
+		"unit": c.Unit, "fraud_check": c.FraudCheck, "amount": c.Amount, "is_paid": c.Fulfilled, "is_split": false,
+		"created_at": created, "status_updated_at": nil,
+		"promoter_campaign": map[string]any{
+			"id": c.PromoterID*10 + 1, "campaign_id": 1, "promoter_id": c.PromoterID, "created_at": created,
+			"promoter": map[string]any{"id": c.PromoterID, "email": "promoter" + idString(c.PromoterID) + "@example.com", "name": "Promoter " + idString(c.PromoterID)},
+			"campaign": map[string]any{"id": 1, "name": "Campaign", "color": nil},
+		},
+		"referral":      nil,
+		"reward":        map[string]any{"id": c.RewardID, "name": "reward " + idString(c.RewardID)},
+		"split_details": nil,
 	}
 	if c.ReferralID != 0 {
 		o["referral"] = map[string]any{"id": c.ReferralID, "uid": c.UID, "email": "customer" + idString(c.ReferralID) + "@example.com"}
@@ -68,6 +80,7 @@ func (s *Simulator) SetStatus(id int64, status string) {
 func (s *Simulator) Commission(id int64) (FPCommission, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.runBatches()
 	c, ok := s.commissions[id]
 	if !ok {
 		return FPCommission{}, false
@@ -90,6 +103,83 @@ type batch struct {
 	Meta           any       `json:"meta"`
 	Progress       int       `json:"progress"`
 	Errors         []string  `json:"processing_errors"`
+
+	action string
+	ids    []int64
+	// due is when an asynchronous batch completes, polled or not.
+	due time.Time
+}
+
+// runBatches moves asynchronous batches on by the clock, whether anyone
+// polls them or not: pending, in progress from half their duration,
+// completed (their ids applied) at its end. The caller holds the lock.
+func (s *Simulator) runBatches() {
+	now := s.Now()
+	var due []*batch
+	for _, b := range s.batches {
+		switch {
+		case b.Status != "pending" && b.Status != "in_progress":
+		case !now.Before(b.due):
+			due = append(due, b)
+		case !now.Before(b.due.Add(-s.BatchDuration / 2)):
+			b.Status, b.Progress, b.UpdatedAt = "in_progress", 50, now.UTC()
+		}
+	}
+	// In the order they were created: two batches may touch one commission.
+	sort.Slice(due, func(i, j int) bool { return due[i].ID < due[j].ID })
+	for _, b := range due {
+		s.complete(b)
+	}
+}
+
+// complete applies a batch's action to each of its ids.
+func (s *Simulator) complete(b *batch) {
+	for _, id := range b.ids {
+		if msg := s.apply(b.action, id); msg != "" {
+			b.FailedCount++
+			b.Errors = append(b.Errors, msg)
+		} else {
+			b.ProcessedCount++
+		}
+	}
+	b.Status, b.Progress, b.UpdatedAt = "completed", 100, s.Now().UTC()
+}
+
+// listBatches answers GET /batch_processes (the batch processes) and
+// GET /batch_processes/progress (each one's progress by id), by default
+// of those pending or in progress.
+func (s *Simulator) listBatches(w http.ResponseWriter, r *http.Request, progress bool) {
+	q := r.URL.Query()
+	if why := checkQuery(q, fpBatchListParams, nil); why != "" {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"message": why, "code": "invalid_params"})
+		return
+	}
+	want := append(q["filters[status]"], q["filters[status][]"]...)
+	if len(want) == 0 {
+		want = []string{"pending", "in_progress"}
+	}
+	var rows []*batch
+	for _, b := range s.batches {
+		for _, st := range want {
+			if b.Status == st {
+				rows = append(rows, b)
+				break
+			}
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	if progress {
+		out := map[string]int{}
+		for _, b := range rows {
+			out[strconv.FormatInt(b.ID, 10)] = b.Progress
+		}
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	if rows == nil {
+		rows = []*batch{}
+	}
+	writeJSON(w, http.StatusOK, rows)
 }
 
 // fpAuthorised checks both of FirstPromoter's headers; 401 has no body.
@@ -97,8 +187,9 @@ func (s *Simulator) fpAuthorised(r *http.Request) bool {
 	return r.Header.Get("Authorization") == "Bearer "+s.APIKey && r.Header.Get("Account-ID") == s.AccountID
 }
 
-// fpRateLimited applies the per-minute limit (caller holds the lock).
-func (s *Simulator) fpRateLimited() bool {
+// fpRateLimited applies the per-minute limit (caller holds the lock): over
+// it, the whole seconds until the oldest request of the minute leaves it.
+func (s *Simulator) fpRateLimited() (limited bool, retryAfter int) {
 	now := s.Now()
 	keep := s.recent[:0]
 	for _, t := range s.recent {
@@ -108,10 +199,11 @@ func (s *Simulator) fpRateLimited() bool {
 	}
 	s.recent = keep
 	if len(s.recent) >= s.RateLimit {
-		return true
+		wait := s.recent[0].Add(time.Minute).Sub(now)
+		return true, max(1, int((wait+time.Second-1)/time.Second))
 	}
 	s.recent = append(s.recent, now)
-	return false
+	return false, 0
 }
 
 func (s *Simulator) serveFirstPromoter(w http.ResponseWriter, r *http.Request, path string) {
@@ -121,19 +213,23 @@ func (s *Simulator) serveFirstPromoter(w http.ResponseWriter, r *http.Request, p
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fpRateLimited() {
+	if limited, wait := s.fpRateLimited(); limited {
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
 		writeJSON(w, http.StatusTooManyRequests, map[string]string{"message": "Too many requests", "code": "rate_limited"})
 		return
 	}
+	s.runBatches()
 	switch {
 	case r.Method == http.MethodGet && path == "/commissions":
 		s.listCommissions(w, r)
 	case r.Method == http.MethodPost && strings.HasPrefix(path, "/commissions/"):
 		s.batchAction(w, r, strings.TrimPrefix(path, "/commissions/"))
+	case r.Method == http.MethodGet && (path == "/batch_processes" || path == "/batch_processes/progress"):
+		s.listBatches(w, r, path == "/batch_processes/progress")
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "/batch_processes/"):
 		b, ok := s.batches[strings.TrimPrefix(path, "/batch_processes/")]
 		if !ok {
-			writeJSON(w, http.StatusNotFound, map[string]string{"message": "Batch process not found", "code": "not_found"})
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "Record not found", "code": "not_found"})
 			return
 		}
 		writeJSON(w, http.StatusOK, b)
@@ -144,8 +240,13 @@ func (s *Simulator) serveFirstPromoter(w http.ResponseWriter, r *http.Request, p
 
 func (s *Simulator) listCommissions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	perPage := min(max(atoiDefault(q.Get("per_page"), 20), 1), 100)
-	page := max(atoiDefault(q.Get("page"), 1), 1)
+	if why := checkQuery(q, fpListParams, fpListSimulated); why != "" {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"message": why, "code": "invalid_params"})
+		return
+	}
+	perPage := atoiDefault(q.Get("per_page"), 20)
+	page := atoiDefault(q.Get("page"), 1)
+	promoter, _ := strconv.ParseInt(q.Get("filters[promoter_id]"), 10, 64)
 	wantIDs := map[int64]bool{}
 	for _, v := range q["ids[]"] {
 		if id, err := strconv.ParseInt(v, 10, 64); err == nil {
@@ -163,10 +264,19 @@ func (s *Simulator) listCommissions(w http.ResponseWriter, r *http.Request) {
 		if f := q.Get("filters[fulfilled]"); f != "" && c.Fulfilled != (f == "yes") {
 			continue
 		}
-		if from := q.Get("filters[created_at][from]"); from != "" {
-			if t, err := time.Parse(time.RFC3339, from); err == nil && c.CreatedAt.Before(t) {
-				continue
-			}
+		if f := q.Get("filters[paid]"); f != "" && c.Fulfilled != (f == "yes") {
+			continue
+		}
+		if promoter != 0 && c.PromoterID != promoter {
+			continue
+		}
+		// Dates, compared with the day the commission was created on.
+		day := c.CreatedAt.UTC().Format(time.DateOnly)
+		if from := q.Get("filters[created_at][from]"); from != "" && day < from {
+			continue
+		}
+		if to := q.Get("filters[created_at][to]"); to != "" && day > to {
+			continue
 		}
 		rows = append(rows, c)
 	}
@@ -209,27 +319,23 @@ func (s *Simulator) batchAction(w http.ResponseWriter, r *http.Request, action s
 	s.nextBatch++
 	now := s.Now().UTC()
 	b := &batch{
-		ID: int64(s.nextBatch), Status: "completed", Total: len(body.IDs), SelectedTotal: len(body.IDs),
-		ActionLabel: "commission/" + action, CreatedAt: now, UpdatedAt: now, Progress: 100, Errors: []string{},
-	}
-	for _, id := range body.IDs {
-		if msg := s.apply(action, id); msg != "" {
-			b.FailedCount++
-			b.Errors = append(b.Errors, msg)
-		} else {
-			b.ProcessedCount++
-		}
+		ID: int64(s.nextBatch), Status: "pending", Total: len(body.IDs), SelectedTotal: len(body.IDs),
+		ActionLabel: "commission/" + action, CreatedAt: now, UpdatedAt: now, Meta: map[string]any{}, Errors: []string{},
+		action: action, ids: body.IDs, due: now.Add(s.BatchDuration),
 	}
 	s.batches[strconv.FormatInt(b.ID, 10)] = b
-	if len(body.IDs) > 5 {
-		// The work is done at once; the answer says it is under way, as
-		// FirstPromoter's does, and polling shows the result.
-		pending := *b
-		pending.Status, pending.ProcessedCount, pending.FailedCount, pending.Progress, pending.Errors = "pending", 0, 0, 0, []string{}
-		writeJSON(w, http.StatusAccepted, pending)
+	if len(body.IDs) <= 5 {
+		s.complete(b)
+		writeJSON(w, http.StatusOK, b)
 		return
 	}
-	writeJSON(w, http.StatusOK, b)
+	// Asynchronous: the answer says it is pending, as FirstPromoter's
+	// does; it completes by the clock (at once without a BatchDuration).
+	answer := *b
+	if s.BatchDuration <= 0 {
+		s.complete(b)
+	}
+	writeJSON(w, http.StatusAccepted, answer)
 }
 
 // refusal is why mark_fulfilled cannot work on id ("" when it can).

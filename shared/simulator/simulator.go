@@ -47,6 +47,10 @@ type Simulator struct {
 	// RateLimit is FirstPromoter's requests per minute (default 400).
 	RateLimit int
 	Now       func() time.Time
+	// BatchDuration is how long an asynchronous batch (more than 5 ids)
+	// stays pending, then in progress, before it completes by itself,
+	// polled or not (0: it completes at once, still answered 202 pending).
+	BatchDuration time.Duration
 	// Flaky, when set and true for a request, answers it 503: random
 	// platform faults for end-to-end runs. Set it before serving, or use
 	// SetFaultRate.
