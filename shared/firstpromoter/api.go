@@ -323,6 +323,18 @@ func (c *Client) BatchProcess(ctx context.Context, id string) (BatchResult, erro
 	return r, nil
 }
 
+// BatchProgress asks, in one request, how far each batch process still
+// pending or in progress has come (GET /batch_processes/progress), by id.
+// A batch absent from the answer is no longer running: poll it.
+func (c *Client) BatchProgress(ctx context.Context) (map[string]int, error) {
+	q := url.Values{"filters[status][]": {"pending", "in_progress"}}
+	var out map[string]int
+	if _, err := c.do(ctx, "batch progress", http.MethodGet, "/batch_processes/progress", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // String describes a batch for logs.
 func (r BatchResult) String() string {
 	return fmt.Sprintf("batch %s %s: %d/%d processed, %d failed", r.ID, r.Status, r.ProcessedCount, r.Total, r.FailedCount)

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -29,6 +30,48 @@ func TestTheReconcilerBoundsFirstPromoterListsByCreationDate(t *testing.T) {
 			if c.Status >= 400 {
 				t.Errorf("%s %s?%s answered %d", c.Method, c.Path, c.Query, c.Status)
 			}
+		}
+	})
+}
+
+// TestTheReconcilerPollsOnlyTheBatchesThatAreOver asks the progress of the
+// running batches in one request and polls a batch only once it is over.
+func TestTheReconcilerPollsOnlyTheBatchesThatAreOver(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		now := t0
+		h.sim.Now = func() time.Time { return now }
+		h.sim.BatchDuration = time.Hour
+		for batch := range 3 {
+			var msgs []Message
+			for i := range 6 {
+				id := int64(100 + 10*batch + i)
+				h.fpCommission(id, "approved")
+				msgs = append(msgs, h.fpEvent(fmt.Sprintf("e%d", id), "commission.updated", id, "pending"))
+			}
+			if res := h.p.Process(t.Context(), msgs); len(res.Failed) > 0 {
+				t.Fatalf("batch %d: %+v", batch, res)
+			}
+		}
+		if n := h.sim.CallCount("POST /firstpromoter/api/v2/company/commissions/mark_fulfilled"); n != 3 {
+			t.Fatalf("%d acknowledgements, want 3 asynchronous batches", n)
+		}
+		rc := h.reconciler(t)
+		polls := func() int { return h.sim.CallCount("GET /firstpromoter/api/v2/company/batch_processes") }
+		if run := rc.Run(t.Context()); len(run.Errors) > 0 {
+			t.Fatalf("run while the batches run: %v", run.Errors)
+		}
+		if n := polls(); n != 1 {
+			t.Errorf("%d batch requests while 3 batches run, want 1 (their progress)", n)
+		}
+		now = now.Add(2 * time.Hour)
+		if run := rc.Run(t.Context()); len(run.Errors) > 0 {
+			t.Fatalf("run once the batches are over: %v", run.Errors)
+		}
+		if n := polls(); n != 1+1+3 {
+			t.Errorf("%d batch requests in all, want 5: the progress twice, then each batch once it is over", n)
+		}
+		if b := h.balance(t, promoter7); b.Fulfilled != 18*500 {
+			t.Errorf("fulfilled %d, want %d", b.Fulfilled, 18*500)
 		}
 	})
 }

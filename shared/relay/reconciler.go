@@ -26,6 +26,13 @@ type ReconcileFirstPromoterAPI interface {
 	Standings(ctx context.Context, ids []int64) (map[int64]firstpromoter.Standing, error)
 }
 
+// BatchProgressAPI is what a FirstPromoter client may offer besides: the
+// progress of every running batch in one request, so a run polls only the
+// batches that are over.
+type BatchProgressAPI interface {
+	BatchProgress(ctx context.Context) (map[string]int, error)
+}
+
 // AgentRefAPI is what the reconciler asks of AgentRef.
 type AgentRefAPI interface {
 	Conversions(ctx context.Context, status, cursor string) ([]agentref.Conversion, string, error)
@@ -377,9 +384,24 @@ func (rc *Reconciler) pollBatches(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
+	running := map[string]bool{}
+	if pa, ok := rc.FirstPromoter.(BatchProgressAPI); ok && len(batches) > 1 {
+		// One request instead of one per running batch; without it, every
+		// batch is polled.
+		if progress, err := pa.BatchProgress(ctx); err == nil {
+			for id := range progress {
+				running[id] = true
+			}
+		} else {
+			r.log.Warn("batch progress unavailable: polling each batch", "error", err.Error())
+		}
+	}
 	for _, b := range batches {
 		if err := rc.timeLeft(ctx); err != nil {
 			return err
+		}
+		if running[b.ID] {
+			continue
 		}
 		res, err := rc.FirstPromoter.BatchProcess(ctx, b.ID)
 		if errors.Is(err, firstpromoter.ErrNotFound) {
