@@ -64,16 +64,27 @@ type Client struct {
 	Sleep       func(ctx context.Context, d time.Duration) error
 }
 
-// Conversion is the API's conversion object.
+// Conversion is the API's conversion object. The documented object has
+// no currency (the deployment's AGENTREF_CURRENCY applies) and names the
+// commission commission; currency and commissionAmount, the webhook's
+// names, are read too when present.
 type Conversion struct {
 	ID               string    `json:"id"`
 	AffiliateID      string    `json:"affiliateId"`
-	Amount           int64     `json:"amount"`
+	Amount           Amount    `json:"amount"`
 	Currency         string    `json:"currency"`
-	CommissionAmount *int64    `json:"commissionAmount"`
-	Commission       *int64    `json:"commission"`
+	CommissionAmount Amount    `json:"commissionAmount"`
+	Commission       Amount    `json:"commission"`
 	Status           string    `json:"status"`
 	CreatedAt        time.Time `json:"createdAt"`
+}
+
+// CommissionCents is the commission in cents, from either name.
+func (c Conversion) CommissionCents() (int64, error) {
+	if c.CommissionAmount != "" {
+		return c.CommissionAmount.Cents()
+	}
+	return c.Commission.Cents()
 }
 
 // Payout is the API's payout object. CompletedAt is nil until a
@@ -81,7 +92,7 @@ type Conversion struct {
 type Payout struct {
 	ID          string     `json:"id"`
 	AffiliateID string     `json:"affiliateId"`
-	Amount      int64      `json:"amount"`
+	Amount      Amount     `json:"amount"`
 	Currency    string     `json:"currency"`
 	Status      string     `json:"status"`
 	CreatedAt   time.Time  `json:"createdAt"`
@@ -116,9 +127,47 @@ func (f Flag) Resolved() time.Time {
 	return f.CreatedAt
 }
 
+// meta is a list's pagination: hasMore, and optionally nextCursor.
 type meta struct {
+	Page       int     `json:"page"`
 	HasMore    bool    `json:"hasMore"`
 	NextCursor *string `json:"nextCursor"`
+	RequestID  string  `json:"requestId"`
+}
+
+// ErrCutShort is a list that says more rows follow and gives none: it
+// cannot be read further, and whatever it holds past this page is unseen.
+var ErrCutShort = errors.New("agentref: the list says more rows follow but sent none")
+
+// A position in a list is what Conversions, Payouts, Affiliates and Flags
+// take and return: "" for the first page, a cursor the API gave
+// (meta.nextCursor), or "page:N" when the API gave none and said hasMore.
+const pagePrefix = "page:"
+
+// next is the position after a page of rows read from position, "" at the
+// end: the cursor when the API gives one, else the next page number.
+func (m meta) next(op, position string, rows int) (string, error) {
+	if !m.HasMore {
+		return "", nil
+	}
+	if rows == 0 {
+		return "", fmt.Errorf("agentref %s at %q (request %s): %w", op, position, m.RequestID, ErrCutShort)
+	}
+	if m.NextCursor != nil && *m.NextCursor != "" {
+		return *m.NextCursor, nil
+	}
+	page := m.Page
+	if page < 1 {
+		n, ok := strings.CutPrefix(position, pagePrefix)
+		if page, _ = strconv.Atoi(n); !ok || page < 1 {
+			page = 1
+			if position != "" {
+				// A cursor's page, of which the API said nothing.
+				return "", fmt.Errorf("agentref %s at %q (request %s): meta.page missing and no nextCursor: %w", op, position, m.RequestID, ErrCutShort)
+			}
+		}
+	}
+	return pagePrefix + strconv.Itoa(page+1), nil
 }
 
 // Conversions reads one page of conversions with the given status from
@@ -128,7 +177,7 @@ func (c *Client) Conversions(ctx context.Context, status, cursor string) ([]Conv
 		Data []Conversion `json:"data"`
 		Meta meta         `json:"meta"`
 	}
-	next, err := c.list(ctx, "list conversions", "/conversions", status, cursor, &page, func() meta { return page.Meta })
+	next, err := c.list(ctx, "list conversions", "/conversions", status, cursor, &page, func() (meta, int) { return page.Meta, len(page.Data) })
 	return page.Data, next, err
 }
 
@@ -138,7 +187,7 @@ func (c *Client) Payouts(ctx context.Context, status, cursor string) ([]Payout, 
 		Data []Payout `json:"data"`
 		Meta meta     `json:"meta"`
 	}
-	next, err := c.list(ctx, "list payouts", "/payouts", status, cursor, &page, func() meta { return page.Meta })
+	next, err := c.list(ctx, "list payouts", "/payouts", status, cursor, &page, func() (meta, int) { return page.Meta, len(page.Data) })
 	return page.Data, next, err
 }
 
@@ -159,7 +208,8 @@ func (c *Client) Affiliates(ctx context.Context, status, cursor string) ([]Affil
 	if err != nil {
 		return nil, cursor, at, err
 	}
-	return page.Data, page.Meta.next(), at, nil
+	next, err := page.Meta.next("list affiliates", cursor, len(page.Data))
+	return page.Data, next, at, err
 }
 
 // Flags reads one page of fraud flags with the given status.
@@ -168,34 +218,29 @@ func (c *Client) Flags(ctx context.Context, status, cursor string) ([]Flag, stri
 		Data []Flag `json:"data"`
 		Meta meta   `json:"meta"`
 	}
-	next, err := c.list(ctx, "list flags", "/flags", status, cursor, &page, func() meta { return page.Meta })
+	next, err := c.list(ctx, "list flags", "/flags", status, cursor, &page, func() (meta, int) { return page.Meta, len(page.Data) })
 	return page.Data, next, err
 }
 
-// next is the cursor of the next page, "" at the end.
-func (m meta) next() string {
-	if m.HasMore && m.NextCursor != nil {
-		return *m.NextCursor
-	}
-	return ""
-}
-
-func pageQuery(status, cursor string) url.Values {
+func pageQuery(status, position string) url.Values {
 	q := url.Values{"limit": {strconv.Itoa(PageSize)}}
 	if status != "" {
 		q.Set("status", status)
 	}
-	if cursor != "" {
-		q.Set("cursor", cursor)
+	if n, ok := strings.CutPrefix(position, pagePrefix); ok {
+		q.Set("page", n)
+	} else if position != "" {
+		q.Set("cursor", position)
 	}
 	return q
 }
 
-func (c *Client) list(ctx context.Context, op, path, status, cursor string, out any, m func() meta) (string, error) {
-	if _, err := c.get(ctx, op, path, pageQuery(status, cursor), out); err != nil {
-		return cursor, err
+func (c *Client) list(ctx context.Context, op, path, status, position string, out any, m func() (meta, int)) (string, error) {
+	if _, err := c.get(ctx, op, path, pageQuery(status, position), out); err != nil {
+		return position, err
 	}
-	return m().next(), nil
+	page, rows := m()
+	return page.next(op, position, rows)
 }
 
 // get reads one answer into out and returns the platform's clock when it

@@ -2,8 +2,12 @@ package relay
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/rewardrelay/rewardrelay/shared/reward"
+	"github.com/rewardrelay/rewardrelay/shared/simulator"
 )
 
 // TestTheReconcilerBoundsFirstPromoterListsByCreationDate runs the
@@ -72,6 +76,100 @@ func TestTheReconcilerPollsOnlyTheBatchesThatAreOver(t *testing.T) {
 		}
 		if b := h.balance(t, promoter7); b.Fulfilled != 18*500 {
 			t.Errorf("fulfilled %d, want %d", b.Fulfilled, 18*500)
+		}
+	})
+}
+
+var affiliateA1 = reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("a1"), Unit: reward.Cash, Currency: "usd"}
+
+// TestAgentRefAmountsAreNumbersReadAsCents reads the REST commission as the
+// SDKs type it, a number: an integral decimal is that many cents, and a
+// value with a fraction of a cent is drift of its row while the rest of
+// its page is applied.
+func TestAgentRefAmountsAreNumbersReadAsCents(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", CommissionNumber: "700.0", Status: "approved"})
+		h.sim.PutConversion(simulator.Conversion{ID: "c2", AffiliateID: "a1", CommissionNumber: "12.5", Status: "approved"})
+		h.sim.PutConversion(simulator.Conversion{ID: "c3", AffiliateID: "a1", CommissionNumber: "3e2", Status: "approved"})
+		h.sim.PutPayout(simulator.Payout{ID: "p1", AffiliateID: "a1", Amount: 100, Status: "completed"})
+		rc := h.reconciler(t)
+		rc.FirstPromoter = nil
+		run := rc.Run(t.Context())
+		if len(run.Errors) > 0 {
+			t.Fatalf("run errors: %v", run.Errors)
+		}
+		if b := h.balance(t, affiliateA1); b != (reward.Deltas{Available: 700 + 300 - 100}) {
+			t.Errorf("a1: %+v, want c1 and c3 delivered and p1 debited", b)
+		}
+		if len(run.Drift) != 1 || run.Drift[0].CommissionID != "c2" || !strings.Contains(run.Drift[0].Problem, "GET /conversions: commission") || !strings.Contains(run.Drift[0].Problem, "12.5") {
+			t.Errorf("drift %+v, want c2's commission of 12.5 named", run.Drift)
+		}
+	})
+}
+
+// TestARefusedConversionStatusDoesNotStopTheOthers lists every conversion
+// status on its own: an API that refuses a status filter (one it does not
+// know yet) costs that status's list, not the ones after it.
+func TestARefusedConversionStatusDoesNotStopTheOthers(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		h.sim.RefuseConversionStatus("paid")
+		h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", CommissionAmount: 700, Status: "approved"})
+		h.sim.PutConversion(simulator.Conversion{ID: "c2", AffiliateID: "a1", CommissionAmount: 300, Status: "partially_refunded"})
+		rc := h.reconciler(t)
+		rc.FirstPromoter = nil
+		run := rc.Run(t.Context())
+		if b := h.balance(t, affiliateA1); b.Available != 700+300 {
+			t.Errorf("a1: %+v, want the approved and the partially refunded conversions delivered", b)
+		}
+		if len(run.Errors) != 1 || !strings.Contains(run.Errors[0], "agentref conversions paid") {
+			t.Errorf("errors %v, want the refused paid list only", run.Errors)
+		}
+	})
+}
+
+// TestAgentRefListsPageByNumberWithoutCursors follows meta.nextCursor
+// when the API gives one and otherwise asks page+1 while meta.hasMore.
+func TestAgentRefListsPageByNumberWithoutCursors(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		h.sim.OmitNextCursors(true)
+		for i := range 150 {
+			h.sim.PutConversion(simulator.Conversion{ID: fmt.Sprintf("c%03d", i), AffiliateID: "a1", CommissionAmount: 1, Status: "approved"})
+		}
+		rc := h.reconciler(t)
+		rc.FirstPromoter = nil
+		if run := rc.Run(t.Context()); len(run.Errors) > 0 {
+			t.Fatalf("run errors: %v", run.Errors)
+		}
+		if b := h.balance(t, affiliateA1); b.Available != 150 {
+			t.Errorf("a1: %d delivered, want 150 (two pages)", b.Available)
+		}
+	})
+}
+
+// TestAListCutShortIsInTheRunSummary makes a list say more rows follow and
+// send none: the run counts it, names it in its errors, and holds are not
+// compared with a set it could not read whole.
+func TestAListCutShortIsInTheRunSummary(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		h.sim.CutListsShort(100)
+		for i := range 150 {
+			h.sim.PutConversion(simulator.Conversion{ID: fmt.Sprintf("c%03d", i), AffiliateID: "a1", CommissionAmount: 1, Status: "approved"})
+		}
+		rc := h.reconciler(t)
+		rc.FirstPromoter = nil
+		run := rc.Run(t.Context())
+		if run.Counts[CountCutShort] != 1 {
+			t.Errorf("%s = %d, want 1", CountCutShort, run.Counts[CountCutShort])
+		}
+		found := false
+		for _, e := range run.Errors {
+			found = found || strings.Contains(e, "agentref conversions approved") && strings.Contains(e, "more rows follow but sent none")
+		}
+		if !found {
+			t.Errorf("errors %v, want the approved conversions' list named as cut short", run.Errors)
+		}
+		if b := h.balance(t, affiliateA1); b.Available != 100 {
+			t.Errorf("a1: %d delivered, want the 100 rows sent", b.Available)
 		}
 	})
 }

@@ -79,6 +79,10 @@ const (
 	CountViolations  = "audit_violations"
 	CountAudited     = "audited"
 	CountBatches     = "batches_polled"
+	// CountCutShort counts platform lists that said more rows follow and
+	// sent none: what they hold past that page went unread (the run's
+	// errors say which).
+	CountCutShort = "lists_cut_short"
 	// GaugeOutboxAge is the age in seconds of the oldest unacknowledged
 	// delivery when the run looked (0 for an empty outbox).
 	GaugeOutboxAge = "outbox_oldest_seconds"
@@ -608,6 +612,10 @@ func (rc *Reconciler) readAgentRef(ctx context.Context, r *run, page func(cursor
 	for {
 		next, err := page(cursor)
 		r.count(CountPages)
+		if errors.Is(err, agentref.ErrCutShort) {
+			// The set is incomplete: comparing it would release holds.
+			r.count(CountCutShort)
+		}
 		if err != nil || next == "" {
 			return err
 		}
@@ -635,7 +643,12 @@ func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 					return cursor, err
 				}
 				r.count(CountListed)
-				in, err := arConversion{ID: c.ID, AffiliateID: c.AffiliateID, Currency: c.Currency, CommissionAmount: c.CommissionAmount, Commission: c.Commission, Status: c.Status}.intent(p.Config.AgentRefCurrency)
+				cents, err := c.CommissionCents()
+				if err != nil {
+					r.drift(reward.AgentRef, c.ID, "GET /conversions: commission: "+err.Error())
+					continue
+				}
+				in, err := arConversion{ID: c.ID, AffiliateID: c.AffiliateID, Currency: c.Currency, CommissionAmount: &cents, Status: c.Status}.intent(p.Config.AgentRefCurrency)
 				if err != nil {
 					r.drift(reward.AgentRef, c.ID, err.Error())
 					continue
@@ -668,10 +681,25 @@ func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 			}
 			return next, nil
 		})
-		if err != nil {
+		if err := rc.listFailed(ctx, r, "agentref conversions "+status, err); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// listFailed decides what a list's failure means for the lists after it:
+// the deadline stops the step; any other failure (a status filter the API
+// refuses, a list cut short, an outage) is the run's error for this list
+// alone, and the next status is listed.
+func (rc *Reconciler) listFailed(ctx context.Context, r *run, list string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, errDeadline) || ctx.Err() != nil {
+		return err
+	}
+	r.fail(list, err)
 	return nil
 }
 
@@ -691,9 +719,14 @@ func (rc *Reconciler) arPayouts(ctx context.Context, r *run) error {
 					return cursor, err
 				}
 				r.count(CountListed)
-				in := arPayout{ID: po.ID, AffiliateID: po.AffiliateID, Amount: po.Amount, Currency: po.Currency}.intent(p.Config.AgentRefCurrency, status, listedAt(po, status))
+				cents, err := po.Amount.Cents()
+				if err != nil {
+					r.drift(reward.AgentRef, po.ID, "GET /payouts: amount: "+err.Error())
+					continue
+				}
+				in := arPayout{ID: po.ID, AffiliateID: po.AffiliateID, Amount: cents, Currency: po.Currency}.intent(p.Config.AgentRefCurrency, status, listedAt(po, status))
 				in.Current = true
-				err := p.payout(ctx, r.batchState, webhook.Delivery{}, in, r.log)
+				err = p.payout(ctx, r.batchState, webhook.Delivery{}, in, r.log)
 				if permanent(err) {
 					r.drift(reward.AgentRef, po.ID, "payout not applied: "+err.Error())
 					continue
@@ -704,7 +737,7 @@ func (rc *Reconciler) arPayouts(ctx context.Context, r *run) error {
 			}
 			return next, nil
 		})
-		if err != nil {
+		if err := rc.listFailed(ctx, r, "agentref payouts "+string(status), err); err != nil {
 			return err
 		}
 	}
@@ -736,6 +769,13 @@ func (rc *Reconciler) listAgentRef(ctx context.Context, r *run, name string, pag
 	for {
 		next, err := page(cursor)
 		r.count(CountPages)
+		if errors.Is(err, agentref.ErrCutShort) {
+			// Nothing past this page can be read: the next run starts the
+			// list again rather than stop at the same page.
+			r.count(CountCutShort)
+			_ = store.SetCursor(final, name, "")
+			return err
+		}
 		if err != nil {
 			_ = store.SetCursor(final, name, cursor)
 			return err

@@ -65,8 +65,14 @@ type Simulator struct {
 	nextBatch   int
 	failFulfil  map[int64]string
 	refuseWhole bool
-	faults      []Fault
-	calls       []Call
+	// AgentRef's answers: cursors left out, status filters refused, lists
+	// cut short, and the request ids of meta.requestId.
+	noCursors     bool
+	refusedStatus map[string]bool
+	cutListsAfter int
+	requestSeq    int
+	faults        []Fault
+	calls         []Call
 	// recent holds the times of FirstPromoter requests in the last minute.
 	recent []time.Time
 }
@@ -84,6 +90,8 @@ func New() *Simulator {
 		flags:       map[string]*Flag{},
 		batches:     map[string]*batch{},
 		failFulfil:  map[int64]string{},
+
+		refusedStatus: map[string]bool{},
 	}
 }
 
