@@ -31,15 +31,19 @@ type AgentRefAuth struct {
 	// Environment is the envelope environment accepted (default production);
 	// events of another environment are acknowledged and ignored.
 	Environment string
+	// MerchantID, when set, pins the envelope's merchantId: a delivery for
+	// another merchant is refused.
+	MerchantID string
 }
 
 type agentRefVerifier struct {
 	keys        []*keyedMAC
 	environment string
+	merchantID  string
 }
 
 func newAgentRefVerifier(a AgentRefAuth) (*agentRefVerifier, error) {
-	v := &agentRefVerifier{environment: a.Environment}
+	v := &agentRefVerifier{environment: a.Environment, merchantID: strings.TrimSpace(a.MerchantID)}
 	if v.environment == "" {
 		v.environment = "production"
 	}
@@ -170,6 +174,9 @@ func (v *agentRefVerifier) check(body []byte) (Result, error) {
 	}
 	if err := unnamed(typ, ""); err != nil {
 		return Result{}, err
+	}
+	if v.merchantID != "" && env.MerchantID != v.merchantID {
+		return Result{}, reject(ErrUnauthenticated, "merchantId is not this deployment's merchant (AGENTREF_MERCHANT_ID): the delivery is for another AgentRef account")
 	}
 	r := Result{Provider: AgentRef, EventID: env.ID, EventType: env.Type}
 	switch {

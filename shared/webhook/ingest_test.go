@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -344,6 +345,37 @@ func TestCheckIgnoresBeforeReadingData(t *testing.T) {
 			}
 			if r.Ignored != tt.ignored {
 				t.Errorf("Check: ignored %q, want %q", r.Ignored, tt.ignored)
+			}
+		})
+	}
+}
+
+// With AGENTREF_MERCHANT_ID set, a delivery for another merchant (or one
+// naming none) is refused, and one for this merchant queued; unset, any
+// merchant's delivery is queued.
+func TestAgentRefMerchantPin(t *testing.T) {
+	pinned := func(merchant string) *Ingest {
+		in, err := New(Settings{AgentRef: AgentRefAuth{Secrets: []string{vectorSecret}, MerchantID: merchant}}, func() time.Time { return testNow })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	other := strings.Replace(arBody(""), `"merchantId":"m1"`, `"merchantId":"m2"`, 1)
+	none := strings.Replace(arBody(""), `"merchantId":"m1",`, "", 1)
+	for _, tt := range []struct {
+		name, merchant, body string
+		refused              bool
+	}{
+		{"this merchant", "m1", arBody(""), false},
+		{"another merchant", "m1", other, true},
+		{"no merchant named", "m1", none, true},
+		{"not pinned", "", other, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := pinned(tt.merchant).Check(arRequest(t, tt.body))
+			if refused := errors.Is(err, ErrUnauthenticated); refused != tt.refused || (err != nil && !refused) {
+				t.Errorf("Check: %v; want refused %v", err, tt.refused)
 			}
 		})
 	}

@@ -287,6 +287,7 @@ type agentRefEnvelope struct {
 	Type          string          `json:"type"`
 	SchemaVersion *int            `json:"schemaVersion"`
 	CreatedAt     string          `json:"createdAt"`
+	MerchantID    string          `json:"merchantId"`
 	Environment   string          `json:"environment"`
 	Data          json.RawMessage `json:"data"`
 }

@@ -20,6 +20,7 @@ func Settings(get func(string) string) webhook.Settings {
 		AgentRef: webhook.AgentRefAuth{
 			Secrets:     List(get("AGENTREF_WEBHOOK_SECRETS")),
 			Environment: get("AGENTREF_ENVIRONMENT"),
+			MerchantID:  get("AGENTREF_MERCHANT_ID"),
 		},
 	}
 }
