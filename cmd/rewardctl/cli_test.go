@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rewardrelay/rewardrelay/cmd/rewardctl/internal/localstack"
+	webhookhandler "github.com/rewardrelay/rewardrelay/functions/webhook/handler"
 	"github.com/rewardrelay/rewardrelay/shared/awstest"
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
@@ -29,15 +31,15 @@ func TestBalancesJSONLines(t *testing.T) {
 // TestSendSignsLikeThePlatforms checks send's requests against the same
 // ingest the webhook function runs.
 func TestSendSignsLikeThePlatforms(t *testing.T) {
-	settings, err := loadLocalDefaults("../../events/env.json")
+	settings, err := localstack.LoadSettings("../../events/env.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
 	in, err := webhook.New(func() webhook.Settings {
 		s := webhook.Settings{}
-		s.FirstPromoter.Secrets = splitList(settings.get("FIRSTPROMOTER_WEBHOOK_SECRETS"))
-		s.AgentRef.Secrets = splitList(settings.get("AGENTREF_WEBHOOK_SECRETS"))
+		s.FirstPromoter.Secrets = webhookhandler.List(settings.Get("FIRSTPROMOTER_WEBHOOK_SECRETS"))
+		s.AgentRef.Secrets = webhookhandler.List(settings.Get("AGENTREF_WEBHOOK_SECRETS"))
 		return s
 	}(), func() time.Time { return now })
 	if err != nil {
@@ -48,7 +50,7 @@ func TestSendSignsLikeThePlatforms(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, err := signedRequest("http://127.0.0.1:3000", p, body, settings.get, now)
+		req, err := signedRequest("http://127.0.0.1:3000", p, body, settings.Get, now)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/rewardrelay/rewardrelay/cmd/rewardctl/internal/localstack"
 	"github.com/rewardrelay/rewardrelay/shared/awstest"
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
 	"github.com/rewardrelay/rewardrelay/shared/stack"
@@ -25,7 +25,7 @@ import (
 // testStack is the local stack in process, as make run starts it, with
 // its addresses exported the way .local/stack exports them.
 type testStack struct {
-	*localStack
+	*localstack.Stack
 	sim     *simulator.Simulator
 	batches atomic.Int64
 	// crashAt makes that batch (counted from 1) apply half its messages
@@ -42,26 +42,43 @@ func startTestStack(t *testing.T, prefix string) *testStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	settings, err := loadLocalDefaults("../../events/env.json")
+	settings, err := localstack.LoadSettings("../../events/env.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := awstest.Config(t)
-	stats := &localStats{}
-	ts := &testStack{localStack: &localStack{tpl: tpl, sqs: sqs.NewFromConfig(cfg), db: localDynamoDB(cfg, stats.countDynamoDB), settings: settings, stats: stats,
-		log: telemetry.NewLogger(io.Discard, "ERROR"), prefix: awstest.Name(t, prefix)}, sim: simulator.New()}
-	s := ts.localStack
+	stats := &localstack.Stats{}
+	ts := &testStack{sim: simulator.New()}
 	srv := ts.sim.Start()
-	s.fpURL, s.fpKey, s.fpAccount = simulator.FirstPromoterURL(srv.URL), ts.sim.APIKey, ts.sim.AccountID
-	s.arURL, s.arKey = simulator.AgentRefURL(srv.URL), ts.sim.AgentKey
-	if err := s.createQueues(ctx); err != nil {
+	platform := map[string]string{
+		"FIRSTPROMOTER_API_URL": simulator.FirstPromoterURL(srv.URL), "FIRSTPROMOTER_API_KEY": ts.sim.APIKey, "FIRSTPROMOTER_ACCOUNT_ID": ts.sim.AccountID,
+		"AGENTREF_API_URL": simulator.AgentRefURL(srv.URL), "AGENTREF_API_KEY": ts.sim.AgentKey,
+	}
+	ts.Stack = &localstack.Stack{
+		Template: tpl, SQS: sqs.NewFromConfig(cfg), DynamoDB: localstack.DynamoDB(cfg, stats.CountDynamoDB), Stats: stats,
+		Log: telemetry.NewLogger(io.Discard, "ERROR"), Prefix: awstest.Name(t, prefix), NoSchedule: true,
+		Get: func(key string) string {
+			if v, ok := platform[key]; ok {
+				return v
+			}
+			return settings.Get(key)
+		},
+		WrapProcessor: func(inner localstack.SQSHandler) localstack.SQSHandler {
+			return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+				if ts.batches.Add(1) == ts.crashAt && len(ev.Records) > 1 {
+					_, _ = inner(ctx, events.SQSEvent{Records: ev.Records[:len(ev.Records)/2]})
+					return events.SQSEventResponse{}, errors.New("runtime exited mid-batch")
+				}
+				return inner(ctx, ev)
+			}
+		},
+	}
+	s := ts.Stack
+	if err := s.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// Redeliveries after a failure in seconds rather than the deployed 3 minutes.
-	if _, err := s.sqs.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(s.queueURL), Attributes: map[string]string{"VisibilityTimeout": "2"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.createTable(ctx); err != nil {
+	if _, err := s.SQS.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(s.QueueURL), Attributes: map[string]string{"VisibilityTimeout": "2"}}); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -70,39 +87,20 @@ func startTestStack(t *testing.T, prefix string) *testStack {
 	}
 	for k, v := range map[string]string{
 		"REWARDRELAY_API_URL": "http://" + ln.Addr().String(), "REWARDRELAY_SIMULATOR_URL": srv.URL,
-		"TABLE_NAME": s.table, "QUEUE_URL": s.queueURL, "DLQ_URL": s.dlqURL,
-		"FIRSTPROMOTER_API_URL": s.fpURL, "FIRSTPROMOTER_API_KEY": s.fpKey, "FIRSTPROMOTER_ACCOUNT_ID": s.fpAccount,
-		"AGENTREF_API_URL": s.arURL, "AGENTREF_API_KEY": s.arKey,
+		"TABLE_NAME": s.Table, "QUEUE_URL": s.QueueURL, "DLQ_URL": s.DLQURL,
 	} {
 		t.Setenv(k, v)
 	}
-	wh, err := s.webhookHandler()
-	if err != nil {
-		t.Fatal(err)
+	for k, v := range platform {
+		t.Setenv(k, v)
 	}
-	pl, err := s.poller()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inner := stats.countBatches(pl.handler)
-	pl.handler = func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		if ts.batches.Add(1) == ts.crashAt && len(ev.Records) > 1 {
-			_, _ = inner(ctx, events.SQSEvent{Records: ev.Records[:len(ev.Records)/2]})
-			return events.SQSEventResponse{}, errors.New("runtime exited mid-batch")
-		}
-		return inner(ctx, ev)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /_local/stats", stats)
-	mux.Handle("/", &apiGateway{now: time.Now, routes: []route{newRoute("POST /webhooks/{provider}", wh.Handle)}})
-	api := &http.Server{Handler: mux}
-	go api.Serve(ln)
-	polling := make(chan struct{})
-	go func() { defer close(polling); pl.runAll(ctx) }()
+	serving := make(chan error, 1)
+	go func() { serving <- s.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
-		<-polling
-		api.Close()
+		if err := <-serving; err != nil {
+			t.Errorf("the local stack: %v", err)
+		}
 		srv.Close()
 	})
 	return ts

@@ -23,26 +23,26 @@ func TestLocalStackQueuesWaitingDeliveriesAgain(t *testing.T) {
 	c := simulator.FPCommission{ID: 41, Status: "approved", Unit: "points", Amount: 500, PromoterID: 7, CreatedAt: time.Now()}
 	ts.sim.PutCommission(c)
 	d := simulator.FirstPromoterEvent("secret", "e-41", "commission.updated", c, "pending", time.Now())
-	s := &queue.Sender{Client: ts.sqs, URL: ts.queueURL}
+	s := &queue.Sender{Client: ts.SQS, URL: ts.QueueURL}
 	if err := s.Send(t.Context(), webhook.Delivery{Provider: webhook.FirstPromoter, EventID: "e-41", EventType: "commission.updated", ReceivedAt: time.Now(), Body: d.Body}); err != nil {
 		t.Fatal(err)
 	}
 	count := func(url string, name types.QueueAttributeName) string {
-		out, err := ts.sqs.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{name}})
+		out, err := ts.SQS.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{name}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return out.Attributes[string(name)]
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if count(ts.queueURL, types.QueueAttributeNameApproximateNumberOfMessagesDelayed) == "1" && count(ts.queueURL, types.QueueAttributeNameApproximateNumberOfMessages) == "0" {
+		if count(ts.QueueURL, types.QueueAttributeNameApproximateNumberOfMessagesDelayed) == "1" && count(ts.QueueURL, types.QueueAttributeNameApproximateNumberOfMessages) == "0" {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the delivery was not sent back to the queue delayed")
 		}
 	}
-	if n := count(ts.dlqURL, types.QueueAttributeNameApproximateNumberOfMessages); n != "0" {
+	if n := count(ts.DLQURL, types.QueueAttributeNameApproximateNumberOfMessages); n != "0" {
 		t.Errorf("%s messages in the dead-letter queue, want 0", n)
 	}
 }

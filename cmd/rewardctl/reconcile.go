@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rewardrelay/rewardrelay/cmd/rewardctl/internal/localstack"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/secret"
@@ -79,11 +80,11 @@ func buildReconciler(ctx context.Context, opts *options) (*relay.Reconciler, err
 	}
 	var get func(string) string
 	if t.local {
-		settings, err := loadLocalDefaults(opts.envFile)
+		settings, err := localstack.LoadSettings(opts.envFile)
 		if err != nil {
 			return nil, err
 		}
-		get = settings.get
+		get = settings.Get
 	} else {
 		src, err := secret.FromEnvironment(ctx, t.cfg)
 		if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/spf13/cobra"
 
+	"github.com/rewardrelay/rewardrelay/cmd/rewardctl/internal/localstack"
 	webhookhandler "github.com/rewardrelay/rewardrelay/functions/webhook/handler"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
 )
@@ -28,7 +29,7 @@ signs its body with the configured secret and the current time, and posts it to
 the local stack (or --url). Prints the status and the answer.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			settings, err := loadLocalDefaults(opts.envFile)
+			settings, err := localstack.LoadSettings(opts.envFile)
 			if err != nil {
 				return err
 			}
@@ -39,7 +40,7 @@ the local stack (or --url). Prints the status and the answer.`,
 			if err != nil {
 				return err
 			}
-			req, err := signedRequest(strings.TrimRight(url, "/"), p, body, settings.get, time.Now())
+			req, err := signedRequest(strings.TrimRight(url, "/"), p, body, settings.Get, time.Now())
 			if err != nil {
 				return err
 			}

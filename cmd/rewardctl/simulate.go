@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/rewardrelay/rewardrelay/cmd/rewardctl/internal/localstack"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
 )
@@ -124,7 +124,7 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 	if apiURL == "" || simURL == "" {
 		return errors.New("simulate drives the local stack and its platform simulator: start it with make run (without FIRSTPROMOTER_API_URL or AGENTREF_API_URL)")
 	}
-	settings, err := loadLocalDefaults(opts.envFile)
+	settings, err := localstack.LoadSettings(opts.envFile)
 	if err != nil {
 		return err
 	}
@@ -140,8 +140,8 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 	rng := rand.New(rand.NewPCG(s.seed, 0x5eed))
 	start := time.Now()
 	sc := newScenario(rng, start.UnixMilli(), s.commissions, s.lost, scenarioSecrets{
-		firstPromoter: webhookSecret(settings, "FIRSTPROMOTER_WEBHOOK_SECRETS"),
-		agentRef:      webhookSecret(settings, "AGENTREF_WEBHOOK_SECRETS"),
+		firstPromoter: settings.WebhookSecret("FIRSTPROMOTER_WEBHOOK_SECRETS"),
+		agentRef:      settings.WebhookSecret("AGENTREF_WEBHOOK_SECRETS"),
 	}, start)
 	sends := sc.sends(rng, s.copies)
 	fmt.Fprintf(out, "simulate: seed %d, %d commissions (%d FirstPromoter, %d AgentRef), %d with every webhook lost, %d deliveries of %d webhooks, %.0f%% platform faults\n",
@@ -157,7 +157,7 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	localBefore, localErr := fetchLocalStats(ctx, apiURL)
+	localBefore, localErr := localstack.FetchStats(ctx, apiURL)
 	deadBefore, err := dlqDepth(ctx, sqsClient, dlqURL)
 	if err != nil {
 		return err
@@ -179,9 +179,9 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	var localAfter statsSnapshot
+	var localAfter localstack.Snapshot
 	if localErr == nil {
-		localAfter, localErr = fetchLocalStats(ctx, apiURL)
+		localAfter, localErr = localstack.FetchStats(ctx, apiURL)
 	}
 	var beforeReconcile []simulator.FPCommission
 	if s.load {
@@ -432,23 +432,6 @@ func (s simulation) bar(total int, what string) *progressbar.ProgressBar {
 	return progressbar.NewOptions(total, progressbar.OptionSetWriter(s.progress), progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(s.progress) }))
-}
-
-func fetchLocalStats(ctx context.Context, apiURL string) (statsSnapshot, error) {
-	var st statsSnapshot
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiURL+"/_local/stats", nil)
-	if err != nil {
-		return st, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("local stats: %s", resp.Status)
-	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
 func dlqDepth(ctx context.Context, client *sqs.Client, dlqURL string) (int, error) {

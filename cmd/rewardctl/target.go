@@ -4,16 +4,14 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"maps"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/rewardrelay/rewardrelay/cmd/rewardctl/internal/localstack"
 	"github.com/rewardrelay/rewardrelay/shared/dynamo"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
@@ -23,7 +21,7 @@ import (
 // platform simulator), while they run.
 const (
 	localEndpointsFile = ".local/endpoints"
-	localStackFile     = ".local/stack"
+	localStackFile     = localstack.StackFile
 )
 
 // target is the stack a command works on: the local one when make run is
@@ -73,19 +71,6 @@ func exportUnset(name string) (found bool, err error) {
 	return true, sc.Err()
 }
 
-// writeEnvFile writes KEY=value lines, readable by exportUnset and by a
-// shell's source.
-func writeEnvFile(name string, vars map[string]string) error {
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		return err
-	}
-	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(vars)) {
-		fmt.Fprintf(&b, "%s=%s\n", k, vars[k])
-	}
-	return os.WriteFile(name, []byte(b.String()), 0o600)
-}
-
 func openTarget(ctx context.Context) (*target, error) {
 	local, err := useLocalEndpoints()
 	if err != nil {
@@ -93,11 +78,11 @@ func openTarget(ctx context.Context) (*target, error) {
 	}
 	t := &target{local: local, table: os.Getenv("TABLE_NAME")}
 	if local {
-		cfg, err := localAWSConfig(ctx)
+		cfg, err := localstack.AWSConfig(ctx)
 		if err != nil {
 			return nil, err
 		}
-		t.cfg, t.db = cfg, localDynamoDB(cfg)
+		t.cfg, t.db = cfg, localstack.DynamoDB(cfg)
 		if t.table == "" {
 			t.table = "rewardrelay-ledger"
 		}

@@ -1,8 +1,9 @@
-package main
+package localstack
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -13,18 +14,18 @@ import (
 	"github.com/aws/smithy-go/middleware"
 )
 
-// localStats counts what the local stack's functions did, for
+// Stats counts what the local stack's functions did, for
 // `rewardctl simulate --load`: DynamoDB requests (every attempt, by
 // operation) and processor batches.
-type localStats struct {
+type Stats struct {
 	mu       sync.Mutex
 	dynamodb map[string]int64
 
 	batches, messages, failed atomic.Int64
 }
 
-// statsSnapshot is GET /_local/stats.
-type statsSnapshot struct {
+// Snapshot is GET /_local/stats.
+type Snapshot struct {
 	DynamoDBRequests    int64            `json:"dynamodb_requests"`
 	DynamoDBByOperation map[string]int64 `json:"dynamodb_by_operation"`
 	ProcessorBatches    int64            `json:"processor_batches"`
@@ -32,8 +33,8 @@ type statsSnapshot struct {
 	ProcessorFailed     int64            `json:"processor_failed_messages"`
 }
 
-// countDynamoDB is a client option that counts each attempt of each request.
-func (st *localStats) countDynamoDB(o *dynamodb.Options) {
+// CountDynamoDB is a client option that counts each attempt of each request.
+func (st *Stats) CountDynamoDB(o *dynamodb.Options) {
 	o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
 		return s.Finalize.Add(middleware.FinalizeMiddlewareFunc("RewardrelayRequestCount",
 			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
@@ -49,8 +50,8 @@ func (st *localStats) countDynamoDB(o *dynamodb.Options) {
 	})
 }
 
-// countBatches wraps the processor's handler.
-func (st *localStats) countBatches(h sqsHandlerFunc) sqsHandlerFunc {
+// CountBatches wraps the processor's handler.
+func (st *Stats) CountBatches(h SQSHandler) SQSHandler {
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		resp, err := h(ctx, ev)
 		st.batches.Add(1)
@@ -64,10 +65,11 @@ func (st *localStats) countBatches(h sqsHandlerFunc) sqsHandlerFunc {
 	}
 }
 
-func (st *localStats) snapshot() statsSnapshot {
+// Snapshot returns the counts so far.
+func (st *Stats) Snapshot() Snapshot {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	s := statsSnapshot{DynamoDBByOperation: map[string]int64{}, ProcessorBatches: st.batches.Load(), ProcessorMessages: st.messages.Load(), ProcessorFailed: st.failed.Load()}
+	s := Snapshot{DynamoDBByOperation: map[string]int64{}, ProcessorBatches: st.batches.Load(), ProcessorMessages: st.messages.Load(), ProcessorFailed: st.failed.Load()}
 	for op, n := range st.dynamodb {
 		s.DynamoDBByOperation[op] = n
 		s.DynamoDBRequests += n
@@ -75,7 +77,25 @@ func (st *localStats) snapshot() statsSnapshot {
 	return s
 }
 
-func (st *localStats) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+func (st *Stats) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(st.snapshot())
+	_ = json.NewEncoder(w).Encode(st.Snapshot())
+}
+
+// FetchStats reads GET /_local/stats of the local stack at apiURL.
+func FetchStats(ctx context.Context, apiURL string) (Snapshot, error) {
+	var st Snapshot
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiURL+"/_local/stats", nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("local stats: %s", resp.Status)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
 }

@@ -1,4 +1,4 @@
-package main
+package localstack
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// sqsHandlerFunc is a Lambda handler for SQS events.
-type sqsHandlerFunc func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+// SQSHandler is a Lambda handler for SQS events.
+type SQSHandler func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
 
 // poller feeds a queue to a handler the way Lambda's event source mapping
 // does: up to concurrency invocations at once (the mapping's maximum
@@ -31,7 +31,7 @@ type poller struct {
 	window    time.Duration
 	// concurrency is how many batches are handled at once (at least 1).
 	concurrency int
-	handler     sqsHandlerFunc
+	handler     SQSHandler
 	log         *slog.Logger
 }
 
