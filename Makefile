@@ -61,8 +61,14 @@ invoke-reconciler:
 	sam build ReconcilerFunction
 	sam local invoke ReconcilerFunction --event events/schedule-reconcile.json --env-vars events/env.json
 
+# The stack runs as make's own child (exec), so a signal to make (SIGTERM,
+# SIGHUP) or to the terminal's process group (Ctrl-C) reaches it, and it
+# stops the emulators it started. PORT and REWARDRELAY_LOCAL_DIR run a
+# second stack beside the first.
 run:
-	REWARDRELAY_ENDPOINTS_FILE=.local/endpoints emulators/with-emulators.sh go run ./cmd/rewardctl local
+	emulators/install.sh
+	go build -o bin/rewardctl ./cmd/rewardctl
+	exec bin/rewardctl local
 
 clean:
-	rm -rf .aws-sam emulators/logs
+	rm -rf .aws-sam emulators/logs bin

@@ -23,14 +23,14 @@ type balanceLine struct {
 	Fulfilled int64  `json:"fulfilled"`
 }
 
-func balancesCommand() *cobra.Command {
+func balancesCommand(opts *options) *cobra.Command {
 	var recipient, provider string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "balances",
 		Short: "Show reward balances (pending, available, reversed, fulfilled)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := ledger(cmd.Context())
+			l, err := ledger(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}

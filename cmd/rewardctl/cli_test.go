@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -69,32 +70,68 @@ func TestSendSignsLikeThePlatforms(t *testing.T) {
 }
 
 func TestMissingTableIsReportedClearly(t *testing.T) {
-	awstest.Require(t, awstest.DynamoDBEndpoint)
-	t.Setenv("TABLE_NAME", "no-such-table")
-	_, err := ledger(context.Background())
+	useLocalStack(t, emulatorState(t, "no-such-table"))
+	_, err := rewardctl(t, "balances")
 	if err == nil || !strings.Contains(err.Error(), "no-such-table") || !strings.Contains(err.Error(), "missing table") {
 		t.Errorf("got %v, want an error naming the table and its likely causes", err)
 	}
 }
 
 func TestUnreachableEndpointIsReportedClearly(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1")
-	t.Setenv("TABLE_NAME", "ledger")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	useLocalStack(t, localstack.State{DynamoDBEndpoint: "http://127.0.0.1:1", SQSEndpoint: "http://127.0.0.1:1", Table: "ledger"})
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	_, err := ledger(ctx)
+	root := rootCommand()
+	root.SetArgs([]string{"balances"})
+	root.SetOut(io.Discard)
+	err := root.ExecuteContext(ctx)
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") || !strings.Contains(err.Error(), "unreachable") {
 		t.Errorf("got %v, want an error naming the endpoint", err)
 	}
 }
 
+// useLocalStack makes st the running local stack the commands find: its
+// state in a directory of its own, claimed as a running stack claims it.
+func useLocalStack(t *testing.T, st localstack.State) string {
+	t.Helper()
+	dir := t.TempDir()
+	c, err := localstack.ClaimDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Release)
+	if st.PID == 0 {
+		st.PID = os.Getpid()
+	}
+	if err := c.WriteState(st); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("REWARDRELAY_LOCAL_DIR", dir)
+	t.Setenv("REWARDRELAY_TARGET", "")
+	return dir
+}
+
+// emulatorState is a local stack on the test's emulators with the ledger
+// table table.
+func emulatorState(t *testing.T, table string) localstack.State {
+	t.Helper()
+	return localstack.State{SQSEndpoint: awstest.Require(t, awstest.SQSEndpoint), DynamoDBEndpoint: awstest.Require(t, awstest.DynamoDBEndpoint), Table: table}
+}
+
 // rewardctl runs the CLI in process and returns what it printed.
 func rewardctl(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	return rewardctlIn(t, append([]string{"--env-file", "../../events/env.json"}, args...)...)
+}
+
+// rewardctlIn runs the CLI in process as it runs in the working directory.
+func rewardctlIn(t *testing.T, args ...string) (string, error) {
+	t.Helper()
 	var out bytes.Buffer
 	root := rootCommand()
-	root.SetArgs(append([]string{"--env-file", "../../events/env.json"}, args...))
+	root.SetArgs(args)
 	root.SetOut(&out)
+	root.SetErr(&out)
 	err := root.ExecuteContext(t.Context())
 	return out.String(), err
 }
@@ -107,12 +144,12 @@ func TestReconcileCommandDryRunThenRun(t *testing.T) {
 	defer srv.Close()
 	sim.PutCommission(simulator.FPCommission{ID: 77, Status: "approved", Unit: "points", Amount: 250, PromoterID: 12, RewardID: 1})
 	sim.PutConversion(simulator.Conversion{ID: "conv-9", AffiliateID: "aff-9", Currency: "usd", CommissionAmount: 1200, Status: "approved"})
-	for k, v := range map[string]string{
-		"TABLE_NAME": table, "FIRSTPROMOTER_API_URL": simulator.FirstPromoterURL(srv.URL), "FIRSTPROMOTER_API_KEY": sim.APIKey,
+	st := emulatorState(t, table)
+	st.Settings = map[string]string{
+		"FIRSTPROMOTER_API_URL": simulator.FirstPromoterURL(srv.URL), "FIRSTPROMOTER_API_KEY": sim.APIKey,
 		"FIRSTPROMOTER_ACCOUNT_ID": sim.AccountID, "AGENTREF_API_URL": simulator.AgentRefURL(srv.URL), "AGENTREF_API_KEY": sim.AgentKey,
-	} {
-		t.Setenv(k, v)
 	}
+	useLocalStack(t, st)
 
 	out, err := rewardctl(t, "reconcile", "--dry-run")
 	if err != nil {
@@ -126,7 +163,7 @@ func TestReconcileCommandDryRunThenRun(t *testing.T) {
 	if c, _ := sim.Commission(77); c.Fulfilled {
 		t.Error("the dry run acknowledged commission 77")
 	}
-	if l, err := ledger(t.Context()); err != nil || len(l.Commissions) != 0 {
+	if l, err := ledger(t.Context(), &options{}); err != nil || len(l.Commissions) != 0 {
 		t.Errorf("the dry run wrote %d commissions (%v)", len(l.Commissions), err)
 	}
 

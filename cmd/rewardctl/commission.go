@@ -11,14 +11,14 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
-func commissionCommand() *cobra.Command {
+func commissionCommand(opts *options) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "commission <provider> <id>",
 		Short: "Show one commission: its state, its ledger entries and its acknowledgement",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := openLedger(cmd.Context())
+			t, err := openLedger(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}

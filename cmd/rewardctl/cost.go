@@ -271,7 +271,11 @@ template's memory sizes, SQS requests, DynamoDB write and read units,
 CloudWatch Logs) and its dollars. The counts default to the README's load
 figures; measure your own with simulate --load and pass them as flags.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tpl, err := stack.Load(opts.template)
+			path, err := opts.templatePath()
+			if err != nil {
+				return err
+			}
+			tpl, err := stack.Load(path)
 			if err != nil {
 				return err
 			}

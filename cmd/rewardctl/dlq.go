@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"os"
 	"text/tabwriter"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -16,30 +13,7 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/queue"
 )
 
-// queues finds the event queue and its dead-letter queue: QUEUE_URL and
-// DLQ_URL (the stack's outputs), or the local stack's queues.
-func (t *target) queues(ctx context.Context) (client *sqs.Client, queueURL, dlqURL string, err error) {
-	client = sqs.NewFromConfig(t.cfg)
-	queueURL, dlqURL = os.Getenv("QUEUE_URL"), os.Getenv("DLQ_URL")
-	if t.local {
-		for name, dst := range map[string]*string{"rewardrelay-EventQueue": &queueURL, "rewardrelay-DeadLetterQueue": &dlqURL} {
-			if *dst != "" {
-				continue
-			}
-			out, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
-			if err != nil {
-				return nil, "", "", fmt.Errorf("local queue %s: %w (is make run running?)", name, err)
-			}
-			*dst = aws.ToString(out.QueueUrl)
-		}
-	}
-	if queueURL == "" || dlqURL == "" {
-		return nil, "", "", errors.New("QUEUE_URL and DLQ_URL must be set (the stack's QueueURL and DeadLetterQueueURL outputs)")
-	}
-	return client, queueURL, dlqURL, nil
-}
-
-func dlqCommand() *cobra.Command {
+func dlqCommand(opts *options) *cobra.Command {
 	var max int
 	cmd := &cobra.Command{
 		Use:   "dlq",
@@ -47,14 +21,15 @@ func dlqCommand() *cobra.Command {
 		Long: `Reads up to --max messages of the dead-letter queue without removing them
 (they become visible again after 30 seconds) and shows each one's event and reason.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := openTarget(cmd.Context())
+			t, err := openTarget(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
-			client, _, dlq, err := t.queues(cmd.Context())
+			_, dlq, err := t.queues()
 			if err != nil {
 				return err
 			}
+			client := t.sqs
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "MESSAGE\tPROVIDER\tEVENT\tTYPE\tRECEIVES\tREASON")
 			seen := map[string]bool{}
@@ -99,14 +74,15 @@ func dlqCommand() *cobra.Command {
 		Use:   "redrive",
 		Short: "Move every dead-lettered message back to the event queue (after fixing the cause)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := openTarget(cmd.Context())
+			t, err := openTarget(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
-			client, q, dlq, err := t.queues(cmd.Context())
+			q, dlq, err := t.queues()
 			if err != nil {
 				return err
 			}
+			client := t.sqs
 			arn := func(url string) (string, error) {
 				out, err := client.GetQueueAttributes(cmd.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn}})
 				if err != nil {

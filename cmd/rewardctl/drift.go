@@ -7,13 +7,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func driftCommand() *cobra.Command {
+func driftCommand(opts *options) *cobra.Command {
 	var runs int
 	cmd := &cobra.Command{
 		Use:   "drift",
 		Short: "List what the reconciler refused to repair silently, from its recent runs",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := openLedger(cmd.Context())
+			t, err := openLedger(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -27,6 +28,7 @@ import (
 type testStack struct {
 	*localstack.Stack
 	sim     *simulator.Simulator
+	state   localstack.State
 	batches atomic.Int64
 	// crashAt makes that batch (counted from 1) apply half its messages
 	// and then fail, like an invocation that dies mid-batch.
@@ -35,8 +37,7 @@ type testStack struct {
 
 func startTestStack(t *testing.T, prefix string) *testStack {
 	t.Helper()
-	awstest.Require(t, awstest.SQSEndpoint)
-	awstest.Require(t, awstest.DynamoDBEndpoint)
+	e := localstack.Endpoints{SQS: awstest.Require(t, awstest.SQSEndpoint), DynamoDB: awstest.Require(t, awstest.DynamoDBEndpoint)}
 	ctx, cancel := context.WithCancel(context.Background())
 	tpl, err := stack.Load("../../template.yaml")
 	if err != nil {
@@ -46,7 +47,6 @@ func startTestStack(t *testing.T, prefix string) *testStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := awstest.Config(t)
 	stats := &localstack.Stats{}
 	ts := &testStack{sim: simulator.New()}
 	srv := ts.sim.Start()
@@ -55,7 +55,7 @@ func startTestStack(t *testing.T, prefix string) *testStack {
 		"AGENTREF_API_URL": simulator.AgentRefURL(srv.URL), "AGENTREF_API_KEY": ts.sim.AgentKey,
 	}
 	ts.Stack = &localstack.Stack{
-		Template: tpl, SQS: sqs.NewFromConfig(cfg), DynamoDB: localstack.DynamoDB(cfg, stats.CountDynamoDB), Stats: stats,
+		Template: tpl, SQS: localstack.SQS(e), DynamoDB: localstack.DynamoDB(e, stats.CountDynamoDB), Stats: stats,
 		Log: telemetry.NewLogger(io.Discard, "ERROR"), Prefix: awstest.Name(t, prefix), NoSchedule: true,
 		Get: func(key string) string {
 			if v, ok := platform[key]; ok {
@@ -85,15 +85,9 @@ func startTestStack(t *testing.T, prefix string) *testStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range map[string]string{
-		"REWARDRELAY_API_URL": "http://" + ln.Addr().String(), "REWARDRELAY_SIMULATOR_URL": srv.URL,
-		"TABLE_NAME": s.Table, "QUEUE_URL": s.QueueURL, "DLQ_URL": s.DLQURL,
-	} {
-		t.Setenv(k, v)
-	}
-	for k, v := range platform {
-		t.Setenv(k, v)
-	}
+	ts.state = localstack.State{APIURL: "http://" + ln.Addr().String(), SimulatorURL: srv.URL, SQSEndpoint: e.SQS, DynamoDBEndpoint: e.DynamoDB,
+		QueueURL: s.QueueURL, DLQURL: s.DLQURL, Table: s.Table, Settings: platform}
+	useLocalStack(t, ts.state)
 	serving := make(chan error, 1)
 	go func() { serving <- s.Serve(ctx, ln) }()
 	t.Cleanup(func() {
@@ -144,8 +138,11 @@ func TestEndToEnd(t *testing.T) {
 // TestSimulateReportsDifferences: a stack that cannot reconcile AgentRef
 // never delivers its approvals; simulate must say so and fail.
 func TestSimulateReportsDifferences(t *testing.T) {
-	startTestStack(t, "simdiff")
-	t.Setenv("AGENTREF_API_KEY", "")
+	ts := startTestStack(t, "simdiff")
+	st := ts.state
+	st.Settings = maps.Clone(st.Settings)
+	st.Settings["AGENTREF_API_KEY"] = ""
+	useLocalStack(t, st)
 	var out bytes.Buffer
 	sim := simulation{commissions: 30, copies: 1, concurrency: 4, seed: 7, drainTimeout: time.Minute}
 	err := sim.run(t.Context(), testOptions, &out)
@@ -164,7 +161,7 @@ func TestSimulateRefusesImpossibleSettings(t *testing.T) {
 }
 
 func TestSimulateNeedsTheLocalStack(t *testing.T) {
-	t.Setenv("REWARDRELAY_SIMULATOR_URL", "")
+	t.Setenv("REWARDRELAY_LOCAL_DIR", t.TempDir())
 	_, err := rewardctl(t, "simulate", "--commissions", "10")
 	if err == nil || !strings.Contains(err.Error(), "make run") {
 		t.Errorf("got %v, want a pointer to make run", err)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rewardrelay/rewardrelay/cmd/rewardctl/internal/localstack"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/secret"
@@ -74,17 +73,15 @@ Exits non-zero when the run reported errors.`,
 // buildReconciler wires the reconciler as the function does, against the
 // target stack.
 func buildReconciler(ctx context.Context, opts *options) (*relay.Reconciler, error) {
-	t, err := openLedger(ctx)
+	t, err := openLedger(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
 	var get func(string) string
-	if t.local {
-		settings, err := localstack.LoadSettings(opts.envFile)
-		if err != nil {
+	if t.kind == targetLocal {
+		if get, err = opts.localSettings(t.local); err != nil {
 			return nil, err
 		}
-		get = settings.Get
 	} else {
 		src, err := secret.FromEnvironment(ctx, t.cfg)
 		if err != nil {

@@ -26,27 +26,25 @@ func sendCommand(opts *options) *cobra.Command {
 		Short: "Sign a webhook like the platform does and post it",
 		Long: `Reads a sample (an API Gateway event from events/, or a bare webhook body),
 signs its body with the configured secret and the current time, and posts it to
-the local stack (or --url). Prints the status and the answer.`,
+the local stack (or --url: another stack, in AWS its webhook URL up to
+/webhooks). Prints the status and the answer.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			settings, err := localstack.LoadSettings(opts.envFile)
+			get, err := sendSettings(opts, &url)
 			if err != nil {
 				return err
-			}
-			if !cmd.Flags().Changed("url") {
-				url = localAPIURL()
 			}
 			body, p, err := readSample(args[0], provider)
 			if err != nil {
 				return err
 			}
-			req, err := signedRequest(strings.TrimRight(url, "/"), p, body, settings.Get, time.Now())
+			req, err := signedRequest(strings.TrimRight(url, "/"), p, body, get, time.Now())
 			if err != nil {
 				return err
 			}
 			resp, err := http.DefaultClient.Do(req.WithContext(cmd.Context()))
 			if err != nil {
-				return fmt.Errorf("post to %s: %w (is the local stack running? make run)", req.URL, err)
+				return fmt.Errorf("post to %s: %w", req.URL, err)
 			}
 			defer resp.Body.Close()
 			answer, _ := io.ReadAll(resp.Body)
@@ -58,17 +56,38 @@ the local stack (or --url). Prints the status and the answer.`,
 		},
 	}
 	cmd.Flags().StringVar(&provider, "provider", "", "firstpromoter or agentref (default: the sample's path parameter)")
-	cmd.Flags().StringVar(&url, "url", "http://127.0.0.1:3000", "base URL of the stack (default: the running local stack's)")
+	cmd.Flags().StringVar(&url, "url", "", "base URL of the stack (default: the running local stack's)")
 	return cmd
 }
 
-// localAPIURL is the running local stack's API (it may listen on PORT),
-// else the default address.
-func localAPIURL() string {
-	if _, err := useLocalEndpoints(); err == nil && os.Getenv("REWARDRELAY_API_URL") != "" {
-		return os.Getenv("REWARDRELAY_API_URL")
+// sendSettings finds where to send and what to sign with: the local stack's
+// API and secrets, or, with --url, the environment's secrets (else
+// events/env.json's).
+func sendSettings(opts *options, url *string) (func(string) string, error) {
+	if *url != "" {
+		path, err := opts.envFilePath()
+		if err != nil {
+			return os.Getenv, nil
+		}
+		settings, err := localstack.LoadSettings(path)
+		if err != nil {
+			return nil, err
+		}
+		return settings.Get, nil
 	}
-	return "http://127.0.0.1:3000"
+	kind, err := opts.targetKind()
+	if err != nil {
+		return nil, err
+	}
+	if kind == targetAWS {
+		return nil, fmt.Errorf("send needs --url against AWS: the stack's webhook URL up to /webhooks (its FirstPromoterWebhookURL output without /webhooks/firstpromoter)")
+	}
+	st, err := opts.localState()
+	if err != nil {
+		return nil, err
+	}
+	*url = st.APIURL
+	return opts.localSettings(st)
 }
 
 // readSample returns the webhook body of a sample file and its provider.

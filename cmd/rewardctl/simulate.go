@@ -9,7 +9,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rewardrelay/rewardrelay/cmd/rewardctl/internal/localstack"
+	webhookhandler "github.com/rewardrelay/rewardrelay/functions/webhook/handler"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
 )
@@ -117,31 +117,30 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 	case s.copies < 1 || s.concurrency < 1 || s.rate < 0:
 		return fmt.Errorf("--copies and --concurrency must be at least 1, --rate at least 0")
 	}
-	if _, err := useLocalEndpoints(); err != nil {
+	if kind, err := opts.targetKind(); err != nil {
 		return err
+	} else if kind != targetLocal {
+		return errors.New("simulate drives the local stack and its platform simulator, never AWS")
 	}
-	apiURL, simURL := os.Getenv("REWARDRELAY_API_URL"), os.Getenv("REWARDRELAY_SIMULATOR_URL")
-	if apiURL == "" || simURL == "" {
-		return errors.New("simulate drives the local stack and its platform simulator: start it with make run (without FIRSTPROMOTER_API_URL or AGENTREF_API_URL)")
-	}
-	settings, err := localstack.LoadSettings(opts.envFile)
+	t, err := openLedger(ctx, opts)
 	if err != nil {
 		return err
 	}
-	t, err := openLedger(ctx)
+	apiURL, simURL := t.local.APIURL, t.local.SimulatorURL
+	if simURL == "" {
+		return errors.New("simulate needs the local stack's platform simulator: start make run without FIRSTPROMOTER_API_URL and AGENTREF_API_URL")
+	}
+	get, err := opts.localSettings(t.local)
 	if err != nil {
 		return err
 	}
-	sqsClient, queueURL, dlqURL, err := t.queues(ctx)
-	if err != nil {
-		return err
-	}
+	sqsClient, queueURL, dlqURL := t.sqs, t.queueURL, t.dlqURL
 	remote := &simulator.Remote{URL: simURL}
 	rng := rand.New(rand.NewPCG(s.seed, 0x5eed))
 	start := time.Now()
 	sc := newScenario(rng, start.UnixMilli(), s.commissions, s.lost, scenarioSecrets{
-		firstPromoter: settings.WebhookSecret("FIRSTPROMOTER_WEBHOOK_SECRETS"),
-		agentRef:      settings.WebhookSecret("AGENTREF_WEBHOOK_SECRETS"),
+		firstPromoter: firstSecret(get("FIRSTPROMOTER_WEBHOOK_SECRETS")),
+		agentRef:      firstSecret(get("AGENTREF_WEBHOOK_SECRETS")),
 	}, start)
 	sends := sc.sends(rng, s.copies)
 	fmt.Fprintf(out, "simulate: seed %d, %d commissions (%d FirstPromoter, %d AgentRef), %d with every webhook lost, %d deliveries of %d webhooks, %.0f%% platform faults\n",
@@ -551,4 +550,13 @@ func (f loadFigures) print(w io.Writer) {
 		fmt.Fprintf(tw, "  DynamoDB requests per event\tunavailable (the stack serves no /_local/stats)\n")
 	}
 	tw.Flush()
+}
+
+// firstSecret is the first of a comma-separated secrets setting: the one a
+// platform signs with.
+func firstSecret(csv string) string {
+	for _, s := range webhookhandler.List(csv) {
+		return s
+	}
+	return ""
 }

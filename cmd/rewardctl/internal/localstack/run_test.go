@@ -2,37 +2,33 @@ package localstack
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rewardrelay/rewardrelay/shared/awstest"
 )
 
-// TestLocalStackWritesItsAddressesAndCleansUp runs what make run runs, on a
-// free port, and stops it as Ctrl-C does.
-func TestLocalStackWritesItsAddressesAndCleansUp(t *testing.T) {
-	awstest.Require(t, awstest.SQSEndpoint)
-	awstest.Require(t, awstest.DynamoDBEndpoint)
+// TestRunPublishesItsStateAndCleansUp runs what make run runs, on a free
+// port with the test's emulators, and stops it as a signal does.
+func TestRunPublishesItsStateAndCleansUp(t *testing.T) {
+	e := Endpoints{SQS: awstest.Require(t, awstest.SQSEndpoint), DynamoDB: awstest.Require(t, awstest.DynamoDBEndpoint)}
 	root, err := filepath.Abs("../../../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Chdir(t.TempDir())
+	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Config{Template: filepath.Join(root, "template.yaml"), EnvFile: filepath.Join(root, "events/env.json"), Stdout: io.Discard})
-	}()
-	var stack string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if raw, err := os.ReadFile(StackFile); err == nil {
-			stack = string(raw)
+	go func() { done <- Run(ctx, Config{Checkout: root, Dir: dir, Emulators: &e, Stdout: io.Discard}) }()
+	var st State
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if st, err = Open(dir); err == nil {
 			break
 		}
 		select {
@@ -40,17 +36,23 @@ func TestLocalStackWritesItsAddressesAndCleansUp(t *testing.T) {
 			t.Fatalf("the local stack stopped: %v", err)
 		default:
 		}
-	}
-	for _, key := range []string{"REWARDRELAY_API_URL=http://127.0.0.1:", "REWARDRELAY_SIMULATOR_URL=", "QUEUE_URL=", "DLQ_URL=", "TABLE_NAME=rewardrelay-ledger", "FIRSTPROMOTER_API_URL=", "AGENTREF_API_KEY="} {
-		if !strings.Contains(stack, key) {
-			t.Errorf("%s lacks %s:\n%s", StackFile, key, stack)
+		if time.Now().After(deadline) {
+			t.Fatalf("no state published: %v", err)
 		}
 	}
-	api := strings.TrimPrefix(lineWith(stack, "REWARDRELAY_API_URL="), "REWARDRELAY_API_URL=")
-	if st, err := FetchStats(ctx, strings.TrimSpace(api)); err != nil {
+	if st.PID != os.Getpid() || st.APIURL == "" || st.SimulatorURL == "" || st.QueueURL == "" || st.DLQURL == "" || st.Table != "rewardrelay-ledger" ||
+		st.SQSEndpoint != e.SQS || st.DynamoDBEndpoint != e.DynamoDB || st.LogFile != filepath.Join(dir, "logs", "functions.log") {
+		t.Errorf("state: %+v", st)
+	}
+	for _, key := range []string{"FIRSTPROMOTER_API_URL", "FIRSTPROMOTER_API_KEY", "AGENTREF_API_URL", "AGENTREF_API_KEY", "FIRSTPROMOTER_WEBHOOK_SECRETS", "AGENTREF_WEBHOOK_SECRETS"} {
+		if st.Settings[key] == "" {
+			t.Errorf("the state lacks %s: %v", key, st.Settings)
+		}
+	}
+	if s, err := FetchStats(ctx, st.APIURL); err != nil {
 		t.Errorf("local stats: %v", err)
-	} else if st.DynamoDBRequests == 0 {
-		t.Errorf("no DynamoDB request counted, though the stack created its table and ran the reconciler: %+v", st)
+	} else if s.DynamoDBRequests == 0 {
+		t.Errorf("no DynamoDB request counted, though the stack created its table and ran the reconciler: %+v", s)
 	}
 	cancel()
 	select {
@@ -61,21 +63,20 @@ func TestLocalStackWritesItsAddressesAndCleansUp(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the local stack did not stop")
 	}
-	if _, err := os.Stat(StackFile); !os.IsNotExist(err) {
-		t.Errorf("%s is left behind: %v", StackFile, err)
+	if _, err := Open(dir); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("after the stop: %v, want ErrNotRunning", err)
 	}
-	resp, err := http.Get(strings.TrimSpace(api) + "/_local/stats")
+	for _, name := range []string{stateName, lockName} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+			t.Errorf("%s is left behind: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(st.LogFile); err != nil {
+		t.Errorf("the functions' log is gone: %v", err)
+	}
+	resp, err := http.Get(st.APIURL + "/_local/stats")
 	if err == nil {
 		resp.Body.Close()
 		t.Error("the local API still answers after the stop")
 	}
-}
-
-func lineWith(text, part string) string {
-	for line := range strings.Lines(text) {
-		if strings.Contains(line, part) {
-			return line
-		}
-	}
-	return ""
 }

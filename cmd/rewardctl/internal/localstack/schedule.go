@@ -37,7 +37,12 @@ func (s *Stack) schedule(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		runCtx, cancel := context.WithTimeout(ctx, time.Duration(timeout)*time.Second)
-		if err := h.Handle(runCtx, events.CloudWatchEvent{DetailType: "Scheduled Event", Source: "aws.events", Time: time.Now()}); err != nil {
+		err := h.Handle(runCtx, events.CloudWatchEvent{DetailType: "Scheduled Event", Source: "aws.events", Time: time.Now()})
+		switch {
+		case ctx.Err() != nil:
+			// The stack is stopping: a run it cut short failed nothing.
+			s.Log.Info("the stop cut the reconciler run short; the next start runs it again")
+		case err != nil:
 			s.Log.Error("reconciler run failed", "error", err.Error())
 		}
 		cancel()

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-
-	webhookhandler "github.com/rewardrelay/rewardrelay/functions/webhook/handler"
 )
 
 // Settings are the settings of events/env.json, used for any variable the
@@ -39,13 +37,4 @@ func (s Settings) Get(key string) string {
 		return v
 	}
 	return s[key]
-}
-
-// WebhookSecret is the first of a comma-separated secrets setting: the one
-// a platform signs with.
-func (s Settings) WebhookSecret(key string) string {
-	for _, v := range webhookhandler.List(s.Get(key)) {
-		return v
-	}
-	return ""
 }
