@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,20 +29,24 @@ func sendCommand(opts *options) *cobra.Command {
 		Long: `Reads a sample (an API Gateway event from events/, or a bare webhook body),
 signs its body with the configured secret and the current time, and posts it to
 the local stack (or --url: another stack, in AWS its webhook URL up to
-/webhooks). Prints the status and the answer.`,
+/webhooks). Prints the status and the answer. A sample whose own credentials
+do not hold (events/*-bad-signature.json) is sent as it is, to be refused.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			get, err := sendSettings(opts, &url)
 			if err != nil {
 				return err
 			}
-			body, p, err := readSample(args[0], provider)
+			s, err := readSample(args[0], provider)
 			if err != nil {
 				return err
 			}
-			req, err := signedRequest(strings.TrimRight(url, "/"), p, body, get, time.Now())
+			req, asIs, err := s.request(strings.TrimRight(url, "/"), get, time.Now())
 			if err != nil {
 				return err
+			}
+			if asIs {
+				fmt.Fprintln(cmd.ErrOrStderr(), "the sample's own credentials do not hold: it is sent as it is, to be refused")
 			}
 			resp, err := http.DefaultClient.Do(req.WithContext(cmd.Context()))
 			if err != nil {
@@ -90,24 +96,94 @@ func sendSettings(opts *options, url *string) (func(string) string, error) {
 	return opts.localSettings(st)
 }
 
-// readSample returns the webhook body of a sample file and its provider.
-func readSample(path, provider string) ([]byte, webhook.Provider, error) {
+// sample is a webhook to send: a bare body, or an API Gateway event (from
+// events/) with the headers its platform sent.
+type sample struct {
+	provider webhook.Provider
+	body     []byte
+	// header is the sample's own headers, lowercased (none for a bare body).
+	header webhook.Header
+	// signedAt is when the sample says it was signed.
+	signedAt time.Time
+}
+
+// readSample reads a sample file.
+func readSample(path, provider string) (sample, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, "", err
+		return sample{}, err
 	}
+	s := sample{body: raw}
 	var e events.APIGatewayV2HTTPRequest
 	if err := json.Unmarshal(raw, &e); err == nil && e.RouteKey != "" {
-		raw = []byte(e.Body)
+		s.body = []byte(e.Body)
+		if e.IsBase64Encoded {
+			if s.body, err = base64.StdEncoding.DecodeString(e.Body); err != nil {
+				return sample{}, fmt.Errorf("%s: the body is not base64: %w", path, err)
+			}
+		}
+		s.header = webhook.Header{}
+		for k, v := range e.Headers {
+			s.header[strings.ToLower(k)] = v
+		}
+		s.signedAt = time.UnixMilli(e.RequestContext.TimeEpoch)
+		if ts, err := strconv.ParseInt(s.header.Get("svix-timestamp"), 10, 64); err == nil {
+			s.signedAt = time.Unix(ts, 0)
+		}
 		if provider == "" {
 			provider = e.PathParameters["provider"]
 		}
 	}
-	p := webhook.Provider(provider)
-	if p != webhook.FirstPromoter && p != webhook.AgentRef {
-		return nil, "", fmt.Errorf("%s: say which provider with --provider firstpromoter or --provider agentref", path)
+	s.provider = webhook.Provider(provider)
+	if s.provider != webhook.FirstPromoter && s.provider != webhook.AgentRef {
+		return sample{}, fmt.Errorf("%s: say which provider with --provider firstpromoter or --provider agentref", path)
 	}
-	return raw, p, nil
+	return s, nil
+}
+
+// request is what send posts: the sample signed now, as its platform signs,
+// unless the sample carries credentials that do not hold for the settings
+// (a sample meant to be refused, such as events/*-bad-signature.json): that
+// one goes as it is (asIs), to be refused.
+func (s sample) request(baseURL string, get func(string) string, now time.Time) (req *http.Request, asIs bool, err error) {
+	if s.meantToFail(get) {
+		req, err := http.NewRequest(http.MethodPost, baseURL+"/webhooks/"+string(s.provider), bytes.NewReader(s.body))
+		if err != nil {
+			return nil, false, err
+		}
+		for k, v := range s.header {
+			switch k {
+			case "host", "content-length", "x-forwarded-for":
+				continue
+			}
+			req.Header.Set(k, v)
+		}
+		return req, true, nil
+	}
+	req, err = signedRequest(baseURL, s.provider, s.body, get, now)
+	return req, false, err
+}
+
+// meantToFail reports whether the sample's own credentials are refused,
+// checked as the webhook function checks them at the time they were made.
+func (s sample) meantToFail(get func(string) string) bool {
+	tokenHeader := get("FIRSTPROMOTER_WEBHOOK_TOKEN_HEADER")
+	if tokenHeader == "" {
+		tokenHeader = "authorization"
+	}
+	carries := false
+	for _, name := range []string{"x-webhook-signature", "svix-signature", "authorization", tokenHeader} {
+		carries = carries || s.header.Get(name) != ""
+	}
+	if !carries {
+		return false
+	}
+	in, err := webhook.New(webhookhandler.Settings(get), func() time.Time { return s.signedAt })
+	if err != nil {
+		return false
+	}
+	_, err = in.Check(webhook.Request{Method: http.MethodPost, Provider: string(s.provider), Header: s.header, Body: s.body})
+	return errors.Is(err, webhook.ErrUnauthenticated)
 }
 
 // signedRequest builds the request a platform would send for body.
