@@ -17,6 +17,7 @@ import (
 
 	processorhandler "github.com/rewardrelay/rewardrelay/functions/processor/handler"
 	webhookhandler "github.com/rewardrelay/rewardrelay/functions/webhook/handler"
+	"github.com/rewardrelay/rewardrelay/shared/dynamo"
 	"github.com/rewardrelay/rewardrelay/shared/queue"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/stack"
@@ -129,7 +130,8 @@ func (s *Stack) processorHandler() (*processorhandler.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &processorhandler.Handler{Processor: p, Queue: &queue.Requeuer{Client: s.SQS, URL: s.QueueURL}, Log: s.Log, Now: time.Now, Answers: telemetry.PlatformAnswers}, nil
+	return &processorhandler.Handler{Processor: p, Queue: &queue.Requeuer{Client: s.SQS, URL: s.QueueURL}, Log: s.Log, Now: time.Now, Answers: telemetry.PlatformAnswers,
+		Failures: &dynamo.Store{Client: s.DynamoDB, Table: s.Table}}, nil
 }
 
 // Reconciler builds the ReconcilerFunction's reconciler exactly as its main
