@@ -113,7 +113,9 @@ func TestEndToEnd(t *testing.T) {
 	ts := startTestStack(t, "e2e")
 	ts.crashAt = 3
 	var out bytes.Buffer
-	sim := simulation{commissions: 300, copies: 3, lost: 0.1, faults: 0.2, concurrency: 8, load: true, seed: uint64(time.Now().UnixNano()), drainTimeout: 3 * time.Minute}
+	var progress []int
+	sim := simulation{commissions: 300, copies: 3, lost: 0.1, faults: 0.2, concurrency: 8, load: true, seed: uint64(time.Now().UnixNano()), drainTimeout: 3 * time.Minute,
+		onProcessed: func(done, total int) { progress = append(progress, done, total) }}
 	err := sim.run(t.Context(), testOptions, &out)
 	t.Log(out.String())
 	if err != nil {
@@ -132,6 +134,16 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if ts.sim.Stats().Faults == 0 {
 		t.Error("no platform fault was injected")
+	}
+	// Retries, a crash and deliveries waiting for the platform never move
+	// the processing bar back, and it ends with every delivery settled.
+	for i := 2; i < len(progress); i += 2 {
+		if progress[i] < progress[i-2] {
+			t.Errorf("the processing bar went back from %d to %d", progress[i-2], progress[i])
+		}
+	}
+	if n := len(progress); n == 0 || progress[n-2] != progress[n-1] {
+		t.Errorf("the processing bar ends at %v, want every delivery", progress[max(0, n-2):])
 	}
 }
 

@@ -33,6 +33,9 @@ type poller struct {
 	concurrency int
 	handler     SQSHandler
 	log         *slog.Logger
+	// settled, when set, is told how many messages each batch is done
+	// with: deleted, less the copies queued again to wait.
+	settled func(n int)
 }
 
 // runAll runs concurrency pollers until ctx is done.
@@ -51,7 +54,8 @@ func (p *poller) run(ctx context.Context) {
 			continue
 		}
 		ev := events.SQSEvent{Records: batch}
-		resp, err := p.handler(ctx, ev)
+		batchCtx, requeued := withRequeueCount(ctx)
+		resp, err := p.handler(batchCtx, ev)
 		failed := map[string]bool{}
 		if err != nil {
 			// A returned error retries the whole batch, as Lambda does.
@@ -67,12 +71,19 @@ func (p *poller) run(ctx context.Context) {
 				done = append(done, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.ReceiptHandle)})
 			}
 		}
+		deleted := 0
 		for len(done) > 0 {
 			n := min(10, len(done))
-			if _, err := p.sqs.DeleteMessageBatch(context.WithoutCancel(ctx), &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(p.queueURL), Entries: done[:n]}); err != nil {
+			out, err := p.sqs.DeleteMessageBatch(context.WithoutCancel(ctx), &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(p.queueURL), Entries: done[:n]})
+			if err != nil {
 				p.log.Error("delete processed messages", "error", err.Error())
+			} else {
+				deleted += len(out.Successful)
 			}
 			done = done[n:]
+		}
+		if p.settled != nil {
+			p.settled(max(0, deleted-int(requeued.Load())))
 		}
 	}
 }

@@ -130,7 +130,7 @@ func (s *Stack) processorHandler() (*processorhandler.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &processorhandler.Handler{Processor: p, Queue: &queue.Requeuer{Client: s.SQS, URL: s.QueueURL}, Log: s.Log, Now: time.Now, Answers: telemetry.PlatformAnswers,
+	return &processorhandler.Handler{Processor: p, Queue: countingRequeue{&queue.Requeuer{Client: s.SQS, URL: s.QueueURL}}, Log: s.Log, Now: time.Now, Answers: telemetry.PlatformAnswers,
 		Failures: &dynamo.Store{Client: s.DynamoDB, Table: s.Table}}, nil
 }
 
@@ -206,6 +206,7 @@ func (s *Stack) Serve(ctx context.Context, ln net.Listener) error {
 	var api http.Handler = &apiGateway{now: time.Now, routes: []route{newRoute("POST /webhooks/{provider}", wh.Handle)}}
 	if s.Stats != nil {
 		pl.handler = s.Stats.CountBatches(pl.handler)
+		pl.settled = s.Stats.countSettled
 		mux := http.NewServeMux()
 		mux.Handle("GET /_local/stats", s.Stats)
 		mux.Handle("/", api)

@@ -12,6 +12,9 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
+
+	processorhandler "github.com/rewardrelay/rewardrelay/functions/processor/handler"
+	"github.com/rewardrelay/rewardrelay/shared/queue"
 )
 
 // Stats counts what the local stack's functions did, for
@@ -21,7 +24,7 @@ type Stats struct {
 	mu       sync.Mutex
 	dynamodb map[string]int64
 
-	batches, messages, failed atomic.Int64
+	batches, messages, failed, settled atomic.Int64
 }
 
 // Snapshot is GET /_local/stats.
@@ -31,6 +34,10 @@ type Snapshot struct {
 	ProcessorBatches    int64            `json:"processor_batches"`
 	ProcessorMessages   int64            `json:"processor_messages"`
 	ProcessorFailed     int64            `json:"processor_failed_messages"`
+	// ProcessorSettled counts the messages the processor is done with
+	// (deleted after it applied them or found they change nothing), not
+	// the copies it queued again to wait for a platform: it only grows.
+	ProcessorSettled int64 `json:"processor_settled_messages"`
 }
 
 // CountDynamoDB is a client option that counts each attempt of each request.
@@ -65,11 +72,41 @@ func (st *Stats) CountBatches(h SQSHandler) SQSHandler {
 	}
 }
 
+// countSettled adds messages the processor is done with.
+func (st *Stats) countSettled(n int) { st.settled.Add(int64(n)) }
+
+// requeueCount is the context key of a batch's count of messages queued
+// again.
+type requeueCount struct{}
+
+// withRequeueCount gives a batch's context a count that countingRequeue
+// adds to.
+func withRequeueCount(ctx context.Context) (context.Context, *atomic.Int64) {
+	n := &atomic.Int64{}
+	return context.WithValue(ctx, requeueCount{}, n), n
+}
+
+// countingRequeue counts, per batch, the messages the processor sends back
+// to the queue to wait for their platform: the event source mapping
+// deletes their originals, but they are not done with.
+type countingRequeue struct {
+	inner processorhandler.Requeue
+}
+
+func (c countingRequeue) Requeue(ctx context.Context, msgs []queue.Delayed) ([]string, error) {
+	failed, err := c.inner.Requeue(ctx, msgs)
+	if n, ok := ctx.Value(requeueCount{}).(*atomic.Int64); ok {
+		n.Add(int64(len(msgs) - len(failed)))
+	}
+	return failed, err
+}
+
 // Snapshot returns the counts so far.
 func (st *Stats) Snapshot() Snapshot {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	s := Snapshot{DynamoDBByOperation: map[string]int64{}, ProcessorBatches: st.batches.Load(), ProcessorMessages: st.messages.Load(), ProcessorFailed: st.failed.Load()}
+	s := Snapshot{DynamoDBByOperation: map[string]int64{}, ProcessorBatches: st.batches.Load(), ProcessorMessages: st.messages.Load(),
+		ProcessorFailed: st.failed.Load(), ProcessorSettled: st.settled.Load()}
 	for op, n := range st.dynamodb {
 		s.DynamoDBByOperation[op] = n
 		s.DynamoDBRequests += n
