@@ -1,8 +1,4 @@
-# rewardrelay: build, test and run.
-#
-#   make test     unit + integration tests against the local emulators
-#   make run      the whole stack on this machine
-#   make lint     gofmt, go vet, staticcheck, the dependency rule, cfn-lint
+# rewardrelay: build, test and run. `make help` lists the targets.
 #
 # SAM calls build-<LogicalId> with ARTIFACTS_DIR set (BuildMethod: makefile).
 
@@ -13,51 +9,64 @@ EVENT ?= events/firstpromoter-commission-approved.json
 # Extra flags for go test, e.g. make test TESTFLAGS='-run Webhook -v'
 TESTFLAGS ?=
 
-.PHONY: build-WebhookFunction build-ProcessorFunction build-ReconcilerFunction build test lint invoke-webhook invoke-processor invoke-reconciler run bench events clean
+.PHONY: help build-WebhookFunction build-ProcessorFunction build-ReconcilerFunction build rewardctl test lint invoke-webhook invoke-processor invoke-reconciler run bench events clean
+.DEFAULT_GOAL := help
 
-build-WebhookFunction:
+help: ## this list
+	@echo "make <target>, one of:"
+	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-zA-Z_-]+:[^#]*## / { printf "  %-26s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@echo "Variables: PORT (make run's API, default 3000), REWARDRELAY_LOCAL_DIR (a second local stack's"
+	@echo "directory), LOG_LEVEL (the local functions' log level, default INFO), TESTFLAGS (extra"
+	@echo "go test flags, e.g. TESTFLAGS='-run Webhook -v'), EVENT (make invoke-webhook's sample),"
+	@echo "GOARCH (the functions' architecture, default arm64)."
+
+build-WebhookFunction: ## the webhook function for SAM (ARTIFACTS_DIR)
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/webhook
 
-build-ProcessorFunction:
+build-ProcessorFunction: ## the processor function for SAM (ARTIFACTS_DIR)
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/processor
 
-build-ReconcilerFunction:
+build-ReconcilerFunction: ## the reconciler function for SAM (ARTIFACTS_DIR)
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/reconciler
 
 # All functions for linux/$(GOARCH) into .aws-sam/manual/<function>/bootstrap.
-build:
+build: ## every function for linux (GOARCH, default arm64) into .aws-sam/manual
 	$(MAKE) build-WebhookFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/WebhookFunction
 	$(MAKE) build-ProcessorFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/ProcessorFunction
 	$(MAKE) build-ReconcilerFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/ReconcilerFunction
 
-test:
+# rewardctl, its version and commit stamped where the checkout is a git one.
+rewardctl: ## bin/rewardctl, the operator CLI
+	go build -buildvcs=auto -o bin/rewardctl ./cmd/rewardctl
+
+test: ## every test against the emulators, started and stopped for the run
 	emulators/with-emulators.sh go test -count=1 $(TESTFLAGS) ./...
 
-lint:
+lint: ## gofmt, go vet, staticcheck, the dependency rule, cfn-lint
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go tool staticcheck ./...
 	.ci/deps
 	@if command -v cfn-lint >/dev/null; then cfn-lint template.yaml && echo "cfn-lint: ok"; else echo "cfn-lint is not installed: template.yaml not linted"; fi
 
-bench:
+bench: ## the benchmarks, against the emulators
 	emulators/with-emulators.sh go test -run '^$$' -bench . -benchmem ./...
 
 # Rewrite events/ from the specs in functions/webhook/handler/events_test.go.
-events:
+events: ## rewrite events/ from their specs
 	go test ./functions/webhook/handler -run TestSampleEvents -update
 
 # sam local invoke needs Docker and an SQS endpoint reachable from the
 # container: see events/env.json.
-invoke-webhook:
+invoke-webhook: ## sam local invoke of the webhook function with EVENT (Docker)
 	sam build WebhookFunction
 	sam local invoke WebhookFunction --event $(EVENT) --env-vars events/env.json
 
-invoke-processor:
+invoke-processor: ## sam local invoke of the processor (Docker)
 	sam build ProcessorFunction
 	sam local invoke ProcessorFunction --event events/sqs-agentref-batch.json --env-vars events/env.json
 
-invoke-reconciler:
+invoke-reconciler: ## sam local invoke of the reconciler (Docker)
 	sam build ReconcilerFunction
 	sam local invoke ReconcilerFunction --event events/schedule-reconcile.json --env-vars events/env.json
 
@@ -65,10 +74,9 @@ invoke-reconciler:
 # SIGHUP) or to the terminal's process group (Ctrl-C) reaches it, and it
 # stops the emulators it started. PORT and REWARDRELAY_LOCAL_DIR run a
 # second stack beside the first.
-run:
+run: rewardctl ## the whole stack on this machine, until Ctrl-C
 	emulators/install.sh
-	go build -o bin/rewardctl ./cmd/rewardctl
 	exec bin/rewardctl local
 
-clean:
+clean: ## remove build output and emulator logs
 	rm -rf .aws-sam emulators/logs bin

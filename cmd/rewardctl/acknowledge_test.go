@@ -33,4 +33,9 @@ func TestRefusedAcknowledgementIsShown(t *testing.T) {
 	if err != nil || !strings.Contains(out, "the platform refuses to mark the delivery fulfilled: payout missing") {
 		t.Errorf("drift: %v\n%s", err, out)
 	}
+	out, err = rewardctl(t, "drift", "--json")
+	if err != nil || !strings.Contains(out, `"commission_id":"78"`) {
+		t.Errorf("drift --json: %v\n%s", err, out)
+	}
+	checkSnakeCase(t, "drift --json", out)
 }

@@ -10,6 +10,7 @@ func auditCommand(opts *options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "audit",
 		Short: "Check the ledger's invariants over all accounts",
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l, err := ledger(cmd.Context(), opts)
 			if err != nil {

@@ -29,7 +29,13 @@ func balancesCommand(opts *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "balances",
 		Short: "Show reward balances (pending, available, reversed, fulfilled)",
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if provider != "" {
+				if err := checkProvider(provider); err != nil {
+					return err
+				}
+			}
 			l, err := ledger(cmd.Context(), opts)
 			if err != nil {
 				return err

@@ -145,9 +145,23 @@ func TestReconcileCommandDryRunThenRun(t *testing.T) {
 	if c, _ := sim.Commission(77); !c.Fulfilled {
 		t.Error("the run did not acknowledge commission 77")
 	}
+	checkSnakeCase(t, "reconcile --json", out)
 	out, err = rewardctl(t, "balances", "--json", "--recipient", "promoter:12")
 	if err != nil || !strings.Contains(out, `"available":250,"reversed":0,"fulfilled":250`) {
 		t.Errorf("balances after the run: %s %v", out, err)
+	}
+	checkSnakeCase(t, "balances --json", out)
+	out, err = rewardctl(t, "commission", "firstpromoter", "77", "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	checkSnakeCase(t, "commission --json", out)
+	var c commissionReport
+	if err := json.Unmarshal([]byte(out), &c); err != nil || c.Commission.Status != "approved" || c.Commission.Fulfilment != "acknowledged" || len(c.Entries) == 0 || c.Entries[0].At == "" {
+		t.Errorf("commission --json: %+v %v", c, err)
+	}
+	if _, err := rewardctl(t, "commission", "firstpromoter", "78"); err == nil || !strings.Contains(err.Error(), "firstpromoter commission 78 is not in the ledger") {
+		t.Errorf("an unknown commission: %v", err)
 	}
 
 	// A platform that refuses every call: a clear failure, non-zero.

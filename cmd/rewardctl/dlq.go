@@ -44,6 +44,9 @@ message's last failure in the ledger table for 14 days, as long as the
 dead-letter queue keeps the message.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := atLeast("max", max, 1); err != nil {
+				return err
+			}
 			t, err := openTarget(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -87,6 +90,7 @@ dead-letter queue keeps the message.`,
 	cmd.AddCommand(&cobra.Command{
 		Use:   "redrive",
 		Short: "Move every dead-lettered message back to the event queue (after fixing the cause)",
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t, err := openTarget(cmd.Context(), opts)
 			if err != nil {

@@ -58,6 +58,7 @@ func TestDLQShowsWhyEachMessageFailed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	checkSnakeCase(t, "dlq --json", out)
 	var got deadLetter
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v: %s", err, out)

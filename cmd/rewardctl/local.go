@@ -36,8 +36,11 @@ and leaves the first alone.
 
 SIGINT (Ctrl-C), SIGTERM and SIGHUP stop everything it started and remove
 its state; so does the end of the process that started it.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if port < 0 || port > 65535 {
+				return fmt.Errorf("--port must be from 0 (any free port) to 65535 (got %d)", port)
+			}
 			root, err := checkout()
 			if err != nil {
 				return err

@@ -46,9 +46,13 @@ func rootCommand() *cobra.Command {
 stack (make run) unless told otherwise: --aws, or REWARDRELAY_TARGET=aws,
 uses your AWS credentials and the stack's outputs (TABLE_NAME, QUEUE_URL,
 DLQ_URL). A command never turns to AWS because no local stack runs.`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          noArgs,
 	}
+	root.SetVersionTemplate("rewardctl {{.Version}}\n")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError(cmd, "%v", err) })
 	f := root.PersistentFlags()
 	f.StringVar(&opts.template, "template", "", "the SAM template that defines the stack (default: template.yaml of the checkout)")
 	f.StringVar(&opts.envFile, "env-file", "", "local settings used where the environment sets none (default: events/env.json of the checkout)")

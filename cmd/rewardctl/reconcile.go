@@ -39,8 +39,11 @@ no run summary, no mark_fulfilled or approval on the platform. Its reads
 count against the platform's shared rate budget.
 
 Exits non-zero when the run reported errors.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if timeout <= 0 {
+				return fmt.Errorf("--timeout must be a positive duration, e.g. 5m (got %s)", timeout)
+			}
 			ctx := cmd.Context()
 			rc, err := buildReconciler(ctx, opts)
 			if err != nil {

@@ -31,8 +31,13 @@ signs its body with the configured secret and the current time, and posts it to
 the local stack (or --url: another stack, in AWS its webhook URL up to
 /webhooks). Prints the status and the answer. A sample whose own credentials
 do not hold (events/*-bad-signature.json) is sent as it is, to be refused.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs("<event.json>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if provider != "" {
+				if err := checkProvider(provider); err != nil {
+					return err
+				}
+			}
 			get, err := sendSettings(opts, &url)
 			if err != nil {
 				return err

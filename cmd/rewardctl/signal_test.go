@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,9 +35,10 @@ func TestEverySignalStopsTheWholeLocalStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(t.TempDir(), "rewardctl")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	checkVersion(t, bin)
 
 	t.Run("SIGTERM to make run", func(t *testing.T) {
 		t.Parallel()
@@ -393,4 +395,25 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// checkVersion: --version names the module and the commit the toolchain
+// stamped into the binary (none outside a git checkout).
+func checkVersion(t *testing.T, bin string) {
+	t.Helper()
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatalf("--version: %v", err)
+	}
+	meta, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := "commit unknown"
+	if m := regexp.MustCompile(`vcs.revision=([0-9a-f]+)`).FindSubmatch(meta); m != nil {
+		commit = "commit " + string(m[1])
+	}
+	if !strings.HasPrefix(string(out), "rewardctl github.com/rewardrelay/rewardrelay ") || !strings.Contains(string(out), commit) {
+		t.Errorf("--version says %q, want the module and %q", out, commit)
+	}
 }

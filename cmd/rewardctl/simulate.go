@@ -70,7 +70,7 @@ prints webhook latency and throughput, delivery-to-acknowledgement time,
 platform requests per fulfilled reward and DynamoDB requests per event.
 
 Needs the local stack (make run) with its platform simulator.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if sim.load {
 				f := cmd.Flags()
@@ -122,6 +122,8 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 		return fmt.Errorf("--lost must be a share from 0 to 1, --faults from 0 to below 1 (0.2 is 20%%)")
 	case s.copies < 1 || s.concurrency < 1 || s.rate < 0:
 		return fmt.Errorf("--copies and --concurrency must be at least 1, --rate at least 0")
+	case s.drainTimeout <= 0:
+		return fmt.Errorf("--drain-timeout must be a positive duration (got %s)", s.drainTimeout)
 	}
 	if kind, err := opts.targetKind(); err != nil {
 		return err
