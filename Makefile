@@ -14,19 +14,20 @@ TESTFLAGS ?=
 
 help: ## this list
 	@echo "make <target>, one of:"
-	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-zA-Z_-]+:[^#]*## / { printf "  %-26s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk '{ l = $$0; sub(/^## /, "", l) } l ~ /^[a-zA-Z_<>-]+:[^#]*## / { t = l; sub(/:.*/, "", t); d = l; sub(/^[^#]*## /, "", d); printf "  %-26s %s\n", t, d }' $(MAKEFILE_LIST)
 	@echo "Variables: PORT (make run's API, default 3000), REWARDRELAY_LOCAL_DIR (a second local stack's"
 	@echo "directory), LOG_LEVEL (the local functions' log level, default INFO), TESTFLAGS (extra"
 	@echo "go test flags, e.g. TESTFLAGS='-run Webhook -v'), EVENT (make invoke-webhook's sample),"
 	@echo "GOARCH (the functions' architecture, default arm64)."
 
-build-WebhookFunction: ## the webhook function for SAM (ARTIFACTS_DIR)
+## build-<LogicalId>: ## one function for sam build, which sets ARTIFACTS_DIR
+build-WebhookFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/webhook
 
-build-ProcessorFunction: ## the processor function for SAM (ARTIFACTS_DIR)
+build-ProcessorFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/processor
 
-build-ReconcilerFunction: ## the reconciler function for SAM (ARTIFACTS_DIR)
+build-ReconcilerFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/reconciler
 
 # All functions for linux/$(GOARCH) into .aws-sam/manual/<function>/bootstrap.
@@ -39,13 +40,16 @@ build: ## every function for linux (GOARCH, default arm64) into .aws-sam/manual
 rewardctl: ## bin/rewardctl, the operator CLI
 	go build -buildvcs=auto -o bin/rewardctl ./cmd/rewardctl
 
+# go test -json through .ci/testsummary: go test's own lines, then one
+# summary line (packages, tests, which emulator they ran against, time).
 test: ## every test against the emulators, started and stopped for the run
-	emulators/with-emulators.sh go test -count=1 $(TESTFLAGS) ./...
+	go build -o bin/testsummary ./.ci/testsummary
+	emulators/with-emulators.sh bin/testsummary go test -count=1 -json $(TESTFLAGS) ./... ./.ci/testsummary
 
 lint: ## gofmt, go vet, staticcheck, the dependency rule, cfn-lint
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	go vet ./...
-	go tool staticcheck ./...
+	go vet ./... ./.ci/testsummary
+	go tool staticcheck ./... ./.ci/testsummary
 	.ci/deps
 	@if command -v cfn-lint >/dev/null; then cfn-lint template.yaml && echo "cfn-lint: ok"; else echo "cfn-lint is not installed: template.yaml not linted"; fi
 

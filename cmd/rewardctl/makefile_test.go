@@ -30,9 +30,14 @@ func TestMakeHelpListsEveryTarget(t *testing.T) {
 		t.Fatalf("only %d targets found in the Makefile", len(targets))
 	}
 	for _, m := range targets {
-		line := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(m[1]) + ` +\S.*$`).FindString(string(out))
+		name := m[1]
+		if strings.HasPrefix(name, "build-") && name != "build-<LogicalId>" && name[len("build-")] >= 'A' && name[len("build-")] <= 'Z' {
+			// SAM's targets, one per function, are described together.
+			name = "build-<LogicalId>"
+		}
+		line := regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(name) + ` +\S.*$`).FindString(string(out))
 		if line == "" {
-			t.Errorf("make help does not describe %s:\n%s", m[1], out)
+			t.Errorf("make help does not describe %s:\n%s", name, out)
 		}
 	}
 	for _, v := range []string{"PORT", "REWARDRELAY_LOCAL_DIR", "LOG_LEVEL", "TESTFLAGS"} {
