@@ -51,7 +51,7 @@ do not hold (events/*-bad-signature.json) is sent as it is, to be refused.`,
 				return err
 			}
 			if asIs {
-				fmt.Fprintln(cmd.ErrOrStderr(), "the sample's own credentials do not hold: it is sent as it is, to be refused")
+				fmt.Fprintln(cmd.ErrOrStderr(), "the sample's own credentials do not hold: it is sent with them, to be refused")
 			}
 			resp, err := http.DefaultClient.Do(req.WithContext(cmd.Context()))
 			if err != nil {
@@ -149,7 +149,9 @@ func readSample(path, provider string) (sample, error) {
 // request is what send posts: the sample signed now, as its platform signs,
 // unless the sample carries credentials that do not hold for the settings
 // (a sample meant to be refused, such as events/*-bad-signature.json): that
-// one goes as it is (asIs), to be refused.
+// one goes with its own credentials (asIs), to be refused for them. Its
+// AgentRef timestamp is now's, so that the signature, not the replay
+// window, decides.
 func (s sample) request(baseURL string, get func(string) string, now time.Time) (req *http.Request, asIs bool, err error) {
 	if s.meantToFail(get) {
 		req, err := http.NewRequest(http.MethodPost, baseURL+"/webhooks/"+string(s.provider), bytes.NewReader(s.body))
@@ -162,6 +164,9 @@ func (s sample) request(baseURL string, get func(string) string, now time.Time) 
 				continue
 			}
 			req.Header.Set(k, v)
+		}
+		if req.Header.Get("svix-timestamp") != "" {
+			req.Header.Set("svix-timestamp", strconv.FormatInt(now.Unix(), 10))
 		}
 		return req, true, nil
 	}

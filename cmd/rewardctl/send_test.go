@@ -55,7 +55,7 @@ func TestSendKeepsSamplesMeantToFailFailing(t *testing.T) {
 			}
 			_, err = in.Check(webhook.Request{Method: req.Method, Provider: string(s.provider), Header: header, Body: raw})
 			switch {
-			case tt.refused && !errors.Is(err, webhook.ErrUnauthenticated):
+			case tt.refused && (!errors.Is(err, webhook.ErrUnauthenticated) || !strings.Contains(err.Error(), "does not match") && !strings.Contains(err.Error(), "no v1 signature")):
 				t.Errorf("the webhook function answers %v, want a refusal for its signature", err)
 			case !tt.refused && err != nil:
 				t.Errorf("the signed sample is refused: %v", err)
