@@ -12,6 +12,7 @@
 package localstack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,9 @@ type Config struct {
 	// Emulators, when set, are used instead of starting DynamoDB Local and
 	// the SQS emulator.
 	Emulators *Endpoints
+	// Prefix starts the queues' and the table's names ("rewardrelay" when
+	// empty): stacks on shared emulators need their own.
+	Prefix string
 	// Stdout receives the banner and the stop's line.
 	Stdout io.Writer
 }
@@ -128,7 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 		SQS:      SQS(*endpoints),
 		DynamoDB: DynamoDB(*endpoints, stats.CountDynamoDB),
 		Log:      telemetry.NewLogger(logFile, settings.Get("LOG_LEVEL")),
-		Prefix:   "rewardrelay",
+		Prefix:   cmp.Or(cfg.Prefix, "rewardrelay"),
 		Get: func(key string) string {
 			if v, ok := platform[key]; ok {
 				return v

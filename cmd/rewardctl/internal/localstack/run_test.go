@@ -25,7 +25,10 @@ func TestRunPublishesItsStateAndCleansUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, Config{Checkout: root, Dir: dir, Emulators: &e, Stdout: io.Discard}) }()
+	prefix := awstest.Name(t, "run")
+	go func() {
+		done <- Run(ctx, Config{Checkout: root, Dir: dir, Emulators: &e, Prefix: prefix, Stdout: io.Discard})
+	}()
 	var st State
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if st, err = Open(dir); err == nil {
@@ -40,7 +43,7 @@ func TestRunPublishesItsStateAndCleansUp(t *testing.T) {
 			t.Fatalf("no state published: %v", err)
 		}
 	}
-	if st.PID != os.Getpid() || st.APIURL == "" || st.SimulatorURL == "" || st.QueueURL == "" || st.DLQURL == "" || st.Table != "rewardrelay-ledger" ||
+	if st.PID != os.Getpid() || st.APIURL == "" || st.SimulatorURL == "" || st.QueueURL == "" || st.DLQURL == "" || st.Table != prefix+"-ledger" ||
 		st.SQSEndpoint != e.SQS || st.DynamoDBEndpoint != e.DynamoDB || st.LogFile != filepath.Join(dir, "logs", "functions.log") {
 		t.Errorf("state: %+v", st)
 	}
