@@ -141,6 +141,10 @@ func openTarget(ctx context.Context, o *options) (*target, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A client without an endpoint would go to AWS.
+		if st.SQSEndpoint == "" || st.DynamoDBEndpoint == "" {
+			return nil, fmt.Errorf("the local stack's state in %s names no emulator endpoints: stop it and start it again with make run", st.Dir)
+		}
 		e := localstack.Endpoints{SQS: st.SQSEndpoint, DynamoDB: st.DynamoDBEndpoint}
 		return &target{kind: kind, local: st, cfg: localstack.ClientConfig(), db: localstack.DynamoDB(e), sqs: localstack.SQS(e),
 			table: st.Table, queueURL: st.QueueURL, dlqURL: st.DLQURL}, nil

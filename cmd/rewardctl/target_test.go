@@ -61,6 +61,19 @@ func TestNoLocalStackIsAnErrorNeverAWS(t *testing.T) {
 	}
 }
 
+// TestALocalStateWithoutEndpointsNeverReachesAWS: a client without an
+// endpoint would go to AWS's own.
+func TestALocalStateWithoutEndpointsNeverReachesAWS(t *testing.T) {
+	calls := awsRecorder(t)
+	useLocalStack(t, localstack.State{Table: "rewardrelay-ledger"})
+	if _, err := rewardctl(t, "balances"); err == nil || !strings.Contains(err.Error(), "names no emulator endpoints") {
+		t.Errorf("got %v, want the state's missing endpoints named", err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("%d requests reached AWS", n)
+	}
+}
+
 // TestAWSIsAnExplicitChoice: --aws and REWARDRELAY_TARGET=aws reach AWS;
 // anything else is refused.
 func TestAWSIsAnExplicitChoice(t *testing.T) {
