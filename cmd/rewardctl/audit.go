@@ -6,12 +6,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func auditCommand() *cobra.Command {
+func auditCommand(opts *options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "audit",
 		Short: "Check the ledger's invariants over all accounts",
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := ledger(cmd.Context())
+			l, err := ledger(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}

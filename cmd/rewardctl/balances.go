@@ -23,14 +23,20 @@ type balanceLine struct {
 	Fulfilled int64  `json:"fulfilled"`
 }
 
-func balancesCommand() *cobra.Command {
+func balancesCommand(opts *options) *cobra.Command {
 	var recipient, provider string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "balances",
 		Short: "Show reward balances (pending, available, reversed, fulfilled)",
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := ledger(cmd.Context())
+			if provider != "" {
+				if err := checkProvider(provider); err != nil {
+					return err
+				}
+			}
+			l, err := ledger(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}

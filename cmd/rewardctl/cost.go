@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
@@ -270,8 +271,16 @@ priced unit (HTTP API requests, Lambda requests and GB-seconds at the
 template's memory sizes, SQS requests, DynamoDB write and read units,
 CloudWatch Logs) and its dollars. The counts default to the README's load
 figures; measure your own with simulate --load and pass them as flags.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			tpl, err := stack.Load(opts.template)
+			if err := c.checkFlags(); err != nil {
+				return err
+			}
+			path, err := opts.templatePath()
+			if err != nil {
+				return err
+			}
+			tpl, err := stack.Load(path)
 			if err != nil {
 				return err
 			}
@@ -293,6 +302,38 @@ figures; measure your own with simulate --load and pass them as flags.`,
 	f.Float64Var(&c.ProcessorMsPerDelivery, "processor-ms", c.ProcessorMsPerDelivery, "processor milliseconds per delivery")
 	f.Float64Var(&c.RewardsPerMonth, "rewards-per-month", c.RewardsPerMonth, "rewards a month, over which the monthly costs spread")
 	return cmd
+}
+
+// checkFlags refuses counts no stack can have: the flags' values.
+func (c costCounts) checkFlags() error {
+	for _, f := range []struct {
+		flag  string
+		v     float64
+		least float64
+		// above: the value must be greater than least, not equal.
+		above bool
+	}{
+		{"webhooks-per-reward", c.WebhooksPerReward, 0, false},
+		{"delivery-items", c.DeliveryItems, 1, false},
+		{"ack-items", c.AckItems, 0, false},
+		{"other-dynamodb-requests", c.OtherRequestsPerDelivery, 0, false},
+		{"platform-requests-per-reward", c.PlatformRequestsPerReward, 0, false},
+		{"messages-per-batch", c.MessagesPerBatch, 1, false},
+		{"webhook-ms", c.WebhookMs, 0, false},
+		{"processor-ms", c.ProcessorMsPerDelivery, 0, false},
+		{"rewards-per-month", c.RewardsPerMonth, 0, true},
+	} {
+		if f.v < f.least || f.above && f.v == f.least || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			if f.above {
+				return fmt.Errorf("--%s must be more than %g (got %g)", f.flag, f.least, f.v)
+			}
+			return fmt.Errorf("--%s must be at least %g (got %g)", f.flag, f.least, f.v)
+		}
+	}
+	if c.AcknowledgedShare < 0 || c.AcknowledgedShare > 1 || math.IsNaN(c.AcknowledgedShare) {
+		return fmt.Errorf("--acknowledged-share must be a share from 0 to 1 (got %g)", c.AcknowledgedShare)
+	}
+	return nil
 }
 
 func writeCost(w io.Writer, c costCounts) error {

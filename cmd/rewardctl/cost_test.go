@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/rewardrelay/rewardrelay/cmd/rewardctl/internal/localstack"
 	processorhandler "github.com/rewardrelay/rewardrelay/functions/processor/handler"
 	reconcilerhandler "github.com/rewardrelay/rewardrelay/functions/reconciler/handler"
 	webhookhandler "github.com/rewardrelay/rewardrelay/functions/webhook/handler"
@@ -51,7 +52,7 @@ type functionLines struct {
 func writeLines(t *testing.T) functionLines {
 	t.Helper()
 	var out functionLines
-	settings, err := loadLocalDefaults("../../events/env.json")
+	settings, err := localstack.LoadSettings("../../events/env.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func writeLines(t *testing.T) functionLines {
 		defer logs.Reset()
 		return strings.Split(strings.TrimSpace(logs.String()), "\n")
 	}
-	in, err := webhook.New(webhookhandler.Settings(settings.get), time.Now)
+	in, err := webhook.New(webhookhandler.Settings(settings.Get), time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

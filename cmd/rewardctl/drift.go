@@ -1,19 +1,35 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 )
 
-func driftCommand() *cobra.Command {
+// driftLine is one drift item as drift --json prints it.
+type driftLine struct {
+	Run          string `json:"run"`
+	Started      string `json:"started"`
+	Provider     string `json:"provider"`
+	CommissionID string `json:"commission_id"`
+	Problem      string `json:"problem"`
+}
+
+func driftCommand(opts *options) *cobra.Command {
 	var runs int
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "drift",
 		Short: "List what the reconciler refused to repair silently, from its recent runs",
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := openLedger(cmd.Context())
+			if err := atLeast("runs", runs, 1); err != nil {
+				return err
+			}
+			t, err := openLedger(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
@@ -21,8 +37,7 @@ func driftCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tSTARTED\tPROVIDER\tCOMMISSION\tPROBLEM")
+			var lines []driftLine
 			seen := map[string]bool{}
 			for _, r := range recent {
 				for _, d := range r.Drift {
@@ -31,16 +46,32 @@ func driftCommand() *cobra.Command {
 						continue
 					}
 					seen[key] = true
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Started.Format("2006-01-02 15:04:05"), d.Provider, d.CommissionID, d.Problem)
+					lines = append(lines, driftLine{Run: r.ID, Started: r.Started.UTC().Format(time.RFC3339), Provider: string(d.Provider), CommissionID: d.CommissionID, Problem: d.Problem})
 				}
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(w)
+				for _, l := range lines {
+					if err := enc.Encode(l); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tSTARTED\tPROVIDER\tCOMMISSION\tPROBLEM")
+			for _, l := range lines {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Run, l.Started, l.Provider, l.CommissionID, l.Problem)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d distinct drift items in the last %d runs\n", len(seen), len(recent))
+			fmt.Fprintf(w, "%d distinct drift items in the last %d runs\n", len(lines), len(recent))
 			return nil
 		},
 	}
-	cmd.Flags().IntVar(&runs, "runs", 20, "how many recent runs to read")
+	cmd.Flags().IntVar(&runs, "runs", 20, "how many recent runs to read (at least 1)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per drift item")
 	return cmd
 }

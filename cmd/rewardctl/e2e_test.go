@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/rewardrelay/rewardrelay/cmd/rewardctl/internal/localstack"
 	"github.com/rewardrelay/rewardrelay/shared/awstest"
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
 	"github.com/rewardrelay/rewardrelay/shared/stack"
@@ -25,8 +26,9 @@ import (
 // testStack is the local stack in process, as make run starts it, with
 // its addresses exported the way .local/stack exports them.
 type testStack struct {
-	*localStack
+	*localstack.Stack
 	sim     *simulator.Simulator
+	state   localstack.State
 	batches atomic.Int64
 	// crashAt makes that batch (counted from 1) apply half its messages
 	// and then fail, like an invocation that dies mid-batch.
@@ -35,74 +37,64 @@ type testStack struct {
 
 func startTestStack(t *testing.T, prefix string) *testStack {
 	t.Helper()
-	awstest.Require(t, awstest.SQSEndpoint)
-	awstest.Require(t, awstest.DynamoDBEndpoint)
+	e := localstack.Endpoints{SQS: awstest.Require(t, awstest.SQSEndpoint), DynamoDB: awstest.Require(t, awstest.DynamoDBEndpoint)}
 	ctx, cancel := context.WithCancel(context.Background())
 	tpl, err := stack.Load("../../template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	settings, err := loadLocalDefaults("../../events/env.json")
+	settings, err := localstack.LoadSettings("../../events/env.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := awstest.Config(t)
-	stats := &localStats{}
-	ts := &testStack{localStack: &localStack{tpl: tpl, sqs: sqs.NewFromConfig(cfg), db: localDynamoDB(cfg, stats.countDynamoDB), settings: settings, stats: stats,
-		log: telemetry.NewLogger(io.Discard, "ERROR"), prefix: awstest.Name(t, prefix)}, sim: simulator.New()}
-	s := ts.localStack
+	stats := &localstack.Stats{}
+	ts := &testStack{sim: simulator.New()}
 	srv := ts.sim.Start()
-	s.fpURL, s.fpKey, s.fpAccount = simulator.FirstPromoterURL(srv.URL), ts.sim.APIKey, ts.sim.AccountID
-	s.arURL, s.arKey = simulator.AgentRefURL(srv.URL), ts.sim.AgentKey
-	if err := s.createQueues(ctx); err != nil {
+	platform := map[string]string{
+		"FIRSTPROMOTER_API_URL": simulator.FirstPromoterURL(srv.URL), "FIRSTPROMOTER_API_KEY": ts.sim.APIKey, "FIRSTPROMOTER_ACCOUNT_ID": ts.sim.AccountID,
+		"AGENTREF_API_URL": simulator.AgentRefURL(srv.URL), "AGENTREF_API_KEY": ts.sim.AgentKey,
+	}
+	ts.Stack = &localstack.Stack{
+		Template: tpl, SQS: localstack.SQS(e), DynamoDB: localstack.DynamoDB(e, stats.CountDynamoDB), Stats: stats,
+		Log: telemetry.NewLogger(io.Discard, "ERROR"), Prefix: awstest.Name(t, prefix), NoSchedule: true,
+		Get: func(key string) string {
+			if v, ok := platform[key]; ok {
+				return v
+			}
+			return settings.Get(key)
+		},
+		WrapProcessor: func(inner localstack.SQSHandler) localstack.SQSHandler {
+			return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+				if ts.batches.Add(1) == ts.crashAt && len(ev.Records) > 1 {
+					_, _ = inner(ctx, events.SQSEvent{Records: ev.Records[:len(ev.Records)/2]})
+					return events.SQSEventResponse{}, errors.New("runtime exited mid-batch")
+				}
+				return inner(ctx, ev)
+			}
+		},
+	}
+	s := ts.Stack
+	if err := s.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// Redeliveries after a failure in seconds rather than the deployed 3 minutes.
-	if _, err := s.sqs.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(s.queueURL), Attributes: map[string]string{"VisibilityTimeout": "2"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.createTable(ctx); err != nil {
+	if _, err := s.SQS.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: aws.String(s.QueueURL), Attributes: map[string]string{"VisibilityTimeout": "2"}}); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range map[string]string{
-		"REWARDRELAY_API_URL": "http://" + ln.Addr().String(), "REWARDRELAY_SIMULATOR_URL": srv.URL,
-		"TABLE_NAME": s.table, "QUEUE_URL": s.queueURL, "DLQ_URL": s.dlqURL,
-		"FIRSTPROMOTER_API_URL": s.fpURL, "FIRSTPROMOTER_API_KEY": s.fpKey, "FIRSTPROMOTER_ACCOUNT_ID": s.fpAccount,
-		"AGENTREF_API_URL": s.arURL, "AGENTREF_API_KEY": s.arKey,
-	} {
-		t.Setenv(k, v)
-	}
-	wh, err := s.webhookHandler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := s.poller()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inner := stats.countBatches(pl.handler)
-	pl.handler = func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		if ts.batches.Add(1) == ts.crashAt && len(ev.Records) > 1 {
-			_, _ = inner(ctx, events.SQSEvent{Records: ev.Records[:len(ev.Records)/2]})
-			return events.SQSEventResponse{}, errors.New("runtime exited mid-batch")
-		}
-		return inner(ctx, ev)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /_local/stats", stats)
-	mux.Handle("/", &apiGateway{now: time.Now, routes: []route{newRoute("POST /webhooks/{provider}", wh.Handle)}})
-	api := &http.Server{Handler: mux}
-	go api.Serve(ln)
-	polling := make(chan struct{})
-	go func() { defer close(polling); pl.runAll(ctx) }()
+	ts.state = localstack.State{APIURL: "http://" + ln.Addr().String(), SimulatorURL: srv.URL, SQSEndpoint: e.SQS, DynamoDBEndpoint: e.DynamoDB,
+		QueueURL: s.QueueURL, DLQURL: s.DLQURL, Table: s.Table, Settings: platform}
+	useLocalStack(t, ts.state)
+	serving := make(chan error, 1)
+	go func() { serving <- s.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
-		<-polling
-		api.Close()
+		if err := <-serving; err != nil {
+			t.Errorf("the local stack: %v", err)
+		}
 		srv.Close()
 	})
 	return ts
@@ -121,7 +113,9 @@ func TestEndToEnd(t *testing.T) {
 	ts := startTestStack(t, "e2e")
 	ts.crashAt = 3
 	var out bytes.Buffer
-	sim := simulation{commissions: 300, copies: 3, lost: 0.1, faults: 0.2, concurrency: 8, load: true, seed: uint64(time.Now().UnixNano()), drainTimeout: 3 * time.Minute}
+	var progress []int
+	sim := simulation{commissions: 300, copies: 3, lost: 0.1, faults: 0.2, concurrency: 8, load: true, seed: uint64(time.Now().UnixNano()), drainTimeout: 3 * time.Minute,
+		onProcessed: func(done, total int) { progress = append(progress, done, total) }}
 	err := sim.run(t.Context(), testOptions, &out)
 	t.Log(out.String())
 	if err != nil {
@@ -141,13 +135,26 @@ func TestEndToEnd(t *testing.T) {
 	if ts.sim.Stats().Faults == 0 {
 		t.Error("no platform fault was injected")
 	}
+	// Retries, a crash and deliveries waiting for the platform never move
+	// the processing bar back, and it ends with every delivery settled.
+	for i := 2; i < len(progress); i += 2 {
+		if progress[i] < progress[i-2] {
+			t.Errorf("the processing bar went back from %d to %d", progress[i-2], progress[i])
+		}
+	}
+	if n := len(progress); n == 0 || progress[n-2] != progress[n-1] {
+		t.Errorf("the processing bar ends at %v, want every delivery", progress[max(0, n-2):])
+	}
 }
 
 // TestSimulateReportsDifferences: a stack that cannot reconcile AgentRef
 // never delivers its approvals; simulate must say so and fail.
 func TestSimulateReportsDifferences(t *testing.T) {
-	startTestStack(t, "simdiff")
-	t.Setenv("AGENTREF_API_KEY", "")
+	ts := startTestStack(t, "simdiff")
+	st := ts.state
+	st.Settings = maps.Clone(st.Settings)
+	st.Settings["AGENTREF_API_KEY"] = ""
+	useLocalStack(t, st)
 	var out bytes.Buffer
 	sim := simulation{commissions: 30, copies: 1, concurrency: 4, seed: 7, drainTimeout: time.Minute}
 	err := sim.run(t.Context(), testOptions, &out)
@@ -166,7 +173,7 @@ func TestSimulateRefusesImpossibleSettings(t *testing.T) {
 }
 
 func TestSimulateNeedsTheLocalStack(t *testing.T) {
-	t.Setenv("REWARDRELAY_SIMULATOR_URL", "")
+	t.Setenv("REWARDRELAY_LOCAL_DIR", t.TempDir())
 	_, err := rewardctl(t, "simulate", "--commissions", "10")
 	if err == nil || !strings.Contains(err.Error(), "make run") {
 		t.Errorf("got %v, want a pointer to make run", err)

@@ -1,6 +1,7 @@
-// Command rewardctl operates rewardrelay: it runs the whole stack locally,
-// sends signed sample webhooks, and (against AWS or the local stack) shows
-// balances, commissions, drift and dead letters.
+// Command rewardctl operates rewardrelay: against the local stack or AWS
+// (an explicit choice, local by default) it shows balances, commissions,
+// drift and dead letters, reconciles and sends signed sample webhooks; it
+// also runs the whole stack locally and drives traffic through it.
 package main
 
 import (
@@ -14,9 +15,14 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := rootCommand().ExecuteContext(ctx); err != nil {
+	// Ctrl-C, SIGTERM (a process manager, kill) and SIGHUP (a closed
+	// terminal) all stop the command and what it started; a second signal
+	// kills it outright.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() { <-ctx.Done(); stop() }()
+	err := rootCommand().ExecuteContext(ctx)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "rewardctl:", err)
 		os.Exit(1)
 	}
@@ -26,18 +32,34 @@ func main() {
 type options struct {
 	template string
 	envFile  string
+	// aws and local choose the target; localDirFlag is --local-dir.
+	aws, local   bool
+	localDirFlag string
 }
 
 func rootCommand() *cobra.Command {
 	opts := &options{}
 	root := &cobra.Command{
-		Use:           "rewardctl",
-		Short:         "Operate rewardrelay locally and in AWS",
+		Use:   "rewardctl",
+		Short: "Operate rewardrelay locally and in AWS",
+		Long: `Operate rewardrelay. Commands that read or change a stack work on the local
+stack (make run) unless told otherwise: --aws, or REWARDRELAY_TARGET=aws,
+uses your AWS credentials and the stack's outputs (TABLE_NAME, QUEUE_URL,
+DLQ_URL). A command never turns to AWS because no local stack runs.`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          noArgs,
 	}
-	root.PersistentFlags().StringVar(&opts.template, "template", "template.yaml", "the SAM template that defines the stack")
-	root.PersistentFlags().StringVar(&opts.envFile, "env-file", "events/env.json", "local settings used where the environment sets none")
-	root.AddCommand(localCommand(opts), sendCommand(opts), balancesCommand(), auditCommand(), driftCommand(), commissionCommand(), dlqCommand(), reconcileCommand(opts), simulateCommand(opts), costCommand(opts))
+	root.SetVersionTemplate("rewardctl {{.Version}}\n")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError(cmd, "%v", err) })
+	f := root.PersistentFlags()
+	f.StringVar(&opts.template, "template", "", "the SAM template that defines the stack (default: template.yaml of the checkout)")
+	f.StringVar(&opts.envFile, "env-file", "", "local settings used where the environment sets none (default: events/env.json of the checkout)")
+	f.BoolVar(&opts.aws, "aws", false, "work on the stack in AWS (REWARDRELAY_TARGET=aws)")
+	f.BoolVar(&opts.local, "local", false, "work on the local stack (the default; REWARDRELAY_TARGET=local)")
+	f.StringVar(&opts.localDirFlag, "local-dir", "", "the local stack's directory (default: REWARDRELAY_LOCAL_DIR, else .local of the checkout)")
+	root.AddCommand(localCommand(opts), sendCommand(opts), balancesCommand(opts), auditCommand(opts), driftCommand(opts), commissionCommand(opts),
+		dlqCommand(opts), reconcileCommand(opts), simulateCommand(opts), costCommand(opts))
 	return root
 }

@@ -23,12 +23,12 @@ func TestLocalStackQueuesWaitingDeliveriesAgain(t *testing.T) {
 	c := simulator.FPCommission{ID: 41, Status: "approved", Unit: "points", Amount: 500, PromoterID: 7, CreatedAt: time.Now()}
 	ts.sim.PutCommission(c)
 	d := simulator.FirstPromoterEvent("secret", "e-41", "commission.updated", c, "pending", time.Now())
-	s := &queue.Sender{Client: ts.sqs, URL: ts.queueURL}
+	s := &queue.Sender{Client: ts.SQS, URL: ts.QueueURL}
 	if err := s.Send(t.Context(), webhook.Delivery{Provider: webhook.FirstPromoter, EventID: "e-41", EventType: "commission.updated", ReceivedAt: time.Now(), Body: d.Body}); err != nil {
 		t.Fatal(err)
 	}
 	count := func(url string, name types.QueueAttributeName) string {
-		out, err := ts.sqs.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{name}})
+		out, err := ts.SQS.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{name}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,15 +37,15 @@ func TestLocalStackQueuesWaitingDeliveriesAgain(t *testing.T) {
 	// A wait for the event source mapping, bounded generously: on a loaded
 	// machine a poll and a batching window can take many seconds.
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		delayed, visible := count(ts.queueURL, types.QueueAttributeNameApproximateNumberOfMessagesDelayed), count(ts.queueURL, types.QueueAttributeNameApproximateNumberOfMessages)
+		delayed, visible := count(ts.QueueURL, types.QueueAttributeNameApproximateNumberOfMessagesDelayed), count(ts.QueueURL, types.QueueAttributeNameApproximateNumberOfMessages)
 		if delayed == "1" && visible == "0" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the delivery was not sent back to the queue delayed: %s delayed, %s visible, %s in flight", delayed, visible, count(ts.queueURL, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible))
+			t.Fatalf("the delivery was not sent back to the queue delayed: %s delayed, %s visible, %s in flight", delayed, visible, count(ts.QueueURL, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible))
 		}
 	}
-	if n := count(ts.dlqURL, types.QueueAttributeNameApproximateNumberOfMessages); n != "0" {
+	if n := count(ts.DLQURL, types.QueueAttributeNameApproximateNumberOfMessages); n != "0" {
 		t.Errorf("%s messages in the dead-letter queue, want 0", n)
 	}
 }

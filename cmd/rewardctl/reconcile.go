@@ -39,8 +39,11 @@ no run summary, no mark_fulfilled or approval on the platform. Its reads
 count against the platform's shared rate budget.
 
 Exits non-zero when the run reported errors.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if timeout <= 0 {
+				return fmt.Errorf("--timeout must be a positive duration, e.g. 5m (got %s)", timeout)
+			}
 			ctx := cmd.Context()
 			rc, err := buildReconciler(ctx, opts)
 			if err != nil {
@@ -73,17 +76,15 @@ Exits non-zero when the run reported errors.`,
 // buildReconciler wires the reconciler as the function does, against the
 // target stack.
 func buildReconciler(ctx context.Context, opts *options) (*relay.Reconciler, error) {
-	t, err := openLedger(ctx)
+	t, err := openLedger(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
 	var get func(string) string
-	if t.local {
-		settings, err := loadLocalDefaults(opts.envFile)
-		if err != nil {
+	if t.kind == targetLocal {
+		if get, err = opts.localSettings(t.local); err != nil {
 			return nil, err
 		}
-		get = settings.get
 	} else {
 		src, err := secret.FromEnvironment(ctx, t.cfg)
 		if err != nil {

@@ -3,14 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +22,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/rewardrelay/rewardrelay/cmd/rewardctl/internal/localstack"
+	webhookhandler "github.com/rewardrelay/rewardrelay/functions/webhook/handler"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
 )
@@ -40,8 +40,12 @@ type simulation struct {
 	load         bool
 	seed         uint64
 	drainTimeout time.Duration
+	// pollEvery is how often drain looks at the queue (250 ms when zero).
+	pollEvery time.Duration
 	// progress receives the progress bars (nil: none).
 	progress io.Writer
+	// onProcessed, when set, is told each value the processing bar shows.
+	onProcessed func(done, total int)
 }
 
 func simulateCommand(opts *options) *cobra.Command {
@@ -66,7 +70,7 @@ prints webhook latency and throughput, delivery-to-acknowledgement time,
 platform requests per fulfilled reward and DynamoDB requests per event.
 
 Needs the local stack (make run) with its platform simulator.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if sim.load {
 				f := cmd.Flags()
@@ -104,7 +108,9 @@ type sendResult struct {
 	latencies []time.Duration
 	elapsed   time.Duration
 	// sent is when each approval webhook was first sent.
-	sent    map[int64]time.Time
+	sent map[int64]time.Time
+	// queued counts the deliveries the stack queued (answered 202).
+	queued  int
 	refused []string
 }
 
@@ -116,32 +122,33 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 		return fmt.Errorf("--lost must be a share from 0 to 1, --faults from 0 to below 1 (0.2 is 20%%)")
 	case s.copies < 1 || s.concurrency < 1 || s.rate < 0:
 		return fmt.Errorf("--copies and --concurrency must be at least 1, --rate at least 0")
+	case s.drainTimeout <= 0:
+		return fmt.Errorf("--drain-timeout must be a positive duration (got %s)", s.drainTimeout)
 	}
-	if _, err := useLocalEndpoints(); err != nil {
+	if kind, err := opts.targetKind(); err != nil {
 		return err
+	} else if kind != targetLocal {
+		return errors.New("simulate drives the local stack and its platform simulator, never AWS")
 	}
-	apiURL, simURL := os.Getenv("REWARDRELAY_API_URL"), os.Getenv("REWARDRELAY_SIMULATOR_URL")
-	if apiURL == "" || simURL == "" {
-		return errors.New("simulate drives the local stack and its platform simulator: start it with make run (without FIRSTPROMOTER_API_URL or AGENTREF_API_URL)")
-	}
-	settings, err := loadLocalDefaults(opts.envFile)
+	t, err := openLedger(ctx, opts)
 	if err != nil {
 		return err
 	}
-	t, err := openLedger(ctx)
+	apiURL, simURL := t.local.APIURL, t.local.SimulatorURL
+	if simURL == "" {
+		return errors.New("simulate needs the local stack's platform simulator: start make run without FIRSTPROMOTER_API_URL and AGENTREF_API_URL")
+	}
+	get, err := opts.localSettings(t.local)
 	if err != nil {
 		return err
 	}
-	sqsClient, queueURL, dlqURL, err := t.queues(ctx)
-	if err != nil {
-		return err
-	}
+	sqsClient, queueURL, dlqURL := t.sqs, t.queueURL, t.dlqURL
 	remote := &simulator.Remote{URL: simURL}
 	rng := rand.New(rand.NewPCG(s.seed, 0x5eed))
 	start := time.Now()
 	sc := newScenario(rng, start.UnixMilli(), s.commissions, s.lost, scenarioSecrets{
-		firstPromoter: webhookSecret(settings, "FIRSTPROMOTER_WEBHOOK_SECRETS"),
-		agentRef:      webhookSecret(settings, "AGENTREF_WEBHOOK_SECRETS"),
+		firstPromoter: firstSecret(get("FIRSTPROMOTER_WEBHOOK_SECRETS")),
+		agentRef:      firstSecret(get("AGENTREF_WEBHOOK_SECRETS")),
 	}, start)
 	sends := sc.sends(rng, s.copies)
 	fmt.Fprintf(out, "simulate: seed %d, %d commissions (%d FirstPromoter, %d AgentRef), %d with every webhook lost, %d deliveries of %d webhooks, %.0f%% platform faults\n",
@@ -157,7 +164,12 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	localBefore, localErr := fetchLocalStats(ctx, apiURL)
+	// The local stack's own counts: what settled and, for --load, its
+	// DynamoDB requests and batches.
+	localBefore, err := localstack.FetchStats(ctx, apiURL)
+	if err != nil {
+		return fmt.Errorf("the local stack's counts: %w", err)
+	}
 	deadBefore, err := dlqDepth(ctx, sqsClient, dlqURL)
 	if err != nil {
 		return err
@@ -171,7 +183,8 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 	for _, r := range sent.refused {
 		fmt.Fprintln(out, "refused:", r)
 	}
-	if err := s.drain(ctx, sqsClient, queueURL, len(sends)); err != nil {
+	probe := &stackProbe{sqs: sqsClient, queueURL: queueURL, dlqURL: dlqURL, apiURL: apiURL, before: localBefore, deadBefore: deadBefore}
+	if err := s.drain(ctx, probe, sent.queued); err != nil {
 		return err
 	}
 	drained := time.Since(start)
@@ -179,10 +192,7 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 	if err != nil {
 		return err
 	}
-	var localAfter statsSnapshot
-	if localErr == nil {
-		localAfter, localErr = fetchLocalStats(ctx, apiURL)
-	}
+	localAfter, localErr := localstack.FetchStats(ctx, apiURL)
 	var beforeReconcile []simulator.FPCommission
 	if s.load {
 		// What the processor acknowledged, before the reconciler helps.
@@ -264,14 +274,18 @@ func (s simulation) send(ctx context.Context, apiURL string, remote *simulator.R
 				err := platform.advance(ctx, w)
 				sentAt := time.Now()
 				var lat time.Duration
+				queued := false
 				if err == nil {
-					lat, err = deliver(ctx, client, apiURL, w)
+					lat, queued, err = deliver(ctx, client, apiURL, w)
 				}
 				mu.Lock()
 				if err != nil {
 					res.refused = append(res.refused, err.Error())
 				} else {
 					res.latencies = append(res.latencies, lat)
+					if queued {
+						res.queued++
+					}
 					if _, seen := res.sent[w.commission]; w.approves && !seen {
 						res.sent[w.commission] = sentAt
 					}
@@ -335,8 +349,8 @@ func (l *lifecycles) advance(ctx context.Context, w plannedWebhook) error {
 }
 
 // deliver posts one webhook, retrying 5xx and 429 a few times; it returns
-// the latency of the accepted attempt.
-func deliver(ctx context.Context, client *http.Client, apiURL string, w plannedWebhook) (time.Duration, error) {
+// the latency of the accepted attempt and whether the stack queued it.
+func deliver(ctx context.Context, client *http.Client, apiURL string, w plannedWebhook) (time.Duration, bool, error) {
 	var last string
 	for attempt := range 5 {
 		if attempt > 0 {
@@ -344,11 +358,11 @@ func deliver(ctx context.Context, client *http.Client, apiURL string, w plannedW
 		}
 		d, err := w.build(time.Now())
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL+"/webhooks/"+string(d.Provider), bytes.NewReader(d.Body))
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		for k, v := range d.Header {
 			req.Header.Set(k, v)
@@ -364,45 +378,107 @@ func deliver(ctx context.Context, client *http.Client, apiURL string, w plannedW
 		lat := time.Since(began)
 		switch {
 		case resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK:
-			return lat, nil
+			return lat, resp.StatusCode == http.StatusAccepted, nil
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 			last = resp.Status
 		default:
-			return 0, fmt.Errorf("%s webhook %s answered %s", d.Provider, d.EventID, resp.Status)
+			return 0, false, fmt.Errorf("%s webhook %s answered %s", d.Provider, d.EventID, resp.Status)
 		}
 	}
-	return 0, fmt.Errorf("webhook not accepted after 5 attempts: %s", last)
+	return 0, false, fmt.Errorf("webhook not accepted after 5 attempts: %s", last)
 }
 
-// drain waits until the event queue is empty and nothing is in flight.
-func (s simulation) drain(ctx context.Context, client *sqs.Client, queueURL string, total int) error {
+// queueProbe tells how far the stack has come with the run's deliveries.
+type queueProbe interface {
+	// settled counts the deliveries the stack is done with since the run
+	// began: applied (or found to change nothing) or dead-lettered. It
+	// only grows: a delivery retried, or queued again to wait for its
+	// platform, is not done with.
+	settled(ctx context.Context) (int, error)
+	// pending counts the messages on the event queue: waiting, in flight
+	// and delayed.
+	pending(ctx context.Context) (visible, inFlight, delayed int, err error)
+}
+
+// drain waits until the event queue is empty and nothing is in flight,
+// showing the deliveries settled so far out of total.
+func (s simulation) drain(ctx context.Context, probe queueProbe, total int) error {
 	bar := s.bar(total, "processing")
 	deadline := time.Now().Add(s.drainTimeout)
+	// The processor counts a batch once its deletions are answered: an
+	// empty queue may come a moment before the count.
+	emptyLooks := 0
 	for {
-		out, err := client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL), AttributeNames: []types.QueueAttributeName{
-			types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-			types.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
+		visible, inFlight, delayed, err := probe.pending(ctx)
 		if err != nil {
 			return fmt.Errorf("event queue: %w", err)
 		}
-		visible, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessages"])
-		inFlight, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesNotVisible"])
-		// Deliveries that wait for a platform are queued again with a delay.
-		delayed, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesDelayed"])
-		_ = bar.Set(max(0, total-visible-inFlight-delayed))
+		done, err := probe.settled(ctx)
+		if err != nil {
+			return err
+		}
+		done = min(done, total)
+		_ = bar.Set(done)
+		if s.onProcessed != nil {
+			s.onProcessed(done, total)
+		}
 		if visible == 0 && inFlight == 0 && delayed == 0 {
-			_ = bar.Finish()
-			return nil
+			if emptyLooks++; done >= total || emptyLooks > 4 {
+				_ = bar.Finish()
+				return nil
+			}
+		} else {
+			emptyLooks = 0
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the event queue did not drain within %s: %d waiting, %d in flight, %d delayed (a failed batch reappears after the queue's visibility timeout)", s.drainTimeout, visible, inFlight, delayed)
 		}
+		every := s.pollEvery
+		if every == 0 {
+			every = 250 * time.Millisecond
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(every):
 		}
 	}
+}
+
+// stackProbe is the local stack's queueProbe: the processor's settled
+// messages (GET /_local/stats) and the dead-letter queue's growth.
+type stackProbe struct {
+	sqs              *sqs.Client
+	queueURL, dlqURL string
+	apiURL           string
+	before           localstack.Snapshot
+	deadBefore       int
+}
+
+func (p *stackProbe) settled(ctx context.Context) (int, error) {
+	st, err := localstack.FetchStats(ctx, p.apiURL)
+	if err != nil {
+		return 0, fmt.Errorf("the local stack's counts: %w", err)
+	}
+	dead, err := dlqDepth(ctx, p.sqs, p.dlqURL)
+	if err != nil {
+		return 0, err
+	}
+	return int(st.ProcessorSettled-p.before.ProcessorSettled) + max(0, dead-p.deadBefore), nil
+}
+
+func (p *stackProbe) pending(ctx context.Context) (visible, inFlight, delayed int, err error) {
+	out, err := p.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(p.queueURL), AttributeNames: []types.QueueAttributeName{
+		types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+		types.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	visible, _ = strconv.Atoi(out.Attributes["ApproximateNumberOfMessages"])
+	inFlight, _ = strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesNotVisible"])
+	// Deliveries that wait for a platform are queued again with a delay.
+	delayed, _ = strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesDelayed"])
+	return visible, inFlight, delayed, nil
 }
 
 // reconcile runs the reconciler until a run has nothing left to repair.
@@ -432,23 +508,6 @@ func (s simulation) bar(total int, what string) *progressbar.ProgressBar {
 	return progressbar.NewOptions(total, progressbar.OptionSetWriter(s.progress), progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(s.progress) }))
-}
-
-func fetchLocalStats(ctx context.Context, apiURL string) (statsSnapshot, error) {
-	var st statsSnapshot
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiURL+"/_local/stats", nil)
-	if err != nil {
-		return st, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("local stats: %s", resp.Status)
-	}
-	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
 
 func dlqDepth(ctx context.Context, client *sqs.Client, dlqURL string) (int, error) {
@@ -568,4 +627,13 @@ func (f loadFigures) print(w io.Writer) {
 		fmt.Fprintf(tw, "  DynamoDB requests per event\tunavailable (the stack serves no /_local/stats)\n")
 	}
 	tw.Flush()
+}
+
+// firstSecret is the first of a comma-separated secrets setting: the one a
+// platform signs with.
+func firstSecret(csv string) string {
+	for _, s := range webhookhandler.List(csv) {
+		return s
+	}
+	return ""
 }

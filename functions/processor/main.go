@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rewardrelay/rewardrelay/functions/processor/handler"
+	"github.com/rewardrelay/rewardrelay/shared/dynamo"
 	"github.com/rewardrelay/rewardrelay/shared/queue"
 	"github.com/rewardrelay/rewardrelay/shared/startup"
 	"github.com/rewardrelay/rewardrelay/shared/telemetry"
@@ -38,10 +39,12 @@ func build(ctx context.Context, getenv func(string) string) (startup.Function, h
 	if queueURL == "" {
 		return f, handler.Handler{}, errors.New("QUEUE_URL is not set: deliveries that wait for a platform are queued there again")
 	}
-	p, err := wiring.Processor(f.Get, dynamodb.NewFromConfig(f.AWS), getenv("TABLE_NAME"), f.Log)
+	db, table := dynamodb.NewFromConfig(f.AWS), getenv("TABLE_NAME")
+	p, err := wiring.Processor(f.Get, db, table, f.Log)
 	if err != nil {
 		return f, handler.Handler{}, err
 	}
 	requeue := &queue.Requeuer{Client: sqs.NewFromConfig(f.AWS), URL: queueURL}
-	return f, handler.Handler{Processor: p, Queue: requeue, Log: f.Log, Now: time.Now, Answers: telemetry.PlatformAnswers}, nil
+	return f, handler.Handler{Processor: p, Queue: requeue, Log: f.Log, Now: time.Now, Answers: telemetry.PlatformAnswers,
+		Failures: &dynamo.Store{Client: db, Table: table}}, nil
 }

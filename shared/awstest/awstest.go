@@ -3,7 +3,8 @@
 //
 // A test that needs an emulator whose endpoint variable is unset skips, so
 // `go test ./...` works anywhere; under CI=true it fails instead, so a
-// missing emulator can never turn into a silently green run.
+// missing emulator can never turn into a silently green run. A test that
+// runs against an emulator logs it (make test counts them).
 package awstest
 
 import (
@@ -30,12 +31,17 @@ const (
 	DynamoDBEndpoint = "AWS_ENDPOINT_URL_DYNAMODB"
 )
 
+// emulatorNames name the emulator behind each endpoint variable.
+var emulatorNames = map[string]string{DynamoDBEndpoint: "DynamoDB Local", SQSEndpoint: "the SQS emulator"}
+
 // Require returns the emulator endpoint in variable, skipping the test when
-// it is unset outside CI and failing it under CI.
+// it is unset outside CI and failing it under CI. It logs the emulator the
+// test uses ("awstest: uses DynamoDB Local at ...").
 func Require(t testing.TB, variable string) string {
 	t.Helper()
 	v := os.Getenv(variable)
 	if v != "" {
+		t.Logf("awstest: uses %s at %s", emulatorNames[variable], v)
 		return v
 	}
 	if os.Getenv("CI") != "" {
@@ -43,6 +49,26 @@ func Require(t testing.TB, variable string) string {
 	}
 	t.Skipf("%s is not set: run `make test` to start the emulators", variable)
 	return ""
+}
+
+// SkipNote is the one line a test run without the emulators (outside CI)
+// owes a person: the integration tests skipped, and how to run them. It is
+// empty when the emulators' endpoints are set or under CI (where the tests
+// fail instead).
+func SkipNote(getenv func(string) string) string {
+	if getenv("CI") != "" {
+		return ""
+	}
+	var missing []string
+	for _, v := range []string{DynamoDBEndpoint, SQSEndpoint} {
+		if getenv(v) == "" {
+			missing = append(missing, v)
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("integration tests skipped: %s not set; make test runs them against DynamoDB Local and the SQS emulator", strings.Join(missing, " and "))
 }
 
 // Config is an AWS configuration for the emulators: fixed credentials and

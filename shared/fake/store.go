@@ -25,6 +25,7 @@ type Store struct {
 	batches     map[string]reward.Batch
 	cursors     map[string]string
 	runs        []reward.Run
+	failures    map[string]reward.MessageFailure
 	// Fail, when set, is returned by the next write instead of writing.
 	Fail error
 	// Writes counts write calls, as DynamoDB would count requests.

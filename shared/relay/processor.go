@@ -99,6 +99,8 @@ const (
 // again later, and counters.
 type Result struct {
 	Failed []string
+	// Reasons says why each failed message failed, by message id.
+	Reasons map[string]string
 	// Later are messages that wait for their platform: they are to be
 	// queued again, as new messages, after their delay, so that waiting
 	// out an outage never counts against their receives.
@@ -140,9 +142,10 @@ func (b *batchState) count(k string) {
 	b.res.Counts[k]++
 }
 
-func (b *batchState) fail(id string) {
+func (b *batchState) fail(id string, err error) {
 	b.mu.Lock()
 	b.res.Failed = append(b.res.Failed, id)
+	b.res.Reasons[id] = err.Error()
 	b.mu.Unlock()
 	b.count(CountFailed)
 }
@@ -165,7 +168,7 @@ func (b *batchState) deliver(c reward.Commission) {
 // of one commission or one recipient apply one after another in the order
 // they were queued, and never contend for one balance.
 func (p *Processor) Process(ctx context.Context, msgs []Message) Result {
-	b := &batchState{res: Result{Counts: map[string]int{}}}
+	b := &batchState{res: Result{Counts: map[string]int{}, Reasons: map[string]string{}}}
 	fp, fpErr := p.enrich(ctx, msgs)
 	var g errgroup.Group
 	g.SetLimit(max(1, p.Config.Parallelism))
@@ -203,7 +206,7 @@ func (p *Processor) handle(ctx context.Context, b *batchState, m Message, fp map
 		err = fmt.Errorf("waited for the platform longer than %s: %w", p.Config.PlatformWait, err)
 	}
 	if err != nil {
-		b.fail(m.ID)
+		b.fail(m.ID, err)
 		level := slog.LevelWarn
 		if errors.Is(err, reward.ErrEntryConflict) {
 			// A ledger entry exists with other content: a person must look.

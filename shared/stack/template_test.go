@@ -266,6 +266,8 @@ func TestOperatorPolicyCoversRewardctl(t *testing.T) {
 		{"reconcile", "dynamodb:DeleteItem", "LedgerTable.Arn"},
 		{"reconcile", "secretsmanager:GetSecretValue", "arn:platform"},
 		{"dlq", "sqs:ReceiveMessage", "DeadLetterQueue.Arn"},
+		{"dlq", "sqs:ChangeMessageVisibility", "DeadLetterQueue.Arn"},
+		{"dlq", "dynamodb:GetItem", "LedgerTable.Arn"},
 		{"dlq redrive", "sqs:GetQueueAttributes", "DeadLetterQueue.Arn"},
 		{"dlq redrive", "sqs:GetQueueAttributes", "EventQueue.Arn"},
 		{"dlq redrive", "sqs:StartMessageMoveTask", "DeadLetterQueue.Arn"},

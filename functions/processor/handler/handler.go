@@ -7,13 +7,16 @@ import (
 	"context"
 	"log/slog"
 	"sort"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/rewardrelay/rewardrelay/shared/queue"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
+	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/telemetry"
 )
 
@@ -39,7 +42,17 @@ type Handler struct {
 	// Answers counts the platforms' 429 and 5xx answers (nil: none
 	// counted).
 	Answers *telemetry.Answers
+	// Failures keeps why each failed message failed, for rewardctl dlq
+	// (nil: kept in the log lines only).
+	Failures reward.FailureLog
 }
+
+// FailureTTL is how long a message's last failure is kept: as long as the
+// dead-letter queue keeps the message (its MessageRetentionPeriod).
+const FailureTTL = 14 * 24 * time.Hour
+
+// maxReason bounds a recorded reason, in bytes.
+const maxReason = 500
 
 // metricNames are the batch's counters, each a field of its line, in a
 // stable order.
@@ -70,12 +83,14 @@ func (h Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 	start := h.Now()
 	var msgs []relay.Message
 	var failed []string
+	reasons := map[string]string{}
 	undecodable := 0
 	for _, m := range ev.Records {
 		d, err := queue.Decode(m)
 		if err != nil {
 			h.Log.ErrorContext(ctx, "undecodable message; it will reach the dead-letter queue", "message_id", m.MessageId, "error", err.Error())
 			failed = append(failed, m.MessageId)
+			reasons[m.MessageId] = err.Error()
 			undecodable++
 			continue
 		}
@@ -86,8 +101,19 @@ func (h Handler) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 		res = h.Processor.Process(ctx, msgs)
 	}
 	failed = append(failed, res.Failed...)
-	failed = append(failed, h.requeue(ctx, ev.Records, res)...)
+	for id, reason := range res.Reasons {
+		reasons[id] = reason
+	}
+	waiting := "its platform's API does not answer; retried after the visibility timeout"
+	if h.Queue != nil {
+		waiting = "its platform's API does not answer, and it could not be queued again to wait; retried after the visibility timeout"
+	}
+	for _, id := range h.requeue(ctx, ev.Records, res) {
+		failed = append(failed, id)
+		reasons[id] = waiting
+	}
 	sort.Strings(failed)
+	h.recordFailures(ctx, ev.Records, failed, reasons)
 	resp := events.SQSEventResponse{}
 	for _, id := range failed {
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
@@ -139,4 +165,45 @@ func (h Handler) requeue(ctx context.Context, records []events.SQSMessage, res r
 		h.Log.WarnContext(ctx, "could not queue waiting messages again; they are retried after the visibility timeout", "messages", len(failed), "error", err.Error())
 	}
 	return failed
+}
+
+// recordFailures keeps why each failed message failed and on which
+// receive. A failure to record is logged: it never fails the batch.
+func (h Handler) recordFailures(ctx context.Context, records []events.SQSMessage, failed []string, reasons map[string]string) {
+	if h.Failures == nil || len(failed) == 0 {
+		return
+	}
+	byID := make(map[string]events.SQSMessage, len(records))
+	for _, m := range records {
+		byID[m.MessageId] = m
+	}
+	at := h.Now()
+	for _, id := range failed {
+		m := byID[id]
+		attr := func(name string) string {
+			if a, ok := m.MessageAttributes[name]; ok && a.StringValue != nil {
+				return *a.StringValue
+			}
+			return ""
+		}
+		receives, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+		f := reward.MessageFailure{
+			MessageID: id, Provider: reward.Provider(attr(queue.AttrProvider)), EventID: attr(queue.AttrEventID), EventType: attr(queue.AttrEventType),
+			Reason: cut(reasons[id], maxReason), Receives: receives, At: at, ExpiresAt: at.Add(FailureTTL),
+		}
+		if err := h.Failures.RecordFailure(ctx, f); err != nil {
+			h.Log.WarnContext(ctx, "could not record why the message failed", "message_id", id, "error", err.Error())
+		}
+	}
+}
+
+// cut shortens s to at most n bytes, on a character boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

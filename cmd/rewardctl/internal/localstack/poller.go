@@ -1,4 +1,4 @@
-package main
+package localstack
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// sqsHandlerFunc is a Lambda handler for SQS events.
-type sqsHandlerFunc func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+// SQSHandler is a Lambda handler for SQS events.
+type SQSHandler func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
 
 // poller feeds a queue to a handler the way Lambda's event source mapping
 // does: up to concurrency invocations at once (the mapping's maximum
@@ -31,8 +31,11 @@ type poller struct {
 	window    time.Duration
 	// concurrency is how many batches are handled at once (at least 1).
 	concurrency int
-	handler     sqsHandlerFunc
+	handler     SQSHandler
 	log         *slog.Logger
+	// settled, when set, is told how many messages each batch is done
+	// with: deleted, less the copies queued again to wait.
+	settled func(n int)
 }
 
 // runAll runs concurrency pollers until ctx is done.
@@ -51,7 +54,8 @@ func (p *poller) run(ctx context.Context) {
 			continue
 		}
 		ev := events.SQSEvent{Records: batch}
-		resp, err := p.handler(ctx, ev)
+		batchCtx, requeued := withRequeueCount(ctx)
+		resp, err := p.handler(batchCtx, ev)
 		failed := map[string]bool{}
 		if err != nil {
 			// A returned error retries the whole batch, as Lambda does.
@@ -67,12 +71,19 @@ func (p *poller) run(ctx context.Context) {
 				done = append(done, types.DeleteMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(m.ReceiptHandle)})
 			}
 		}
+		deleted := 0
 		for len(done) > 0 {
 			n := min(10, len(done))
-			if _, err := p.sqs.DeleteMessageBatch(context.WithoutCancel(ctx), &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(p.queueURL), Entries: done[:n]}); err != nil {
+			out, err := p.sqs.DeleteMessageBatch(context.WithoutCancel(ctx), &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(p.queueURL), Entries: done[:n]})
+			if err != nil {
 				p.log.Error("delete processed messages", "error", err.Error())
+			} else {
+				deleted += len(out.Successful)
 			}
 			done = done[n:]
+		}
+		if p.settled != nil {
+			p.settled(max(0, deleted-int(requeued.Load())))
 		}
 	}
 }
@@ -91,13 +102,19 @@ func (p *poller) gather(ctx context.Context) []events.SQSMessage {
 			}
 			wait = 0
 		}
-		out, err := p.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+		in := &sqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(p.queueURL),
 			MaxNumberOfMessages:         int32(min(10, p.batchSize-len(batch))),
 			WaitTimeSeconds:             wait,
 			MessageAttributeNames:       []string{"All"},
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
-		})
+		}
+		// Lambda hands every message its system attributes
+		// (ApproximateReceiveCount among them); the SQS emulator returns
+		// them only for the older parameter.
+		//lint:ignore SA1019 the SQS emulator reads only AttributeNames
+		in.AttributeNames = []types.QueueAttributeName{types.QueueAttributeNameAll}
+		out, err := p.sqs.ReceiveMessage(ctx, in)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) && ctx.Err() == nil {
 				p.log.Error("receive from the queue", "error", err.Error())

@@ -1,0 +1,18 @@
+//go:build darwin || freebsd || netbsd || openbsd || dragonfly
+
+package localstack
+
+import (
+	"os"
+	"syscall"
+)
+
+// childAttr puts the emulators in a process group of their own, so that
+// they are stopped by the stack (in order) rather than by a terminal's
+// Ctrl-C. emulators/run.js also stops when its parent goes away.
+func childAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
+
+// killGroup kills a child and everything in its process group.
+func killGroup(p *os.Process) { _ = syscall.Kill(-p.Pid, syscall.SIGKILL) }
