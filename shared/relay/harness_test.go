@@ -93,11 +93,18 @@ type harness struct {
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	client, table := awstest.Table(t)
+	db := &countingDB{API: client}
+	h := newHarnessOn(t, &dynamo.Store{Client: db, Table: table})
+	h.db = db
+	return h
+}
+
+// newHarnessOn wires a processor to store and a platform simulator.
+func newHarnessOn(t testing.TB, store reward.Store) *harness {
+	t.Helper()
 	sim := simulator.New()
 	srv := sim.Start()
 	t.Cleanup(srv.Close)
-	db := &countingDB{API: client}
-	store := &dynamo.Store{Client: db, Table: table}
 	logs := &bytes.Buffer{}
 	fp := &firstpromoter.Client{
 		BaseURL: simulator.FirstPromoterURL(srv.URL), APIKey: sim.APIKey, AccountID: sim.AccountID,
@@ -105,7 +112,7 @@ func newHarness(t testing.TB) *harness {
 	}
 	cfg := DefaultConfig()
 	cfg.ReferralRewardIDs = map[int64]bool{99: true}
-	return &harness{sim: sim, db: db, store: store, logs: logs, p: &Processor{
+	return &harness{sim: sim, store: store, logs: logs, p: &Processor{
 		Store: store, FirstPromoter: fp, Config: cfg, Log: telemetry.NewLogger(logs, "DEBUG"), Now: func() time.Time { return t0 },
 	}}
 }

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/rewardrelay/rewardrelay/shared/agentref"
 	"github.com/rewardrelay/rewardrelay/shared/dynamo"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
@@ -153,4 +155,61 @@ func TestTheReconcilerHealsLostHoldWebhooks(t *testing.T) {
 	if again := rc.Run(t.Context()); again.Counts[CountApplied] != 0 {
 		t.Errorf("an idle run applied %d changes", again.Counts[CountApplied])
 	}
+}
+
+// listingPlatform is AgentRef with something happening on the platform
+// right after the reconciler's first listing of holds (flags or blocked
+// affiliates), before its second.
+type listingPlatform struct {
+	AgentRefAPI
+	between func()
+}
+
+func (p *listingPlatform) firstDone() {
+	if p.between != nil {
+		p.between()
+		p.between = nil
+	}
+}
+
+func (p *listingPlatform) Flags(ctx context.Context, status, cursor string) ([]agentref.Flag, string, error) {
+	defer p.firstDone()
+	return p.AgentRefAPI.Flags(ctx, status, cursor)
+}
+
+func (p *listingPlatform) Affiliates(ctx context.Context, status, cursor string) ([]agentref.Affiliate, string, time.Time, error) {
+	defer p.firstDone()
+	return p.AgentRefAPI.Affiliates(ctx, status, cursor)
+}
+
+// TestAFlagConfirmedWhileTheReconcilerListsHoldsKeepsItsAffiliateHeld: a
+// flag confirmed (and its webhook applied) between the reconciler's two
+// listings of holds is the affiliate's newest word: no run releases the
+// hold, and the approvals of the affiliate wait.
+func TestAFlagConfirmedWhileTheReconcilerListsHoldsKeepsItsAffiliateHeld(t *testing.T) {
+	againstBothStores(t, func(t *testing.T, h *harness) {
+		platformNow := t0.Add(10 * time.Minute)
+		h.sim.Now = func() time.Time { return platformNow }
+		h.sim.PutAffiliate(simulator.Affiliate{ID: "a1", Status: "approved"})
+		h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", Currency: "usd", CommissionAmount: 100, Status: "approved"})
+		rc := h.reconciler(t)
+		rc.FirstPromoter = nil
+		rc.AgentRef = &listingPlatform{AgentRefAPI: rc.AgentRef, between: func() {
+			resolved := platformNow.Add(time.Minute)
+			h.sim.PutFlag(simulator.Flag{ID: "f1", AffiliateID: "a1", Type: "self_referral", Status: "confirmed", ResolvedAt: &resolved})
+			h.process(t, h.arEventAt(t, "msg_flag", "flag.resolved", map[string]any{"id": "f1", "affiliateId": "a1", "status": "confirmed"}, resolved))
+			platformNow = platformNow.Add(2 * time.Minute)
+		}}
+		for i := range 2 {
+			if run := rc.Run(t.Context()); len(run.Errors) > 0 {
+				t.Fatalf("run %d: %+v", i+1, run)
+			}
+			if !h.held(t, "a1") {
+				t.Fatalf("after run %d a1 is not held: its confirmed flag is its newest word", i+1)
+			}
+		}
+		if b := h.balance(t, a1); b != (reward.Deltas{Pending: 100}) {
+			t.Errorf("a1: %+v, want the approval pending", b)
+		}
+	})
 }

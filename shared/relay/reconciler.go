@@ -524,23 +524,9 @@ func (rc *Reconciler) outbox(ctx context.Context, r *run) error {
 // the conversions, whose approvals then post or wait accordingly.
 func (rc *Reconciler) arHolds(ctx context.Context, r *run) error {
 	p := rc.Processor
-	flagged := map[reward.Recipient]time.Time{} // the newest confirmed flag
-	err := rc.readAgentRef(ctx, r, func(cursor string) (string, error) {
-		rows, next, err := rc.AgentRef.Flags(ctx, "confirmed", cursor)
-		for _, f := range rows {
-			r.count(CountListed)
-			if who := reward.Affiliate(f.AffiliateID); f.AffiliateID != "" && f.Resolved().After(flagged[who]) {
-				flagged[who] = f.Resolved()
-			}
-		}
-		return next, err
-	})
-	if err != nil {
-		return err
-	}
 	blocked := map[reward.Recipient]bool{}
 	var asOf time.Time
-	err = rc.readAgentRef(ctx, r, func(cursor string) (string, error) {
+	err := rc.readAgentRef(ctx, r, func(cursor string) (string, error) {
 		rows, next, at, err := rc.AgentRef.Affiliates(ctx, "blocked", cursor)
 		if asOf.IsZero() {
 			// The first page's time: whatever changed after it is newer.
@@ -559,6 +545,23 @@ func (rc *Reconciler) arHolds(ctx context.Context, r *run) error {
 	}
 	if asOf.IsZero() {
 		asOf = p.Now()
+	}
+	// The flags are read after the blocked affiliates: a release is as of
+	// that listing, so every flag confirmed before it must be known (one
+	// confirmed between the two reads is newer than such a release).
+	flagged := map[reward.Recipient]time.Time{} // the newest confirmed flag
+	err = rc.readAgentRef(ctx, r, func(cursor string) (string, error) {
+		rows, next, err := rc.AgentRef.Flags(ctx, "confirmed", cursor)
+		for _, f := range rows {
+			r.count(CountListed)
+			if who := reward.Affiliate(f.AffiliateID); f.AffiliateID != "" && f.Resolved().After(flagged[who]) {
+				flagged[who] = f.Resolved()
+			}
+		}
+		return next, err
+	})
+	if err != nil {
+		return err
 	}
 	stored, err := p.Store.Holds(ctx, reward.AgentRef)
 	if err != nil {

@@ -76,6 +76,23 @@ func (s *Simulator) SetStatus(id int64, status string) {
 	}
 }
 
+// UpdateCommission changes a commission in place, as the merchant's
+// dashboard would (a promoter moved, a referral's uid set, a status):
+// what mark_fulfilled recorded meanwhile is kept, whatever change does to
+// a copy. It reports whether the commission exists.
+func (s *Simulator) UpdateCommission(id int64, change func(c *FPCommission)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.commissions[id]
+	if !ok {
+		return false
+	}
+	fulfilled, at := c.Fulfilled, c.FulfilledAt
+	change(c)
+	c.Fulfilled, c.FulfilledAt = fulfilled, at
+	return true
+}
+
 // Commission returns a copy of a commission.
 func (s *Simulator) Commission(id int64) (FPCommission, bool) {
 	s.mu.Lock()

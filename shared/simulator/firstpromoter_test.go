@@ -233,3 +233,28 @@ func TestAsynchronousBatchesCompleteByThemselves(t *testing.T) {
 		t.Errorf("progress of an unknown status: %d %s, want 422", status, raw)
 	}
 }
+
+// TestUpdateCommissionKeepsWhatMarkFulfilledRecorded: the merchant moving a
+// commission to another promoter does not undo its fulfilment.
+func TestUpdateCommissionKeepsWhatMarkFulfilledRecorded(t *testing.T) {
+	sim := New()
+	sim.PutCommission(FPCommission{ID: 1, Status: "approved", Unit: "points", Amount: 5, PromoterID: 9})
+	sim.mu.Lock()
+	if msg := sim.apply("mark_fulfilled", 1); msg != "" {
+		t.Fatal(msg)
+	}
+	sim.mu.Unlock()
+	changed := sim.UpdateCommission(1, func(c *FPCommission) {
+		stale := *c
+		stale.Fulfilled = false
+		stale.PromoterID = 10
+		*c = stale
+	})
+	c, _ := sim.Commission(1)
+	if !changed || c.PromoterID != 10 || !c.Fulfilled || c.FulfilledAt.IsZero() {
+		t.Errorf("after the change: %v %+v, want promoter 10, still fulfilled", changed, c)
+	}
+	if sim.UpdateCommission(2, func(*FPCommission) {}) {
+		t.Error("a commission that does not exist was changed")
+	}
+}
