@@ -155,3 +155,31 @@ func closing(dec *json.Decoder) error {
 	}
 	return nil
 }
+
+// Records checks every line of logs (CheckRecord) and returns the EMF
+// records among them, decoded, and an error for each invalid one; lines
+// that are not records are skipped.
+func Records(logs []byte) ([]map[string]any, []error) {
+	var out []map[string]any
+	var errs []error
+	for _, line := range bytes.Split(bytes.TrimSpace(logs), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		err := CheckRecord(line)
+		switch {
+		case errors.Is(err, ErrNotRecord):
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("invalid EMF record: %w\n%s", err, line))
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			errs = append(errs, fmt.Errorf("undecodable EMF record: %w", err))
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, errs
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,19 +129,9 @@ func TestBatchLineIsAValidMetricRecordAtEveryLogLevel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var recs []map[string]any
-			for _, line := range bytes.Split(bytes.TrimSpace(logs.Bytes()), []byte("\n")) {
-				err := telemetry.CheckRecord(line)
-				if errors.Is(err, telemetry.ErrNotRecord) {
-					continue
-				}
-				if err != nil {
-					t.Errorf("invalid EMF record: %v\n%s", err, line)
-					continue
-				}
-				var r map[string]any
-				_ = json.Unmarshal(line, &r)
-				recs = append(recs, r)
+			recs, errs := telemetry.Records(logs.Bytes())
+			for _, err := range errs {
+				t.Error(err)
 			}
 			if len(recs) != 1 {
 				t.Fatalf("%d metric records, want the batch line:\n%s", len(recs), logs)

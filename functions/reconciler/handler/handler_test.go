@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -77,22 +76,9 @@ func TestReplaySamples(t *testing.T) {
 // records checks every line of logs and returns the EMF records among them.
 func records(t *testing.T, logs []byte) []map[string]any {
 	t.Helper()
-	var out []map[string]any
-	for _, line := range bytes.Split(bytes.TrimSpace(logs), []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		err := telemetry.CheckRecord(line)
-		if errors.Is(err, telemetry.ErrNotRecord) {
-			continue
-		}
-		if err != nil {
-			t.Errorf("invalid EMF record: %v\n%s", err, line)
-			continue
-		}
-		var m map[string]any
-		_ = json.Unmarshal(line, &m)
-		out = append(out, m)
+	out, errs := telemetry.Records(logs)
+	for _, err := range errs {
+		t.Error(err)
 	}
 	return out
 }

@@ -2,8 +2,6 @@ package handler
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"testing"
 	"time"
 
@@ -41,21 +39,12 @@ func TestEveryDeliveryIsAValidMetricRecordAtEveryLogLevel(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			recs, errs := telemetry.Records(logs.Bytes())
+			for _, err := range errs {
+				t.Error(err)
+			}
 			var got []string
-			for _, line := range bytes.Split(bytes.TrimSpace(logs.Bytes()), []byte("\n")) {
-				if len(line) == 0 {
-					continue
-				}
-				err := telemetry.CheckRecord(line)
-				if errors.Is(err, telemetry.ErrNotRecord) {
-					continue
-				}
-				if err != nil {
-					t.Errorf("invalid EMF record: %v\n%s", err, line)
-					continue
-				}
-				var r map[string]any
-				_ = json.Unmarshal(line, &r)
+			for _, r := range recs {
 				got = append(got, r["outcome"].(string)+" "+r["stack"].(string))
 			}
 			var want []string
