@@ -213,3 +213,51 @@ func TestAFlagConfirmedWhileTheReconcilerListsHoldsKeepsItsAffiliateHeld(t *test
 		}
 	})
 }
+
+// unreadableHolds is AgentRef whose affiliates cannot be listed.
+type unreadableHolds struct{ AgentRefAPI }
+
+func (unreadableHolds) Affiliates(context.Context, string, string) ([]agentref.Affiliate, string, time.Time, error) {
+	return nil, "", time.Time{}, agentref.ErrUnavailable
+}
+
+// TestARunThatCannotReadHoldsPostsNoApproval: the ledger still has a1
+// released (the webhook of the flag that holds it again is late), and the
+// platform approved a1's conversion meanwhile. A run that cannot read the
+// holds posts none of the approvals, which would be judged against holds
+// it could not bring up to date; the next run sets the hold and the
+// approval waits.
+func TestARunThatCannotReadHoldsPostsNoApproval(t *testing.T) {
+	againstBothStores(t, func(t *testing.T, h *harness) {
+		platformNow := t0.Add(10 * time.Minute)
+		h.sim.Now = func() time.Time { return platformNow }
+		h.process(t,
+			h.arEventAt(t, "msg_block", "affiliate.blocked", map[string]any{"id": "a1", "status": "blocked"}, t0),
+			h.arEventAt(t, "msg_unblock", "affiliate.unblocked", map[string]any{"id": "a1", "status": "approved"}, t0.Add(time.Minute)),
+			h.arEvent(t, "msg_conv", "conversion.created", map[string]any{"id": "c1", "affiliateId": "a1", "currency": "usd", "commissionAmount": 100, "status": "pending"}))
+		h.sim.PutAffiliate(simulator.Affiliate{ID: "a1", Status: "approved"})
+		flagged := t0.Add(2 * time.Minute)
+		h.sim.PutFlag(simulator.Flag{ID: "f1", AffiliateID: "a1", Type: "self_referral", Status: "confirmed", ResolvedAt: &flagged})
+		h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", Currency: "usd", CommissionAmount: 100, Status: "approved"})
+		rc := h.reconciler(t)
+		rc.FirstPromoter = nil
+		working := rc.AgentRef
+		rc.AgentRef = unreadableHolds{working}
+		if run := rc.Run(t.Context()); len(run.Errors) == 0 {
+			t.Errorf("a run that could not read the holds reports no error: %+v", run)
+		}
+		if b := h.balance(t, a1); b != (reward.Deltas{Pending: 100}) {
+			t.Fatalf("a1 after a run that could not read the holds: %+v, want the approval pending", b)
+		}
+		rc.AgentRef = working
+		if run := rc.Run(t.Context()); len(run.Errors) > 0 {
+			t.Fatalf("run: %+v", run)
+		}
+		if !h.held(t, "a1") {
+			t.Error("a1 is not held: its confirmed flag is its newest word")
+		}
+		if b := h.balance(t, a1); b != (reward.Deltas{Pending: 100}) {
+			t.Errorf("a1: %+v, want the approval pending", b)
+		}
+	})
+}

@@ -137,6 +137,10 @@ func (rc *Reconciler) Run(ctx context.Context) reward.Run {
 		{"agentref conversions", rc.arConversions, rc.AgentRef != nil},
 		{"agentref payouts", rc.arPayouts, rc.AgentRef != nil},
 	}
+	// needs names a step that must have succeeded for another to run: the
+	// approvals are posted or held by the holds the step before set, and
+	// without them the ledger's may be older than the platform's.
+	needs := map[string]string{"agentref conversions": "agentref holds"}
 	// The steps' calls end half the margin before the deadline at the
 	// latest: the rest is for the cursors and the summary.
 	work := ctx
@@ -145,8 +149,14 @@ func (rc *Reconciler) Run(ctx context.Context) reward.Run {
 		work, cancel = context.WithDeadline(ctx, deadline.Add(-rc.Margin/2))
 		defer cancel()
 	}
+	failed := map[string]bool{}
 	for _, s := range steps {
 		if !s.on {
+			continue
+		}
+		if need, ok := needs[s.name]; ok && failed[need] {
+			failed[s.name] = true
+			r.fail(s.name, fmt.Errorf("not run: %s failed", need))
 			continue
 		}
 		err := rc.timeLeft(work)
@@ -154,6 +164,7 @@ func (rc *Reconciler) Run(ctx context.Context) reward.Run {
 			err = s.do(work, r)
 		}
 		if err != nil {
+			failed[s.name] = true
 			if errors.Is(err, errDeadline) || work.Err() != nil {
 				r.summary.Complete = false
 				r.log.Info("deadline near: stopping; the next run resumes from the stored cursors", "step", s.name)
