@@ -25,8 +25,9 @@ type propertyConfig struct {
 	commissions, conversions, payouts, heldAffiliates int
 	// faults is the share of platform requests answered 503, and of rounds
 	// that queue a 429 (with Retry-After) and a 500 for the next requests;
-	// half as many rounds start an outage: the next 8 requests fail, so
-	// that a call fails through its retries.
+	// half as many rounds, and a quarter as many turns (see turns), start
+	// an outage: the next 8 requests fail, so that a call fails through
+	// its retries.
 	faults float64
 	// lost is the share of FirstPromoter webhooks never delivered.
 	lost float64
@@ -257,12 +258,12 @@ func (d *driver) play(ctx context.Context) {
 		if d.t.Failed() {
 			return
 		}
-		if len(d.hist.phases[d.phase]) == 0 && d.phase < len(d.hist.phases)-1 {
+		if len(d.hist.phases[d.phase].steps) == 0 && d.phase < len(d.hist.phases)-1 {
 			d.phase++
 			continue
 		}
 		queued, _ := d.queue.len()
-		done := len(d.hist.phases[d.phase]) == 0
+		done := len(d.hist.phases[d.phase].steps) == 0
 		if done && len(d.hist.afterDelivery) == 0 && queued == 0 {
 			return
 		}
@@ -276,9 +277,12 @@ func (d *driver) play(ctx context.Context) {
 // round is one round: steps, batches and runs at once.
 func (d *driver) round(ctx context.Context) {
 	rng := d.rng
-	phase := d.hist.phases[d.phase]
-	steps := phase[:min(rng.IntN(4), len(phase))]
-	d.hist.phases[d.phase] = phase[len(steps):]
+	phase := &d.hist.phases[d.phase]
+	steps := phase.steps[:min(rng.IntN(4), len(phase.steps))]
+	if phase.atOnce {
+		steps = phase.steps
+	}
+	phase.steps = phase.steps[len(steps):]
 	waiting := d.hist.afterDelivery
 	var sizes [2][]int // each processor's batches
 	for i := range sizes {
@@ -291,7 +295,7 @@ func (d *driver) round(ctx context.Context) {
 	// what lost webhooks did not.
 	_, due := d.queue.len()
 	idle := len(steps) == 0 && (len(sizes[0])+len(sizes[1]) == 0 || due == 0) && !d.webhooksFirst
-	share := d.hist.runs[d.phase]
+	share := phase.runs
 	if share < 0 || d.webhooksFirst {
 		share = d.cfg.runs
 	}
@@ -310,9 +314,7 @@ func (d *driver) round(ctx context.Context) {
 		d.h.sim.InjectFaults(simulator.Fault{Status: 429, RetryAfter: "1"}, simulator.Fault{Status: 500})
 	}
 	if rng.Float64() < d.cfg.faults/2 {
-		for range 8 {
-			d.h.sim.InjectFaults(simulator.Fault{Status: 503})
-		}
+		d.outage()
 	}
 
 	// Half the time the round's steps are the turns' to give; what they
@@ -395,6 +397,13 @@ func (d *driver) process(ctx context.Context, p *Processor, batch []queued) {
 	}
 	for k, v := range res.Counts {
 		d.counts[k] += v
+	}
+}
+
+// outage makes the platforms' next 8 requests fail.
+func (d *driver) outage() {
+	for range 8 {
+		d.h.sim.InjectFaults(simulator.Fault{Status: 503})
 	}
 }
 
@@ -558,7 +567,13 @@ func (t *turns) take(ctx context.Context, point string) {
 	if t.rng.IntN(3) == 0 {
 		n = 1 + t.rng.IntN(3)
 	}
+	// An outage may start here: the call after the turn fails through its
+	// retries.
+	outage := t.rng.Float64() < t.d.cfg.faults/4
 	t.mu.Unlock()
+	if outage {
+		t.d.outage()
+	}
 	for _, s := range next {
 		sent := t.d.do(s)
 		t.d.queue.send(sent)

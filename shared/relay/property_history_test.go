@@ -46,23 +46,30 @@ type step struct {
 // history is a generated sequence of platform steps in phases: a phase
 // starts once every step of the one before is done, in a round of its own,
 // so that no reconciler run overlaps two phases. The phases: everything
-// but the held affiliates' last hold events; those last events (whose
-// webhooks are then often still queued when the next phase starts); the
-// approvals of their conversions; the release of some still held.
+// but the held affiliates' last hold events; those last events; the
+// approvals of their conversions, all in one round; the release of some
+// still held. While the last holds happen, half the histories run no
+// reconciler, so that some of their webhooks are still queued when the
+// approvals happen, and the others run it every round, so that they
+// happen between a run's reads; the approvals and the releases run it
+// every round.
 type history struct {
-	phases [][]step
-	// runs is each phase's share of rounds that run the reconciler (-1:
-	// the configured share). While the held affiliates' last holds happen:
-	// in half the histories none, so that some of their webhooks are still
-	// queued when the approvals start, in the others every round, so that
-	// they happen between a run's reads. Every round while the approvals
-	// and releases happen.
-	runs []float64
+	phases []phase
 	// afterDelivery steps run whenever they are ready.
 	afterDelivery []step
 	want          expectation
 	// words is what the platform said of holds and payouts, and when.
 	words *wordLog
+}
+
+// phase is a part of a history.
+type phase struct {
+	steps []step
+	// runs is the share of its rounds that run the reconciler (-1: the
+	// configured share).
+	runs float64
+	// atOnce: its steps happen in one round.
+	atOnce bool
 }
 
 // truth is what the ledger must show for one account.
@@ -217,10 +224,12 @@ func buildHistory(t testing.TB, rng *rand.Rand, h *harness, cfg propertyConfig) 
 		}
 	}
 	hist := &history{want: g.want, afterDelivery: afterDelivery, words: g.words}
-	for _, phase := range [][][]step{first, lastHolds, approvals, releases} {
-		hist.phases = append(hist.phases, interleave(rng, phase))
+	hist.phases = []phase{
+		{steps: interleave(rng, first), runs: -1},
+		{steps: interleave(rng, lastHolds), runs: float64(rng.IntN(2))},
+		{steps: interleave(rng, approvals), runs: 1, atOnce: true},
+		{steps: interleave(rng, releases), runs: 1},
 	}
-	hist.runs = []float64{-1, float64(rng.IntN(2)), 1, 1}
 	return hist
 }
 

@@ -169,8 +169,8 @@ func (d *driver) check(last reward.Run) coverage {
 	for a, w := range want.accounts {
 		g := got[a]
 		if g.Pending != w.pending || g.Available != w.available || g.Reversed > w.maxReversed || g.Fulfilled < w.minFulfilled || g.Fulfilled > w.maxFulfilled {
-			t.Errorf("%s: pending %d available %d reversed %d fulfilled %d; want pending %d available %d reversed <= %d fulfilled %d-%d",
-				a, g.Pending, g.Available, g.Reversed, g.Fulfilled, w.pending, w.available, w.maxReversed, w.minFulfilled, w.maxFulfilled)
+			t.Errorf("%s: pending %d available %d reversed %d fulfilled %d; want pending %d available %d reversed <= %d fulfilled %d-%d\n%s",
+				a, g.Pending, g.Available, g.Reversed, g.Fulfilled, w.pending, w.available, w.maxReversed, w.minFulfilled, w.maxFulfilled, d.linesAbout(strings.TrimPrefix(string(a.Recipient), "affiliate:")))
 		}
 	}
 	for a, g := range got {
