@@ -12,6 +12,9 @@ import (
 // target of the Makefile with what it does.
 func TestMakeHelpListsEveryTarget(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("make is not installed; CI runs make test")
+		}
 		t.Skip("make is not installed")
 	}
 	raw, err := os.ReadFile("../../Makefile")
