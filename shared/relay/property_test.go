@@ -342,7 +342,7 @@ func TestPropertyAgainstDynamoDBLocal(t *testing.T) {
 // TestPropertyAgainstTheFake plays many seeds against the in-memory store.
 func TestPropertyAgainstTheFake(t *testing.T) {
 	var cov coverage
-	for _, seed := range propertySeeds(t, 60) {
+	for _, seed := range propertySeeds(t, 100) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			h := newHarnessOn(t, fake.NewStore())
 			cov.add(runProperty(t, h, seed, propertySizes))
