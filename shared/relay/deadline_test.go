@@ -88,7 +88,7 @@ func slowLedger(h *harness, step time.Duration) *stepClock {
 // what it changed, stores its summary before its deadline, and the next
 // runs deliver and acknowledge the rest.
 func TestABacklogLargerThanARunEndsInTimeAndTheNextRunsFinishIt(t *testing.T) {
-	againstBothStores(t, func(t *testing.T, h *harness) {
+	onBothStores(t, func(t *testing.T, h *harness) {
 		clock := slowLedger(h, 20*time.Millisecond)
 		created := clock.Now().Add(-time.Hour)
 		for id := int64(1); id <= 150; id++ {
@@ -141,7 +141,7 @@ func TestABacklogLargerThanARunEndsInTimeAndTheNextRunsFinishIt(t *testing.T) {
 // never answers is cut half the margin before the deadline, and the run
 // stores its summary, incomplete, before the deadline.
 func TestAHangingCallIsCutShortAndTheSummaryStoredInTime(t *testing.T) {
-	againstBothStores(t, func(t *testing.T, h *harness) {
+	onBothStores(t, func(t *testing.T, h *harness) {
 		h.p.Now = time.Now
 		h.fpCommission(1, "approved")
 		h.sim.InjectFaults(simulator.Fault{Delay: time.Hour})

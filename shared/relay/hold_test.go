@@ -187,7 +187,7 @@ func (p *listingPlatform) Affiliates(ctx context.Context, status, cursor string)
 // listings of holds is the affiliate's newest word: no run releases the
 // hold, and the approvals of the affiliate wait.
 func TestAFlagConfirmedWhileTheReconcilerListsHoldsKeepsItsAffiliateHeld(t *testing.T) {
-	againstBothStores(t, func(t *testing.T, h *harness) {
+	onBothStores(t, func(t *testing.T, h *harness) {
 		platformNow := t0.Add(10 * time.Minute)
 		h.sim.Now = func() time.Time { return platformNow }
 		h.sim.PutAffiliate(simulator.Affiliate{ID: "a1", Status: "approved"})
@@ -228,7 +228,7 @@ func (unreadableHolds) Affiliates(context.Context, string, string) ([]agentref.A
 // it could not bring up to date; the next run sets the hold and the
 // approval waits.
 func TestARunThatCannotReadHoldsPostsNoApproval(t *testing.T) {
-	againstBothStores(t, func(t *testing.T, h *harness) {
+	onBothStores(t, func(t *testing.T, h *harness) {
 		platformNow := t0.Add(10 * time.Minute)
 		h.sim.Now = func() time.Time { return platformNow }
 		h.process(t,

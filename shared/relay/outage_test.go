@@ -16,18 +16,6 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
 )
 
-// againstBothStores runs test against DynamoDB Local and against the
-// in-memory fake.
-func againstBothStores(t *testing.T, test func(t *testing.T, h *harness)) {
-	t.Run("dynamodb", func(t *testing.T) { test(t, newHarness(t)) })
-	t.Run("fake", func(t *testing.T) {
-		h := newHarness(t)
-		h.store = fake.NewStore()
-		h.p.Store = h.store
-		test(t, h)
-	})
-}
-
 // fpEventOf is a queued FirstPromoter event for a commission the platform
 // need not know (a deleted one).
 func (h *harness) fpEventOf(eventID, eventType string, c simulator.FPCommission, oldStatus string) Message {
@@ -37,7 +25,7 @@ func (h *harness) fpEventOf(eventID, eventType string, c simulator.FPCommission,
 }
 
 func TestDeletionsAndDenialsApplyDuringAPlatformOutage(t *testing.T) {
-	againstBothStores(t, func(t *testing.T, h *harness) {
+	onBothStores(t, func(t *testing.T, h *harness) {
 		for id, status := range map[int64]string{1: "pending", 2: "approved", 3: "pending"} {
 			h.fpCommission(id, status)
 		}
@@ -141,7 +129,7 @@ func TestWaitingForThePlatformBacksOffAndEnds(t *testing.T) {
 // is never dead-lettered: the platform no longer returns it, and the ledger
 // keeps nothing of it, whichever of its events applies first.
 func TestCreationOfACommissionDeletedWhileItWaitedIsNotDeadLettered(t *testing.T) {
-	againstBothStores(t, func(t *testing.T, h *harness) {
+	onBothStores(t, func(t *testing.T, h *harness) {
 		gone := simulator.FPCommission{ID: 6, Status: "pending", Unit: "points", Amount: 500, CreatedAt: t0}
 		created := h.fpEventOf("c6", "commission.created", gone, "")
 		deleted := h.fpEventOf("d6", "commission.deleted", gone, "")
