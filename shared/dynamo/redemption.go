@@ -229,6 +229,21 @@ func (s *Store) Redemption(ctx context.Context, id string) (reward.Redemption, e
 	return item.redemption(), nil
 }
 
+// RedemptionHistory implements reward.RedemptionStore: the redemption, then
+// one Query of its entries' partition.
+func (s *Store) RedemptionHistory(ctx context.Context, id string) (reward.Redemption, []reward.Entry, error) {
+	r, err := s.Redemption(ctx, id)
+	if err != nil {
+		return r, nil, err
+	}
+	var l reward.Ledger
+	err = s.partition(ctx, subjectPK(r.Account.Provider, "redemption:"+id), "entries of redemption "+id, func(av map[string]types.AttributeValue) error {
+		return addItem(&l, av)
+	})
+	sort.Slice(l.Entries, func(i, j int) bool { return reward.EntrySortKey(l.Entries[i]) < reward.EntrySortKey(l.Entries[j]) })
+	return r, l.Entries, err
+}
+
 // indexKeys queries RecipientIndex for the table keys of a recipient's
 // items (at most limit, 0 for all).
 func (s *Store) indexKeys(ctx context.Context, r reward.Recipient, kc expression.KeyConditionBuilder, forward bool, limit int) ([]map[string]types.AttributeValue, error) {

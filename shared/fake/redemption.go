@@ -76,6 +76,24 @@ func (s *Store) Redemption(_ context.Context, id string) (reward.Redemption, err
 	return r, nil
 }
 
+// RedemptionHistory implements reward.RedemptionStore.
+func (s *Store) RedemptionHistory(ctx context.Context, id string) (reward.Redemption, []reward.Entry, error) {
+	r, err := s.Redemption(ctx, id)
+	if err != nil {
+		return r, nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []reward.Entry
+	for _, e := range s.entries {
+		if e.Subject == "redemption:"+id {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return reward.EntrySortKey(out[i]) < reward.EntrySortKey(out[j]) })
+	return r, out, nil
+}
+
 // RecipientBalances implements reward.RedemptionStore.
 func (s *Store) RecipientBalances(_ context.Context, r reward.Recipient) ([]reward.Balance, error) {
 	s.mu.Lock()

@@ -153,6 +153,17 @@ func RunRedemptionContract(t *testing.T, newStore func(t *testing.T) LedgerStore
 		if b := balance(t, s); b != (reward.Deltas{Available: 1000}) {
 			t.Errorf("balance %+v after the reversal", b)
 		}
+		r, entries, err := s.RedemptionHistory(t.Context(), h1.ID)
+		var kinds []reward.EntryKind
+		for _, e := range entries {
+			kinds = append(kinds, e.Kind)
+		}
+		if err != nil || r.Status != reward.RedemptionReversed || !cmp.Equal(kinds, []reward.EntryKind{reward.KindRedeemHold, reward.KindRedeemCapture, reward.KindRedeemReverse}) {
+			t.Errorf("RedemptionHistory: %+v %v %v", r, kinds, err)
+		}
+		if _, _, err := s.RedemptionHistory(t.Context(), "rdm_none"); !errors.Is(err, reward.ErrNotFound) {
+			t.Errorf("RedemptionHistory of an unknown redemption: %v, want ErrNotFound", err)
+		}
 	})
 
 	t.Run("a transition planned on an old state is refused with the current one", func(t *testing.T) {

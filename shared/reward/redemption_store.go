@@ -22,6 +22,9 @@ type RedemptionStore interface {
 	TransitionRedemption(ctx context.Context, c RedemptionChange) error
 	// Redemption returns a stored redemption or ErrNotFound.
 	Redemption(ctx context.Context, id string) (Redemption, error)
+	// RedemptionHistory returns a stored redemption and its entries, oldest
+	// first, or ErrNotFound.
+	RedemptionHistory(ctx context.Context, id string) (Redemption, []Entry, error)
 	// RecipientBalances lists a recipient's balances (every provider, unit
 	// and currency), ordered by account; none for an unknown recipient.
 	RecipientBalances(ctx context.Context, r Recipient) ([]Balance, error)

@@ -119,6 +119,9 @@ func (down) Redeem(context.Context, reward.RedemptionChange) error { return errD
 func (down) TransitionRedemption(context.Context, reward.RedemptionChange) error {
 	return errDown
 }
+func (down) RedemptionHistory(context.Context, string) (reward.Redemption, []reward.Entry, error) {
+	return reward.Redemption{}, nil, errDown
+}
 func (down) Redemption(context.Context, string) (reward.Redemption, error) {
 	return reward.Redemption{}, errDown
 }

@@ -364,6 +364,9 @@ func (unreachable) Redeem(context.Context, reward.RedemptionChange) error { retu
 func (unreachable) TransitionRedemption(context.Context, reward.RedemptionChange) error {
 	return errInternal
 }
+func (unreachable) RedemptionHistory(context.Context, string) (reward.Redemption, []reward.Entry, error) {
+	return reward.Redemption{}, nil, errInternal
+}
 func (unreachable) Redemption(context.Context, string) (reward.Redemption, error) {
 	return reward.Redemption{}, errInternal
 }
