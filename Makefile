@@ -9,7 +9,7 @@ EVENT ?= events/firstpromoter-commission-approved.json
 # Extra flags for go test, e.g. make test TESTFLAGS='-run Webhook -v'
 TESTFLAGS ?=
 
-.PHONY: help build-WebhookFunction build-ProcessorFunction build-ReconcilerFunction build rewardctl test lint invoke-webhook invoke-processor invoke-reconciler run bench events clean
+.PHONY: help build-WebhookFunction build-ProcessorFunction build-ReconcilerFunction build-RewardsApiFunction build rewardctl test lint invoke-webhook invoke-processor invoke-reconciler invoke-rewards run bench events clean
 .DEFAULT_GOAL := help
 
 help: ## this list
@@ -30,11 +30,15 @@ build-ProcessorFunction:
 build-ReconcilerFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/reconciler
 
+build-RewardsApiFunction:
+	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/rewards
+
 # All functions for linux/$(GOARCH) into .aws-sam/manual/<function>/bootstrap.
 build: ## every function for linux (GOARCH, default arm64) into .aws-sam/manual
 	$(MAKE) build-WebhookFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/WebhookFunction
 	$(MAKE) build-ProcessorFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/ProcessorFunction
 	$(MAKE) build-ReconcilerFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/ReconcilerFunction
+	$(MAKE) build-RewardsApiFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/RewardsApiFunction
 
 # rewardctl, its version and commit stamped where the checkout is a git one.
 rewardctl: ## bin/rewardctl, the operator CLI
@@ -73,6 +77,10 @@ invoke-processor: ## sam local invoke of the processor (Docker)
 invoke-reconciler: ## sam local invoke of the reconciler (Docker)
 	sam build ReconcilerFunction
 	sam local invoke ReconcilerFunction --event events/schedule-reconcile.json --env-vars events/env.json
+
+invoke-rewards: ## sam local invoke of the Rewards API with EVENT (Docker; events/rewards-*.json)
+	sam build RewardsApiFunction
+	sam local invoke RewardsApiFunction --event $(EVENT) --env-vars events/env.json
 
 # The stack runs as make's own child (exec), so a signal to make (SIGTERM,
 # SIGHUP) or to the terminal's process group (Ctrl-C) reaches it, and it

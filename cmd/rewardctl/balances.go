@@ -21,6 +21,8 @@ type balanceLine struct {
 	Available int64  `json:"available"`
 	Reversed  int64  `json:"reversed"`
 	Fulfilled int64  `json:"fulfilled"`
+	Redeemed  int64  `json:"redeemed"`
+	Held      int64  `json:"held"`
 }
 
 func balancesCommand(opts *options) *cobra.Command {
@@ -28,7 +30,7 @@ func balancesCommand(opts *options) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "balances",
-		Short: "Show reward balances (pending, available, reversed, fulfilled)",
+		Short: "Show reward balances (pending, available, reversed, fulfilled, redeemed, held)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if provider != "" {
@@ -59,7 +61,7 @@ func balancesCommand(opts *options) *cobra.Command {
 func lineOf(b reward.Balance) balanceLine {
 	return balanceLine{
 		Provider: string(b.Account.Provider), Recipient: string(b.Account.Recipient), Unit: string(b.Account.Unit), Currency: b.Account.Currency,
-		Pending: b.Pending, Available: b.Available, Reversed: b.Reversed, Fulfilled: b.Fulfilled,
+		Pending: b.Pending, Available: b.Available, Reversed: b.Reversed, Fulfilled: b.Fulfilled, Redeemed: b.Redeemed, Held: b.Held,
 	}
 }
 
@@ -74,16 +76,16 @@ func printBalances(w io.Writer, lines []balanceLine, asJSON bool) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "PROVIDER\tRECIPIENT\tUNIT\tPENDING\tAVAILABLE\tREVERSED\tFULFILLED\t")
+	fmt.Fprintln(tw, "PROVIDER\tRECIPIENT\tUNIT\tPENDING\tAVAILABLE\tREVERSED\tFULFILLED\tREDEEMED\tHELD\t")
 	for _, l := range lines {
 		unit := l.Unit
 		if l.Currency != "" {
 			unit += " " + l.Currency
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t\n", l.Provider, l.Recipient, unit, l.Pending, l.Available, l.Reversed, l.Fulfilled)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", l.Provider, l.Recipient, unit, l.Pending, l.Available, l.Reversed, l.Fulfilled, l.Redeemed, l.Held)
 	}
 	if len(lines) == 0 {
-		fmt.Fprintln(tw, "(no balances)\t\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "(no balances)\t\t\t\t\t\t\t\t\t")
 	}
 	return tw.Flush()
 }

@@ -17,11 +17,11 @@ import (
 
 func TestBalancesJSONLines(t *testing.T) {
 	var buf bytes.Buffer
-	err := printBalances(&buf, []balanceLine{{Provider: "firstpromoter", Recipient: "promoter:123", Unit: "points", Available: 500, Fulfilled: 500}}, true)
+	err := printBalances(&buf, []balanceLine{{Provider: "firstpromoter", Recipient: "promoter:123", Unit: "points", Available: 500, Fulfilled: 500, Redeemed: 200, Held: 100}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"provider":"firstpromoter","recipient":"promoter:123","unit":"points","currency":"","pending":0,"available":500,"reversed":0,"fulfilled":500}` + "\n"
+	want := `{"provider":"firstpromoter","recipient":"promoter:123","unit":"points","currency":"","pending":0,"available":500,"reversed":0,"fulfilled":500,"redeemed":200,"held":100}` + "\n"
 	if buf.String() != want {
 		t.Errorf("got %s want %s", buf.String(), want)
 	}

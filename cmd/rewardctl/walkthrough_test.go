@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +67,53 @@ func TestTheREADMEWalkThroughPrintsWhatItSays(t *testing.T) {
 	})
 	if got != want {
 		t.Errorf("balances prints:\n%s\nthe README says:\n%s", got, want)
+	}
+
+	// The README's calls of the local Rewards API, then rewardctl redeem.
+	st, err := localstack.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, path, key, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), method, st.APIURL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct {
+		method, path, key, body string
+		status                  int
+		has                     string
+	}{
+		{"GET", "/v1/recipients/promoter:1001/balances", "", "", 200, `"available":500,`},
+		{"POST", "/v1/recipients/promoter:1001/redemptions", "order-1001-1", `{"provider":"firstpromoter","unit":"points","amount":200,"hold":true}`, 201, `"id":"rdm_1e3f9e8a981520b9fd04cb9fe76eba7c"`},
+		{"POST", "/v1/redemptions/rdm_1e3f9e8a981520b9fd04cb9fe76eba7c/capture", "", "", 200, `"status":"posted"`},
+		{"GET", "/v1/recipients/promoter%3A1001/entries?limit=10", "", "", 200, `"kind":"redeem_capture"`},
+	} {
+		if status, body := call(c.method, c.path, c.key, c.body); status != c.status || !strings.Contains(body, c.has) {
+			t.Errorf("%s %s: %d %s, want %d with %s", c.method, c.path, status, body, c.status, c.has)
+		}
+	}
+	if out, err := rewardctl(t, "redeem", "promoter:1001", "100", "--provider", "firstpromoter", "--key", "order-1001-2"); err != nil || !strings.HasPrefix(out, "201 Created") {
+		t.Errorf("redeem: %v\n%s", err, out)
+	}
+	if out, err := rewardctl(t, "balances", "--recipient", "promoter:1001", "--json"); err != nil || !strings.Contains(out, `"available":200,"reversed":0,"fulfilled":500,"redeemed":300,"held":0}`) {
+		t.Errorf("balances after the redemptions: %v\n%s", err, out)
+	}
+	if out, err := rewardctl(t, "audit"); err != nil {
+		t.Errorf("audit: %v\n%s", err, out)
 	}
 }
 

@@ -161,8 +161,12 @@ type entryItem struct {
 	Available int64  `dynamodbav:"available"`
 	Reversed  int64  `dynamodbav:"reversed"`
 	Fulfilled int64  `dynamodbav:"fulfilled"`
+	Redeemed  int64  `dynamodbav:"redeemed,omitempty"`
+	Held      int64  `dynamodbav:"held,omitempty"`
 	EventID   string `dynamodbav:"event_id,omitempty"`
+	Actor     string `dynamodbav:"actor,omitempty"`
 	At        string `dynamodbav:"at"`
+	recipientIndex
 }
 
 func entryOf(e reward.Entry) entryItem {
@@ -171,7 +175,9 @@ func entryOf(e reward.Entry) entryItem {
 		PK: pk, SK: sk, Type: typeEntry, accountItem: accountOf(e.Account),
 		ID: e.ID, Subject: e.Subject, Kind: string(e.Kind),
 		Pending: e.Deltas.Pending, Available: e.Deltas.Available, Reversed: e.Deltas.Reversed, Fulfilled: e.Deltas.Fulfilled,
-		EventID: e.EventID, At: e.At.UTC().Format(time.RFC3339Nano),
+		Redeemed: e.Deltas.Redeemed, Held: e.Deltas.Held,
+		EventID: e.EventID, Actor: e.Actor, At: e.At.UTC().Format(time.RFC3339Nano),
+		recipientIndex: recipientIndex{Of: string(e.Account.Recipient), Sort: entrySort(e)},
 	}
 }
 
@@ -179,8 +185,8 @@ func (e entryItem) entry() reward.Entry {
 	at, _ := time.Parse(time.RFC3339Nano, e.At)
 	return reward.Entry{
 		ID: e.ID, Account: e.account(), Subject: e.Subject, Kind: reward.EntryKind(e.Kind),
-		Deltas:  reward.Deltas{Pending: e.Pending, Available: e.Available, Reversed: e.Reversed, Fulfilled: e.Fulfilled},
-		EventID: e.EventID, At: at,
+		Deltas:  reward.Deltas{Pending: e.Pending, Available: e.Available, Reversed: e.Reversed, Fulfilled: e.Fulfilled, Redeemed: e.Redeemed, Held: e.Held},
+		EventID: e.EventID, Actor: e.Actor, At: at,
 	}
 }
 
@@ -190,6 +196,14 @@ type balanceItem struct {
 	Available int64 `dynamodbav:"available"`
 	Reversed  int64 `dynamodbav:"reversed"`
 	Fulfilled int64 `dynamodbav:"fulfilled"`
+	Redeemed  int64 `dynamodbav:"redeemed"`
+	Held      int64 `dynamodbav:"held"`
+}
+
+func (b balanceItem) balance() reward.Balance {
+	return reward.Balance{Account: b.account(), Deltas: reward.Deltas{
+		Pending: b.Pending, Available: b.Available, Reversed: b.Reversed, Fulfilled: b.Fulfilled, Redeemed: b.Redeemed, Held: b.Held,
+	}}
 }
 
 type eventItem struct {

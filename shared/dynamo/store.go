@@ -29,6 +29,7 @@ type API interface {
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
 // Store is the DynamoDB reward.Store.
@@ -113,11 +114,7 @@ func (s *Store) balanceParts(entries []reward.Entry) ([]part, error) {
 	var parts []part
 	for _, a := range order {
 		d := sums[a]
-		e, err := build(expression.NewBuilder().WithUpdate(setAccount(typeBalance, a).
-			Add(expression.Name("pending"), expression.Value(d.Pending)).
-			Add(expression.Name("available"), expression.Value(d.Available)).
-			Add(expression.Name("reversed"), expression.Value(d.Reversed)).
-			Add(expression.Name("fulfilled"), expression.Value(d.Fulfilled))))
+		e, err := build(expression.NewBuilder().WithUpdate(balanceUpdate(a, d)))
 		if err != nil {
 			return nil, err
 		}

@@ -26,6 +26,7 @@ type Store struct {
 	cursors     map[string]string
 	runs        []reward.Run
 	failures    map[string]reward.MessageFailure
+	redemptions map[string]reward.Redemption
 	// Fail, when set, is returned by the next write instead of writing.
 	Fail error
 	// Writes counts write calls, as DynamoDB would count requests.
@@ -379,6 +380,10 @@ func (s *Store) Ledger(context.Context) (reward.Ledger, error) {
 	for _, p := range s.payouts {
 		l.Payouts = append(l.Payouts, p)
 	}
+	for _, r := range s.redemptions {
+		l.Redemptions = append(l.Redemptions, r)
+	}
+	sort.Slice(l.Redemptions, func(i, j int) bool { return l.Redemptions[i].ID < l.Redemptions[j].ID })
 	sort.Slice(l.Entries, func(i, j int) bool { return l.Entries[i].ID < l.Entries[j].ID })
 	sort.Slice(l.Balances, func(i, j int) bool { return l.Balances[i].Account.String() < l.Balances[j].Account.String() })
 	sort.Slice(l.Commissions, func(i, j int) bool {

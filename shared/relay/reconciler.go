@@ -65,6 +65,9 @@ type Reconciler struct {
 	Margin time.Duration
 	// OutboxLimit caps the acknowledgements of one run.
 	OutboxLimit int
+	// Redemptions, when set, has the run void the redemption holds whose
+	// expiry has passed (redemption_holds.go).
+	Redemptions reward.RedemptionStore
 	// dry is set on a dry run's copy (Observed): nothing it planned was
 	// stored, so there is nothing to audit.
 	dry bool
@@ -136,6 +139,7 @@ func (rc *Reconciler) Run(ctx context.Context) reward.Run {
 		{"agentref holds", rc.arHolds, rc.AgentRef != nil},
 		{"agentref conversions", rc.arConversions, rc.AgentRef != nil},
 		{"agentref payouts", rc.arPayouts, rc.AgentRef != nil},
+		{"expired holds", rc.expireHolds, rc.Redemptions != nil},
 	}
 	// needs names a step that must have succeeded for another to run: the
 	// approvals are posted or held by the holds the step before set, and

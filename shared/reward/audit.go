@@ -54,7 +54,7 @@ func Audit(entries []Entry, balances []Balance, commissions []Commission) []Viol
 		if want := sums[b.Account]; want != b.Deltas {
 			add(b.Account.String(), "balance %+v differs from the sum of its entries %+v", b.Deltas, want)
 		}
-		if b.Pending < 0 || b.Reversed < 0 || b.Fulfilled < 0 {
+		if b.Pending < 0 || b.Reversed < 0 || b.Fulfilled < 0 || b.Redeemed < 0 || b.Held < 0 {
 			add(b.Account.String(), "negative balance %+v", b.Deltas)
 		}
 	}

@@ -21,17 +21,21 @@ const (
 	KindRefund  EntryKind = "payout_failed"
 )
 
-// Deltas are signed changes to the four balances.
+// Deltas are signed changes to the balances. Redeemed and Held are the
+// recipient's spending: redemptions posted, and redemptions held (a pending
+// debit) until captured, voided or expired.
 type Deltas struct {
 	Pending   int64
 	Available int64
 	Reversed  int64
 	Fulfilled int64
+	Redeemed  int64
+	Held      int64
 }
 
 // Add returns the sum of two deltas.
 func (d Deltas) Add(o Deltas) Deltas {
-	return Deltas{d.Pending + o.Pending, d.Available + o.Available, d.Reversed + o.Reversed, d.Fulfilled + o.Fulfilled}
+	return Deltas{d.Pending + o.Pending, d.Available + o.Available, d.Reversed + o.Reversed, d.Fulfilled + o.Fulfilled, d.Redeemed + o.Redeemed, d.Held + o.Held}
 }
 
 // Entry is one immutable ledger entry. ID is deterministic: the same
@@ -44,7 +48,10 @@ type Entry struct {
 	Kind    EntryKind
 	Deltas  Deltas
 	EventID string
-	At      time.Time
+	// Actor is who wrote the entry through the Rewards API (an IAM ARN,
+	// "local"); empty for the processor's and the reconciler's entries.
+	Actor string
+	At    time.Time
 }
 
 // SameContent reports whether two entries with the same id say the same

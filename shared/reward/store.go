@@ -163,11 +163,13 @@ type Ledger struct {
 	Balances    []Balance
 	Commissions []Commission
 	Payouts     []Payout
+	Redemptions []Redemption
 }
 
-// Audit checks the ledger's invariants, payouts included.
+// Audit checks the ledger's invariants, payouts and redemptions included.
 func (l Ledger) Audit() []Violation {
-	return append(Audit(l.Entries, l.Balances, l.Commissions), AuditPayouts(l.Entries, l.Payouts)...)
+	out := append(Audit(l.Entries, l.Balances, l.Commissions), AuditPayouts(l.Entries, l.Payouts)...)
+	return append(out, AuditRedemptions(l.Entries, l.Redemptions)...)
 }
 
 // SameState reports whether two commission states plan alike: the fields

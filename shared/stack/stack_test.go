@@ -326,8 +326,12 @@ func TestLedgerTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ttl != "expires_at" || len(in.KeySchema) != 2 || len(in.GlobalSecondaryIndexes) != 1 || *in.GlobalSecondaryIndexes[0].IndexName != "outbox" {
-		t.Errorf("table %+v ttl %q", in, ttl)
+	var indexes []string
+	for _, g := range in.GlobalSecondaryIndexes {
+		indexes = append(indexes, *g.IndexName)
+	}
+	if ttl != "expires_at" || len(in.KeySchema) != 2 || strings.Join(indexes, ",") != "outbox,recipient,holds" {
+		t.Errorf("table %+v ttl %q indexes %v", in, ttl, indexes)
 	}
 }
 

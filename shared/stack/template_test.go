@@ -14,7 +14,7 @@ import (
 // The template's rules for running in a real account: each test holds one
 // of them.
 
-var functions = []string{"WebhookFunction", "ProcessorFunction", "ReconcilerFunction"}
+var functions = []string{"WebhookFunction", "ProcessorFunction", "ReconcilerFunction", "RewardsApiFunction"}
 
 // anyRef resolves every resource reference to its name, for Properties.
 func anyRef(id string) (string, bool) { return id, true }
@@ -148,8 +148,9 @@ func TestAKeyManagedSecretIsDecryptedOnlyThroughSecretsManager(t *testing.T) {
 				t.Errorf("%s decrypts %v under %s; want the key, through Secrets Manager only", id, s["Resource"], via)
 			}
 		}
-		if !found {
-			t.Errorf("%s cannot decrypt a secret under the configured key", id)
+		// The Rewards API reads no secret, so it decrypts none.
+		if reads := id != "RewardsApiFunction"; found != reads {
+			t.Errorf("%s can decrypt under the configured key: %v, want %v", id, found, reads)
 		}
 	}
 }
@@ -203,6 +204,7 @@ func TestFunctionsMayMakeOnlyTheCallsTheyMake(t *testing.T) {
 		"WebhookFunction":    nil,
 		"ProcessorFunction":  {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 		"ReconcilerFunction": {"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+		"RewardsApiFunction": {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 	}
 	for _, id := range functions {
 		walk(tpl.Resources[id].Properties["Policies"], func(m map[string]any) {
@@ -224,9 +226,15 @@ func TestFunctionsMayMakeOnlyTheCallsTheyMake(t *testing.T) {
 		for a, list := range actions {
 			for _, s := range list {
 				for _, r := range strs(s["Resource"]) {
-					if r != "LedgerTable.Arn" && r != "LedgerTable.Arn/index/outbox" {
+					if r != "LedgerTable.Arn" && !slices.Contains([]string{"outbox", "holds", "recipient"}, strings.TrimPrefix(r, "LedgerTable.Arn/index/")) {
 						t.Errorf("%s: %s on %s, want the ledger table only", id, a, r)
 					}
+				}
+				// The Rewards API writes redemptions, their entries and
+				// balances, never a commission, payout or event record.
+				if id == "RewardsApiFunction" && (a == "dynamodb:PutItem" || a == "dynamodb:UpdateItem") &&
+					toString(s["Condition"]) != `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["REDEMPTION#*","BALANCE#*","firstpromoter#redemption:*","agentref#redemption:*"]}}` {
+					t.Errorf("%s may %s any item (condition %v)", id, a, s["Condition"])
 				}
 				if a == "dynamodb:DeleteItem" && toString(s["Condition"]) != `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["BATCH#*"]}}` {
 					t.Errorf("%s may delete any item (condition %v): the ledger is append-only", id, s["Condition"])
@@ -260,6 +268,7 @@ func TestOperatorPolicyCoversRewardctl(t *testing.T) {
 		{"audit, balances", "dynamodb:Scan", "LedgerTable.Arn"},
 		{"commission, drift", "dynamodb:Query", "LedgerTable.Arn"},
 		{"reconcile", "dynamodb:Query", "LedgerTable.Arn/index/outbox"},
+		{"reconcile", "dynamodb:Query", "LedgerTable.Arn/index/holds"},
 		{"reconcile", "dynamodb:GetItem", "LedgerTable.Arn"},
 		{"reconcile", "dynamodb:PutItem", "LedgerTable.Arn"},
 		{"reconcile", "dynamodb:UpdateItem", "LedgerTable.Arn"},

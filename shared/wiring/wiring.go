@@ -15,6 +15,7 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/dynamo"
 	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
+	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/telemetry"
 )
 
@@ -61,6 +62,9 @@ func FirstPromoter(get func(string) string, db dynamo.API, table string) *firstp
 // Reconciler builds the reconciler around a processor.
 func Reconciler(get func(string) string, p *relay.Processor) (*relay.Reconciler, error) {
 	rc := &relay.Reconciler{Processor: p, Lookback: 30 * 24 * time.Hour, Margin: 10 * time.Second}
+	if rs, ok := p.Store.(reward.RedemptionStore); ok {
+		rc.Redemptions = rs
+	}
 	if v := get("FIRSTPROMOTER_AUTO_APPROVE_AFTER"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

@@ -242,6 +242,7 @@ rewardrelay is running locally (pid %[11]d).
 
   webhook URLs     %[1]s/webhooks/firstpromoter
                    %[1]s/webhooks/agentref
+  Rewards API      %[1]s/v1 (no IAM here: the actor is "local")
   event queue      %[2]s
   dead letters     %[3]s
   ledger table     %[6]s

@@ -16,10 +16,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	processorhandler "github.com/rewardrelay/rewardrelay/functions/processor/handler"
+	rewardshandler "github.com/rewardrelay/rewardrelay/functions/rewards/handler"
 	webhookhandler "github.com/rewardrelay/rewardrelay/functions/webhook/handler"
 	"github.com/rewardrelay/rewardrelay/shared/dynamo"
 	"github.com/rewardrelay/rewardrelay/shared/queue"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
+	"github.com/rewardrelay/rewardrelay/shared/rewardsapi"
 	"github.com/rewardrelay/rewardrelay/shared/stack"
 	"github.com/rewardrelay/rewardrelay/shared/telemetry"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
@@ -192,6 +194,18 @@ func (s *Stack) webhookHandler() (*webhookhandler.Handler, error) {
 	}, nil
 }
 
+// rewardsHandler builds the RewardsApiFunction handler as its main does;
+// the local stack has no IAM, so every caller is the actor "local".
+func (s *Stack) rewardsHandler() *rewardshandler.Handler {
+	return &rewardshandler.Handler{
+		API: rewardsapi.API{Store: &dynamo.Store{Client: s.DynamoDB, Table: s.Table}, Now: time.Now},
+		Log: s.Log, Now: time.Now, DefaultActor: LocalActor,
+	}
+}
+
+// LocalActor is the actor of the local Rewards API's writes.
+const LocalActor = "local"
+
 // Serve runs the local HTTP API on ln, the processor's poller and the
 // reconciler's schedule until ctx is done.
 func (s *Stack) Serve(ctx context.Context, ln net.Listener) error {
@@ -203,7 +217,12 @@ func (s *Stack) Serve(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
-	var api http.Handler = &apiGateway{now: time.Now, routes: []route{newRoute("POST /webhooks/{provider}", wh.Handle)}}
+	routes := []route{newRoute("POST /webhooks/{provider}", wh.Handle)}
+	rh := s.rewardsHandler()
+	for _, key := range rewardsapi.Routes() {
+		routes = append(routes, newRoute(key, rh.Handle))
+	}
+	var api http.Handler = &apiGateway{now: time.Now, routes: routes}
 	if s.Stats != nil {
 		pl.handler = s.Stats.CountBatches(pl.handler)
 		pl.settled = s.Stats.countSettled

@@ -1,0 +1,7 @@
+package fake
+
+import "testing"
+
+func TestRedemptionContract(t *testing.T) {
+	RunRedemptionContract(t, func(*testing.T) LedgerStore { return NewStore() })
+}
