@@ -21,8 +21,8 @@ type costCounts struct {
 	// AcknowledgedShare is the share of rewards acknowledged on the
 	// platform (FirstPromoter's: 2,000 of the 3,000).
 	AcknowledgedShare float64
-	// DeliveryItems is the items of a delivery's TransactWriteItems: event
-	// record, commission, entry, balance.
+	// DeliveryItems is the items of a delivery's TransactWriteItems:
+	// commission (with the event id), entry, balance.
 	DeliveryItems float64
 	// OtherRequestsPerDelivery is the rest of the 1.73 DynamoDB requests per
 	// delivery, counted as one-item writes.
@@ -36,6 +36,10 @@ type costCounts struct {
 	// OutboxIndexWrites is the outbox index's writes per acknowledged
 	// reward: in at delivery, out at acknowledgement.
 	OutboxIndexWrites float64
+	// RecipientIndexWrites is the recipient index's writes per ledger entry
+	// (the Rewards API lists a recipient's entries through it): one small
+	// keys-only item. A delivery writes one entry, an acknowledgement one.
+	RecipientIndexWrites float64
 	// PlatformRequestsPerReward each take one UpdateItem of the budget.
 	PlatformRequestsPerReward float64
 	// MessagesPerBatch is the processor's batch (load run: 98).
@@ -51,15 +55,25 @@ type costCounts struct {
 	// ReconcilerMsPerReward is reconciler time per reward (benchmark: 214
 	// commissions a second).
 	ReconcilerMsPerReward float64
-	// Log bytes: the webhook's line per delivery, the API's access log
-	// line, Lambda's START and REPORT lines per invocation, and the
-	// processor's line per applied event and per batch.
+	// Log bytes at the template's default LogLevel (INFO): the webhook's
+	// line per delivery, the API's access log line, Lambda's START and
+	// REPORT lines per invocation, the processor's lines per delivery
+	// besides its batch line (its line per applied event is DEBUG) and its
+	// batch line.
 	WebhookLineBytes, AccessLineBytes, PlatformLinesBytes, EventLineBytes, BatchLineBytes float64
 	// Memory sizes in MB, read from the template.
 	WebhookMB, ProcessorMB, ReconcilerMB float64
 
-	// RewardsPerMonth spreads the monthly costs over the rewards.
-	RewardsPerMonth float64
+	// RewardsPerMonth are the volumes at which the table adds the fixed
+	// monthly cost to the variable one.
+	RewardsPerMonth []float64
+	// ProvisionedUtilization is the share of provisioned write capacity
+	// used on average over a month (below autoscaling's target: traffic is
+	// not flat), for the comparison with on-demand.
+	ProvisionedUtilization float64
+	// ProvisionedMinWCU and ProvisionedMinRCU are the least capacity the
+	// template's provisioned mode keeps, table and outbox index together.
+	ProvisionedMinWCU, ProvisionedMinRCU float64
 	// MetricSeries is the custom metrics the functions write (each billed
 	// by the month): the processor's and the reconciler's, and Webhooks by
 	// provider and outcome.
@@ -76,11 +90,12 @@ func defaultCostCounts() costCounts {
 	return costCounts{
 		WebhooksPerReward:         4900.0 / 3000,
 		AcknowledgedShare:         2000.0 / 3000,
-		DeliveryItems:             4,
+		DeliveryItems:             3,
 		OtherRequestsPerDelivery:  0.73,
 		AckItems:                  3,
 		AckReads:                  1,
 		OutboxIndexWrites:         2,
+		RecipientIndexWrites:      1,
 		PlatformRequestsPerReward: 0.113,
 		MessagesPerBatch:          98,
 		MessagesPerReceive:        10,
@@ -90,14 +105,17 @@ func defaultCostCounts() costCounts {
 		WebhookLineBytes:          510,
 		AccessLineBytes:           390,
 		PlatformLinesBytes:        500,
-		EventLineBytes:            310,
+		EventLineBytes:            0,
 		BatchLineBytes:            980,
 		WebhookMB:                 256,
 		ProcessorMB:               256,
 		ReconcilerMB:              256,
-		RewardsPerMonth:           1e6,
-		MetricSeries:              32,
-		AlarmMetrics:              16,
+		RewardsPerMonth:           []float64{1e5, 1e6, 1e7},
+		ProvisionedUtilization:    0.5,
+		ProvisionedMinWCU:         10,
+		ProvisionedMinRCU:         2,
+		MetricSeries:              24,
+		AlarmMetrics:              15,
 		Dashboards:                1,
 		Secrets:                   2,
 		ReconcileRunsPerMonth:     30 * 24 * 60 / 5,
@@ -121,6 +139,8 @@ type costPrices struct {
 	DashboardPerMonth   float64
 	SchedulerPerMillion float64 // EventBridge Scheduler invocations
 	SecretPerMonth      float64 // Secrets Manager
+	WCUPerHour          float64 // DynamoDB provisioned write capacity unit
+	RCUPerHour          float64 // DynamoDB provisioned read capacity unit
 }
 
 var awsPrices = costPrices{
@@ -137,10 +157,12 @@ var awsPrices = costPrices{
 	DashboardPerMonth:   3.00,
 	SchedulerPerMillion: 1.00,
 	SecretPerMonth:      0.40,
+	WCUPerHour:          0.00065,
+	RCUPerHour:          0.00013,
 }
 
-// costTerm is one line of the model: what a million rewards use of one
-// priced unit, and its dollars.
+// costTerm is one line of the model: what is used of one priced unit, and
+// its dollars.
 type costTerm struct {
 	Name    string
 	Usage   float64
@@ -148,8 +170,25 @@ type costTerm struct {
 	Dollars float64
 }
 
-// terms computes the model for a million rewards.
-func (c costCounts) terms(p costPrices) []costTerm {
+func sum(terms []costTerm) (total float64) {
+	for _, t := range terms {
+		total += t.Dollars
+	}
+	return total
+}
+
+// writeUnits is what a million rewards write to DynamoDB, in write units.
+func (c costCounts) writeUnits() float64 {
+	const million = 1e6
+	webhooks := c.WebhooksPerReward * million
+	// A transaction writes 2 units per item under 1 KB, a single write 1.
+	return webhooks*(2*c.DeliveryItems+c.OtherRequestsPerDelivery+c.RecipientIndexWrites) +
+		million*c.AcknowledgedShare*(2*c.AckItems+c.OutboxIndexWrites+c.RecipientIndexWrites) +
+		million*c.PlatformRequestsPerReward
+}
+
+// variable is what a million rewards cost, whatever the month.
+func (c costCounts) variable(p costPrices) []costTerm {
 	const million = 1e6
 	webhooks := c.WebhooksPerReward * million
 	batches := webhooks / c.MessagesPerBatch
@@ -157,18 +196,11 @@ func (c costCounts) terms(p costPrices) []costTerm {
 		webhooks*c.ProcessorMsPerDelivery/1000*c.ProcessorMB/1024 +
 		million*c.ReconcilerMsPerReward/1000*c.ReconcilerMB/1024
 	sqs := webhooks * (1 + 2/c.MessagesPerReceive) // send, receive, delete
-	// A transaction writes 2 units per item under 1 KB, a single write 1.
-	writes := webhooks*(2*c.DeliveryItems+c.OtherRequestsPerDelivery) +
-		million*c.AcknowledgedShare*(2*c.AckItems+c.OutboxIndexWrites) +
-		million*c.PlatformRequestsPerReward
+	writes := c.writeUnits()
 	reads := million * c.AcknowledgedShare * c.AckReads
 	logBytes := webhooks*(c.WebhookLineBytes+c.AccessLineBytes+c.PlatformLinesBytes+c.EventLineBytes) +
 		batches*(c.BatchLineBytes+c.PlatformLinesBytes)
 	gb := logBytes / (1 << 30)
-	// The monthly costs, per million rewards at RewardsPerMonth.
-	months := million / c.RewardsPerMonth
-	runs := c.ReconcileRunsPerMonth * months
-	idleGBSeconds := runs * c.ReconcilerIdleRunMs / 1000 * c.ReconcilerMB / 1024
 	return []costTerm{
 		{"API Gateway HTTP API requests", webhooks, "requests", webhooks / million * p.HTTPAPIPerMillion},
 		{"Lambda requests (webhook, processor)", webhooks + batches, "requests", (webhooks + batches) / million * p.LambdaPerMillion},
@@ -177,26 +209,67 @@ func (c costCounts) terms(p costPrices) []costTerm {
 		{"DynamoDB writes (transactions at 2 units an item)", writes, "write units", writes / million * p.WriteUnitPerMillion},
 		{"DynamoDB reads", reads, "read units", reads / million * p.ReadUnitPerMillion},
 		{"CloudWatch Logs ingestion (EMF metrics included)", gb, "GB", gb * p.LogsPerGB},
-		{"CloudWatch custom metrics", c.MetricSeries * months, "metric-months", c.MetricSeries * months * p.MetricPerMonth},
-		{"CloudWatch alarms and dashboard", (c.AlarmMetrics + c.Dashboards) * months, "alarm metric- and dashboard-months", months * (c.AlarmMetrics*p.AlarmPerMonth + c.Dashboards*p.DashboardPerMonth)},
-		{"EventBridge Scheduler and idle reconciler runs", runs, "runs", runs/million*(p.SchedulerPerMillion+p.LambdaPerMillion) + idleGBSeconds*p.LambdaPerGBSecond},
-		{"Secrets Manager", c.Secrets * months, "secret-months", c.Secrets * months * p.SecretPerMonth},
 	}
 }
 
-// costTable renders the model as the README's Markdown table.
-func costTable(c costCounts, terms []costTerm, p costPrices) string {
+// fixed is what the stack costs each month, whatever the rewards.
+func (c costCounts) fixed(p costPrices) []costTerm {
+	runs := c.ReconcileRunsPerMonth
+	idleGBSeconds := runs * c.ReconcilerIdleRunMs / 1000 * c.ReconcilerMB / 1024
+	return []costTerm{
+		{"CloudWatch custom metrics", c.MetricSeries, "metrics", c.MetricSeries * p.MetricPerMonth},
+		{"CloudWatch alarms and dashboard", c.AlarmMetrics + c.Dashboards, "alarm metrics and dashboards", c.AlarmMetrics*p.AlarmPerMonth + c.Dashboards*p.DashboardPerMonth},
+		{"EventBridge Scheduler and idle reconciler runs", runs, "runs", runs/1e6*(p.SchedulerPerMillion+p.LambdaPerMillion) + idleGBSeconds*p.LambdaPerGBSecond},
+		{"Secrets Manager", c.Secrets, "secrets", c.Secrets * p.SecretPerMonth},
+	}
+}
+
+// provisionedWrites is what a million rewards' write units cost on
+// provisioned capacity that autoscaling keeps at the given utilization.
+func (c costCounts) provisionedWrites(p costPrices, utilization float64) float64 {
+	unitsPerWCUMonth := hoursPerMonth * 3600 * utilization
+	return c.writeUnits() / unitsPerWCUMonth * p.WCUPerHour * hoursPerMonth
+}
+
+// hoursPerMonth is the model's month, as AWS's prices count it.
+const hoursPerMonth = 730
+
+// costTable renders the model as the README's Markdown tables: the
+// variable cost of a million rewards, the fixed cost of a month, and both
+// at each volume.
+func costTable(c costCounts, p costPrices) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| a million rewards, at %s rewards a month (prices of %s) | usage | dollars |\n|---|---|---|\n", humanNumber(c.RewardsPerMonth), p.Date)
-	total, largest := 0.0, terms[0]
-	for _, t := range terms {
+	variable, fixed := c.variable(p), c.fixed(p)
+	perMillion, monthly := sum(variable), sum(fixed)
+	fmt.Fprintf(&b, "| a million rewards (prices of %s) | usage | dollars |\n|---|---|---|\n", p.Date)
+	largest := variable[0]
+	for _, t := range variable {
 		fmt.Fprintf(&b, "| %s | %s %s | %.2f |\n", t.Name, humanNumber(t.Usage), t.Unit, t.Dollars)
-		total += t.Dollars
 		if t.Dollars > largest.Dollars {
 			largest = t
 		}
 	}
-	fmt.Fprintf(&b, "| **total** | | **%.2f** |\n\nLargest term: %s, %.0f%% of the total.\n", total, largest.Name, 100*largest.Dollars/total)
+	fmt.Fprintf(&b, "| **per million rewards** | | **%.2f** |\n\n", perMillion)
+	fmt.Fprintf(&b, "| each month, whatever the volume | usage | dollars |\n|---|---|---|\n")
+	for _, t := range fixed {
+		fmt.Fprintf(&b, "| %s | %s %s | %.2f |\n", t.Name, humanNumber(t.Usage), t.Unit, t.Dollars)
+	}
+	fmt.Fprintf(&b, "| **a month** | | **%.2f** |\n\n", monthly)
+	fmt.Fprintf(&b, "| rewards a month | variable | fixed | total a month | per million rewards |\n|---|---|---|---|---|\n")
+	for _, v := range c.RewardsPerMonth {
+		varMonth := perMillion * v / 1e6
+		fmt.Fprintf(&b, "| %s | %.2f | %.2f | %.2f | %.2f |\n", humanNumber(v), varMonth, monthly, varMonth+monthly, (varMonth+monthly)/(v/1e6))
+	}
+	fmt.Fprintf(&b, "\nLargest term: %s, %.0f%% of the variable cost.\n", largest.Name, 100*largest.Dollars/perMillion)
+	onDemand, provisioned := variable[4].Dollars, c.provisionedWrites(p, c.ProvisionedUtilization)
+	floor := (c.ProvisionedMinWCU*p.WCUPerHour + c.ProvisionedMinRCU*p.RCUPerHour) * hoursPerMonth
+	fmt.Fprintf(&b, "With `LedgerCapacity=provisioned`, used at %.0f%% on average, the write units cost %.2f per million rewards instead of %.2f, and the least capacity %.2f a month",
+		100*c.ProvisionedUtilization, provisioned, onDemand, floor)
+	if saved := onDemand - provisioned; saved > 0 {
+		fmt.Fprintf(&b, ": it pays from about %s rewards a month.\n", humanNumber(math.Round(floor/saved*10)*1e5))
+	} else {
+		b.WriteString(": it never pays.\n")
+	}
 	return b.String()
 }
 
@@ -226,8 +299,9 @@ func templateMemory(tpl *stack.Template, id string) (float64, error) {
 	return mb, nil
 }
 
-// fromTemplate takes the memory sizes, the alarms and the reconciler's
-// interval from the template (its defaults).
+// fromTemplate takes the memory sizes, the alarms, the reconciler's
+// interval and the least provisioned capacity from the template (its
+// defaults).
 func (c *costCounts) fromTemplate(tpl *stack.Template) error {
 	for id, mb := range map[string]*float64{"WebhookFunction": &c.WebhookMB, "ProcessorFunction": &c.ProcessorMB, "ReconcilerFunction": &c.ReconcilerMB} {
 		v, err := templateMemory(tpl, id)
@@ -253,6 +327,11 @@ func (c *costCounts) fromTemplate(tpl *stack.Template) error {
 			c.Dashboards++
 		}
 	}
+	minWCU, err := strconv.ParseFloat(fmt.Sprint(tpl.Parameters["LedgerWriteCapacityMin"].Default), 64)
+	if err != nil {
+		return fmt.Errorf("template LedgerWriteCapacityMin: %v", tpl.Parameters["LedgerWriteCapacityMin"].Default)
+	}
+	c.ProvisionedMinWCU = 2 * minWCU // the table and its outbox index
 	minutes, err := strconv.ParseFloat(fmt.Sprint(tpl.Parameters["ReconcileIntervalMinutes"].Default), 64)
 	if err != nil || minutes <= 0 {
 		return fmt.Errorf("template ReconcileIntervalMinutes: %v", tpl.Parameters["ReconcileIntervalMinutes"].Default)
@@ -300,7 +379,7 @@ figures; measure your own with simulate --load and pass them as flags.`,
 	f.Float64Var(&c.MessagesPerBatch, "messages-per-batch", c.MessagesPerBatch, "messages per processor batch")
 	f.Float64Var(&c.WebhookMs, "webhook-ms", c.WebhookMs, "milliseconds of one webhook invocation")
 	f.Float64Var(&c.ProcessorMsPerDelivery, "processor-ms", c.ProcessorMsPerDelivery, "processor milliseconds per delivery")
-	f.Float64Var(&c.RewardsPerMonth, "rewards-per-month", c.RewardsPerMonth, "rewards a month, over which the monthly costs spread")
+	f.Float64SliceVar(&c.RewardsPerMonth, "rewards-per-month", c.RewardsPerMonth, "volumes (rewards a month) at which to add the fixed monthly cost")
 	return cmd
 }
 
@@ -321,13 +400,17 @@ func (c costCounts) checkFlags() error {
 		{"messages-per-batch", c.MessagesPerBatch, 1, false},
 		{"webhook-ms", c.WebhookMs, 0, false},
 		{"processor-ms", c.ProcessorMsPerDelivery, 0, false},
-		{"rewards-per-month", c.RewardsPerMonth, 0, true},
 	} {
 		if f.v < f.least || f.above && f.v == f.least || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
 			if f.above {
 				return fmt.Errorf("--%s must be more than %g (got %g)", f.flag, f.least, f.v)
 			}
 			return fmt.Errorf("--%s must be at least %g (got %g)", f.flag, f.least, f.v)
+		}
+	}
+	for _, v := range c.RewardsPerMonth {
+		if !(v > 0) || math.IsInf(v, 0) {
+			return fmt.Errorf("--rewards-per-month must be more than 0 (got %g)", v)
 		}
 	}
 	if c.AcknowledgedShare < 0 || c.AcknowledgedShare > 1 || math.IsNaN(c.AcknowledgedShare) {
@@ -337,6 +420,6 @@ func (c costCounts) checkFlags() error {
 }
 
 func writeCost(w io.Writer, c costCounts) error {
-	_, err := io.WriteString(w, costTable(c, c.terms(awsPrices), awsPrices))
+	_, err := io.WriteString(w, costTable(c, awsPrices))
 	return err
 }

@@ -1,6 +1,7 @@
 // Package dynamo keeps the reward ledger in one DynamoDB table: every state
-// change is one TransactWriteItems (event record, conditional commission
-// state, append-only entries, balance deltas), and DynamoDB's cancellation
+// change is one TransactWriteItems (conditional commission state with the
+// ids of the events applied to it, append-only entries, balance deltas),
+// and DynamoDB's cancellation
 // reasons are translated into the domain's errors here and nowhere else.
 package dynamo
 
@@ -8,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -137,7 +139,7 @@ func setAccount(itemType string, a reward.Account) expression.UpdateBuilder {
 		Set(expression.Name("currency"), expression.Value(acct.Currency))
 }
 
-func (s *Store) commissionPart(c reward.Change) (part, error) {
+func (s *Store) commissionPart(ev reward.EventRecord, c reward.Change) (part, error) {
 	a := c.After
 	upd := setAccount(typeCommission, a.Account).
 		Set(expression.Name("id"), expression.Value(a.ID)).
@@ -178,6 +180,14 @@ func (s *Store) commissionPart(c reward.Change) (part, error) {
 		// never overwritten.
 		cond = cond.And(fulfilmentIs(b.Fulfilment))
 	}
+	if ev.ID != "" {
+		// The event id lives on the commission it changed, not in an item
+		// of its own: one item less in every state-changing transaction.
+		upd = upd.Add(expression.Name(attrEvents), expression.Value(&types.AttributeValueMemberSS{Value: []string{ev.ID}}))
+		if c.Before != nil {
+			cond = cond.And(expression.Not(expression.Contains(expression.Name(attrEvents), ev.ID)))
+		}
+	}
 	e, err := build(expression.NewBuilder().WithUpdate(upd).WithCondition(cond))
 	if err != nil {
 		return part{}, err
@@ -189,8 +199,22 @@ func (s *Store) commissionPart(c reward.Change) (part, error) {
 			ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}},
-		onCCF: mismatch,
+		onCCF: func(old map[string]types.AttributeValue) error {
+			if ev.ID != "" && hasEvent(old, ev.ID) {
+				return reward.ErrDuplicateEvent
+			}
+			return mismatch(old)
+		},
 	}, nil
+}
+
+// attrEvents is the commission's set of the event ids applied to it.
+const attrEvents = "events"
+
+// hasEvent reports whether a stored commission has applied the event id.
+func hasEvent(item map[string]types.AttributeValue, id string) bool {
+	set, ok := item[attrEvents].(*types.AttributeValueMemberSS)
+	return ok && slices.Contains(set.Value, id)
 }
 
 // fulfilmentUpdate writes the fulfilment fields and keeps the sparse outbox
@@ -308,18 +332,14 @@ func (s *Store) eventParts(ev reward.EventRecord) ([]part, error) {
 	return []part{p}, nil
 }
 
-// Apply implements reward.Store.
+// Apply implements reward.Store: the event id is added to the commission's
+// set, whose condition refuses it a second time.
 func (s *Store) Apply(ctx context.Context, ev reward.EventRecord, c reward.Change) error {
-	parts, err := s.eventParts(ev)
+	cp, err := s.commissionPart(ev, c)
 	if err != nil {
 		return err
 	}
-	cp, err := s.commissionPart(c)
-	if err != nil {
-		return err
-	}
-	parts = append(parts, cp)
-	return s.write(ctx, fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID), parts, c.Entries)
+	return s.write(ctx, fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID), []part{cp}, c.Entries)
 }
 
 // ApplyPayout implements reward.Store.

@@ -1,6 +1,8 @@
 package dynamo
 
 import (
+	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -80,5 +82,53 @@ func TestOutboxItemsWrittenBeforeRequestedAt(t *testing.T) {
 	out, err := s.Outbox(t.Context(), reward.FirstPromoter, 10)
 	if err != nil || len(out) != 1 || !out[0].RequestedAt.Equal(delivered) || out[0].Fulfilment != reward.Failed {
 		t.Errorf("outbox %+v %v, want 81 failed, requested at %s", out, err, delivered)
+	}
+}
+
+// countingAPI records the items of each transaction.
+type countingAPI struct {
+	API
+	items []int
+}
+
+func (c *countingAPI) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.items = append(c.items, len(in.TransactItems))
+	return c.API.TransactWriteItems(ctx, in, optFns...)
+}
+
+// TestAStateChangeIsOneTransactionOfThreeItems: a creation and an approval
+// each write the commission (the event id on it), one entry and one
+// balance, at 2 write units an item; no event record of their own.
+func TestAStateChangeIsOneTransactionOfThreeItems(t *testing.T) {
+	client, table := awstest.Table(t)
+	api := &countingAPI{API: client}
+	s := &Store{Client: api, Table: table}
+	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	acct := reward.Account{Provider: reward.FirstPromoter, Recipient: reward.Promoter("12"), Unit: reward.Points}
+	in := reward.Intent{Provider: reward.FirstPromoter, CommissionID: "41", Target: reward.TargetPending, Account: acct, Amount: 500, Acknowledge: true, At: at}
+	ev := func(id string) reward.EventRecord {
+		return reward.EventRecord{Provider: reward.FirstPromoter, ID: id, Type: "commission.updated", ReceivedAt: at, ExpiresAt: at.Add(time.Hour)}
+	}
+	created, err := reward.Plan(nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(t.Context(), ev("e1"), created); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := s.Commission(t.Context(), reward.FirstPromoter, "41")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Target = reward.TargetApproved
+	approved, err := reward.Plan(&cur, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(t.Context(), ev("e2"), approved); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{3, 3}; !slices.Equal(api.items, want) {
+		t.Errorf("transactions of %v items, want %v", api.items, want)
 	}
 }

@@ -98,15 +98,61 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
 		if err := s.Apply(t.Context(), ev("e1"), plan(t, nil, in(reward.TargetApproved, 500))); !errors.Is(err, reward.ErrDuplicateEvent) {
 			t.Fatalf("Apply with a known event id: %v, want ErrDuplicateEvent", err)
 		}
-		if err := s.RecordEvent(t.Context(), ev("e1")); !errors.Is(err, reward.ErrDuplicateEvent) {
-			t.Errorf("RecordEvent of a known event: %v", err)
-		}
 		if err := s.RecordEvent(t.Context(), ev("e9")); err != nil {
 			t.Errorf("RecordEvent: %v", err)
+		}
+		if err := s.RecordEvent(t.Context(), ev("e9")); !errors.Is(err, reward.ErrDuplicateEvent) {
+			t.Errorf("RecordEvent of a known event: %v", err)
 		}
 		if b := balance(t, s); b != (reward.Deltas{Pending: 500}) {
 			t.Errorf("balance %+v after a redelivery", b)
 		}
+	})
+
+	t.Run("redeliveries after a state change: the commission's event ids refuse them, planning again changes nothing", func(t *testing.T) {
+		s := newStore(t)
+		apply(t, s, ev("created"), plan(t, nil, in(reward.TargetPending, 500)))
+		pending, _ := s.Commission(t.Context(), reward.FirstPromoter, "41")
+		apply(t, s, ev("approved"), plan(t, &pending, in(reward.TargetApproved, 500)))
+		approved, _ := s.Commission(t.Context(), reward.FirstPromoter, "41")
+		// The approval again: planned on the old state, on the stored one
+		// (where the planner calls it a duplicate, nothing to write) and
+		// forced on the stored state as if it were new.
+		for name, c := range map[string]reward.Change{
+			"on the state it was planned on": plan(t, &pending, in(reward.TargetApproved, 500)),
+			"on no state":                    plan(t, nil, in(reward.TargetApproved, 500)),
+			"on the stored state":            {Outcome: reward.Applied, Before: &approved, After: approved},
+		} {
+			if err := s.Apply(t.Context(), ev("approved"), c); !errors.Is(err, reward.ErrDuplicateEvent) {
+				t.Errorf("the approval redelivered %s: %v, want ErrDuplicateEvent", name, err)
+			}
+		}
+		// The creation again, after the approval: refused by its id; planned
+		// again from the stored state it is stale and writes nothing.
+		if err := s.Apply(t.Context(), ev("created"), plan(t, nil, in(reward.TargetPending, 500))); !errors.Is(err, reward.ErrDuplicateEvent) {
+			t.Errorf("the creation redelivered: %v, want ErrDuplicateEvent", err)
+		}
+		if c := plan(t, &approved, in(reward.TargetPending, 500)); c.Outcome != reward.Stale || len(c.Entries) != 0 {
+			t.Errorf("the creation planned on the approved state: %s with %d entries, want stale with none", c.Outcome, len(c.Entries))
+		}
+		// Another event id of the same approval reaches the write only as a
+		// plan on the old state: refused with the current one.
+		var m *reward.Mismatch
+		if err := s.Apply(t.Context(), ev("updated"), plan(t, &pending, in(reward.TargetApproved, 500))); !errors.As(err, &m) || m.Current == nil || m.Current.Status != reward.Approved {
+			t.Errorf("the approval under another event id: %v, want the approved state", err)
+		}
+		got, _ := s.Commission(t.Context(), reward.FirstPromoter, "41")
+		if got.Status != reward.Approved || got.Version != 2 {
+			t.Errorf("after the redeliveries %+v, want approved at version 2", got)
+		}
+		if b := balance(t, s); b != (reward.Deltas{Available: 500}) {
+			t.Errorf("balance %+v after the redeliveries, want 500 available once", b)
+		}
+		// Event ids belong to their commission: another commission applies
+		// an event id of its own alike.
+		other := in(reward.TargetPending, 300)
+		other.CommissionID = "42"
+		apply(t, s, ev("e42"), plan(t, nil, other))
 	})
 
 	t.Run("a change planned on an old state is refused with the current one", func(t *testing.T) {

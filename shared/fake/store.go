@@ -18,6 +18,8 @@ type Store struct {
 	mu          sync.Mutex
 	events      map[string]reward.EventRecord
 	commissions map[string]reward.Commission
+	// applied holds, per commission, the ids of the events applied to it.
+	applied     map[string]map[string]bool
 	payouts     map[string]reward.Payout
 	entries     map[string]reward.Entry
 	balances    map[reward.Account]reward.Deltas
@@ -40,6 +42,7 @@ func NewStore() *Store {
 	return &Store{
 		events:      map[string]reward.EventRecord{},
 		commissions: map[string]reward.Commission{},
+		applied:     map[string]map[string]bool{},
 		payouts:     map[string]reward.Payout{},
 		entries:     map[string]reward.Entry{},
 		balances:    map[reward.Account]reward.Deltas{},
@@ -99,13 +102,18 @@ func (s *Store) admit(ev reward.EventRecord) error {
 	return nil
 }
 
+// Apply keeps the event id with the commission it changed, as the
+// DynamoDB store does: an id the commission has applied is refused.
 func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.admit(ev); err != nil {
+	if err := s.fail(); err != nil {
 		return err
 	}
 	k := key(c.After.Provider, c.After.ID)
+	if ev.ID != "" && s.applied[k][ev.ID] {
+		return reward.ErrDuplicateEvent
+	}
 	cur, ok := s.commissions[k]
 	var curp *reward.Commission
 	if ok {
@@ -121,7 +129,10 @@ func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change)
 		return err
 	}
 	if ev.ID != "" {
-		s.events[key(ev.Provider, ev.ID)] = ev
+		if s.applied[k] == nil {
+			s.applied[k] = map[string]bool{}
+		}
+		s.applied[k][ev.ID] = true
 	}
 	after := c.After
 	after.Version = cur.Version + 1

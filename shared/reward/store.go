@@ -67,16 +67,19 @@ func (h Hold) Supersedes(old *Hold) bool { return old == nil || old.At.Before(h.
 // all. Implementations translate their storage errors into the sentinel
 // errors of this package; any other error is transient and worth a retry.
 type Store interface {
-	// Apply writes a planned change in one atomic step: the event record
-	// (skipped when ev.ID is empty), the commission (only if it is still
-	// in the state of change.Before, as SameState compares it, or absent
-	// when Before is nil; its fulfilment fields change only with
-	// change.FulfilmentChanged, and then only if they are still Before's:
-	// see FulfilmentHolds), the new entries
-	// (each only if its id is new) and the balance deltas. Errors:
-	// ErrDuplicateEvent; *Mismatch; ErrEntryConflict when an entry id
-	// exists with other content; ErrConflict when a concurrent write got
-	// in the way (retry).
+	// Apply writes a planned change in one atomic step: the commission
+	// (only if it has not applied ev.ID, and is still in the state of
+	// change.Before, as SameState compares it, or absent when Before is
+	// nil; its fulfilment fields change only with change.FulfilmentChanged,
+	// and then only if they are still Before's: see FulfilmentHolds) with
+	// ev.ID added to the ids of the events applied to it (none when ev.ID
+	// is empty), the new entries (each only if its id is new) and the
+	// balance deltas. No event record of its own is written: an exact
+	// redelivery is refused by the commission's ids, any other replay is
+	// planned again from the stored state. Errors: ErrDuplicateEvent when
+	// the commission has applied ev.ID; *Mismatch; ErrEntryConflict when
+	// an entry id exists with other content; ErrConflict when a concurrent
+	// write got in the way (retry).
 	Apply(ctx context.Context, ev EventRecord, change Change) error
 	// ApplyPayout is Apply for payouts (*PayoutMismatch on a state change).
 	ApplyPayout(ctx context.Context, ev EventRecord, change PayoutChange) error

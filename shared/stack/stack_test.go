@@ -319,8 +319,8 @@ func TestLedgerTable(t *testing.T) {
 	if r.Properties["DeletionProtectionEnabled"] != true {
 		t.Errorf("LedgerTable can be deleted (DeletionProtectionEnabled %v)", r.Properties["DeletionProtectionEnabled"])
 	}
-	if r.Properties["BillingMode"] != "PAY_PER_REQUEST" || toString(r.Properties["SSESpecification"]) != `{"SSEEnabled":true}` {
-		t.Errorf("billing %v, SSE %v", r.Properties["BillingMode"], r.Properties["SSESpecification"])
+	if p, err := tpl.Properties("LedgerTable", nil, anyRef); err != nil || p["BillingMode"] != "PAY_PER_REQUEST" || toString(r.Properties["SSESpecification"]) != `{"SSEEnabled":true}` {
+		t.Errorf("billing %v (%v), SSE %v", p["BillingMode"], err, r.Properties["SSESpecification"])
 	}
 	in, ttl, err := tpl.Table("LedgerTable", "t")
 	if err != nil {

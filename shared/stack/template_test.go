@@ -2,6 +2,7 @@ package stack
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -375,8 +376,7 @@ func TestOnCallAlarms(t *testing.T) {
 		"AWS/SQS ApproximateAgeOfOldestMessage QueueName={Fn::GetAtt:[EventQueue,QueueName]}",
 		"AWS/SQS ApproximateNumberOfMessagesVisible QueueName={Fn::GetAtt:[DeadLetterQueue,QueueName]}",
 		"AWS/SQS ApproximateNumberOfMessagesVisible QueueName={Fn::GetAtt:[ReconcilerScheduleDeadLetterQueue,QueueName]}",
-		"rewardrelay Webhooks stack={Ref:AWS::StackName} provider=firstpromoter outcome=rejected",
-		"rewardrelay Webhooks stack={Ref:AWS::StackName} provider=agentref outcome=rejected",
+		"rewardrelay Webhooks stack={Ref:AWS::StackName} outcome=rejected",
 		"AWS/ApiGateway 5xx ApiId={Ref:HttpApi}",
 		"rewardrelay drift stack={Ref:AWS::StackName} function=reconciler",
 		"rewardrelay outbox_oldest_seconds stack={Ref:AWS::StackName} function=reconciler",
@@ -614,5 +614,59 @@ func TestReconcilerScheduleRetriesAndDeadLetters(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events/schedule-reconcile.json is not what the schedule sends (-sample +schedule):\n%s", diff)
+	}
+}
+
+func TestLedgerCapacityIsOnDemandUnlessProvisionedIsAsked(t *testing.T) {
+	tpl := load(t)
+	if d := tpl.Parameters["LedgerCapacity"].Default; d != "on-demand" {
+		t.Errorf("LedgerCapacity defaults to %v, want on-demand", d)
+	}
+	scaling := map[string]string{}
+	for id, r := range tpl.Resources {
+		if strings.HasPrefix(r.Type, "AWS::ApplicationAutoScaling::") {
+			if r.Condition != "HasProvisionedLedger" {
+				t.Errorf("%s is created whatever the capacity mode (condition %q)", id, r.Condition)
+			}
+			if r.Type == "AWS::ApplicationAutoScaling::ScalableTarget" {
+				scaling[fmt.Sprint(r.Properties["ScalableDimension"])] = toString(r.Properties["ResourceId"])
+			}
+		}
+	}
+	// Every capacity that provisioned mode gives the table and its index
+	// is scaled.
+	for _, dim := range []string{"table:WriteCapacityUnits", "table:ReadCapacityUnits", "index:WriteCapacityUnits", "index:ReadCapacityUnits"} {
+		if _, ok := scaling["dynamodb:"+dim]; !ok {
+			t.Errorf("no autoscaling of dynamodb:%s", dim)
+		}
+	}
+	for _, tt := range []struct {
+		mode    map[string]string
+		billing string
+		// provisioned: the table and its index carry capacity.
+		provisioned bool
+	}{
+		{nil, "PAY_PER_REQUEST", false},
+		{map[string]string{"LedgerCapacity": "provisioned", "LedgerWriteCapacityMin": "7"}, "PROVISIONED", true},
+	} {
+		p, err := tpl.Properties("LedgerTable", tt.mode, anyRef)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p["BillingMode"] != tt.billing {
+			t.Errorf("%v: billing %v, want %s", tt.mode, p["BillingMode"], tt.billing)
+		}
+		throughput := []any{p["ProvisionedThroughput"]}
+		for _, g := range p["GlobalSecondaryIndexes"].([]any) {
+			throughput = append(throughput, g.(map[string]any)["ProvisionedThroughput"])
+		}
+		for _, th := range throughput {
+			switch {
+			case !tt.provisioned && th != nil:
+				t.Errorf("on demand, capacity %v is set", th)
+			case tt.provisioned && (th == nil || fmt.Sprint(th.(map[string]any)["WriteCapacityUnits"]) != "7"):
+				t.Errorf("provisioned with at least 7 write units, capacity %v", th)
+			}
+		}
 	}
 }

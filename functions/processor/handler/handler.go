@@ -68,7 +68,7 @@ var metricNames = []string{
 var batchMetrics = func() telemetry.Spec {
 	var ms []telemetry.Metric
 	for _, n := range []string{
-		relay.CountApplied, relay.CountDuplicate, relay.CountStale, relay.CountDelivered, relay.CountAcknowledged,
+		relay.CountApplied, relay.CountDelivered, relay.CountAcknowledged,
 		relay.CountAckPending, relay.CountAckFailed, relay.CountPlatformError, relay.CountFailed, relay.CountWaiting,
 		telemetry.RateLimited, telemetry.ServerErrors,
 	} {

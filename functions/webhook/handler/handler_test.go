@@ -292,7 +292,7 @@ func TestHandleMetricDimensionsStayBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	if line["provider"] != "unknown" {
-		t.Errorf("provider dimension %q, want \"unknown\" for an unknown path", line["provider"])
+		t.Errorf("provider field %q, want \"unknown\" for an unknown path", line["provider"])
 	}
 }
 
