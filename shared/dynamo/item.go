@@ -190,6 +190,12 @@ type balanceItem struct {
 	Available int64 `dynamodbav:"available"`
 	Reversed  int64 `dynamodbav:"reversed"`
 	Fulfilled int64 `dynamodbav:"fulfilled"`
+	Redeemed  int64 `dynamodbav:"redeemed"`
+	Held      int64 `dynamodbav:"held"`
+}
+
+func (b balanceItem) deltas() reward.Deltas {
+	return reward.Deltas{Pending: b.Pending, Available: b.Available, Reversed: b.Reversed, Fulfilled: b.Fulfilled, Redeemed: b.Redeemed, Held: b.Held}
 }
 
 type eventItem struct {

@@ -42,9 +42,7 @@ func addItem(l *reward.Ledger, av map[string]types.AttributeValue) error {
 		if err := attributevalue.UnmarshalMap(av, &item); err != nil {
 			return fmt.Errorf("decode balance: %w", err)
 		}
-		l.Balances = append(l.Balances, reward.Balance{Account: item.account(), Deltas: reward.Deltas{
-			Pending: item.Pending, Available: item.Available, Reversed: item.Reversed, Fulfilled: item.Fulfilled,
-		}})
+		l.Balances = append(l.Balances, reward.Balance{Account: item.account(), Deltas: item.deltas()})
 	}
 	return nil
 }
