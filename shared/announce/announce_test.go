@@ -417,4 +417,3 @@ func TestRecordsOfOtherItemsAndUnreadableOnesAreToldApart(t *testing.T) {
 		t.Errorf("skipped %d, published %d: want 2 skipped and nothing published", res.Skipped, len(b.got))
 	}
 }
-
