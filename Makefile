@@ -9,7 +9,7 @@ EVENT ?= events/firstpromoter-commission-approved.json
 # Extra flags for go test, e.g. make test TESTFLAGS='-run Webhook -v'
 TESTFLAGS ?=
 
-.PHONY: help build-WebhookFunction build-ProcessorFunction build-ReconcilerFunction build rewardctl test lint invoke-webhook invoke-processor invoke-reconciler run bench events clean
+.PHONY: help build-WebhookFunction build-ProcessorFunction build-ReconcilerFunction build-EventsFunction build rewardctl test lint invoke-webhook invoke-processor invoke-reconciler invoke-events run bench events clean
 .DEFAULT_GOAL := help
 
 help: ## this list
@@ -30,11 +30,15 @@ build-ProcessorFunction:
 build-ReconcilerFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/reconciler
 
+build-EventsFunction:
+	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/events
+
 # All functions for linux/$(GOARCH) into .aws-sam/manual/<function>/bootstrap.
 build: ## every function for linux (GOARCH, default arm64) into .aws-sam/manual
 	$(MAKE) build-WebhookFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/WebhookFunction
 	$(MAKE) build-ProcessorFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/ProcessorFunction
 	$(MAKE) build-ReconcilerFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/ReconcilerFunction
+	$(MAKE) build-EventsFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/EventsFunction
 
 # rewardctl, its version and commit stamped where the checkout is a git one.
 rewardctl: ## bin/rewardctl, the operator CLI
@@ -73,6 +77,10 @@ invoke-processor: ## sam local invoke of the processor (Docker)
 invoke-reconciler: ## sam local invoke of the reconciler (Docker)
 	sam build ReconcilerFunction
 	sam local invoke ReconcilerFunction --event events/schedule-reconcile.json --env-vars events/env.json
+
+invoke-events: ## sam local invoke of the events function (Docker; needs an EventBridge endpoint)
+	sam build EventsFunction
+	sam local invoke EventsFunction --event events/dynamodb-ledger-stream.json --env-vars events/env.json
 
 # The stack runs as make's own child (exec), so a signal to make (SIGTERM,
 # SIGHUP) or to the terminal's process group (Ctrl-C) reaches it, and it

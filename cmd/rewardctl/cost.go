@@ -97,7 +97,7 @@ func defaultCostCounts() costCounts {
 		ReconcilerMB:              256,
 		RewardsPerMonth:           1e6,
 		MetricSeries:              32,
-		AlarmMetrics:              16,
+		AlarmMetrics:              17,
 		Dashboards:                1,
 		Secrets:                   2,
 		ReconcileRunsPerMonth:     30 * 24 * 60 / 5,
