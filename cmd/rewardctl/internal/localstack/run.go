@@ -240,9 +240,12 @@ func Streams(e Endpoints) *dynamodbstreams.Client {
 }
 
 // seedSimulator gives the local FirstPromoter the commission the samples in
-// events/ talk about: 41001, 500 points for promoter 1001, approved.
+// events/ talk about: 41001, 500 points for promoter 1001 (cust_id
+// cus_1001), approved.
 func seedSimulator(sim *simulator.Simulator) {
 	sim.PutCommission(simulator.FPCommission{ID: 41001, Status: "approved", Unit: "points", Amount: 500, PromoterID: 1001, RewardID: 1, ReferralID: 9001, UID: "cust-9001"})
+	// The merchant's own id of the promoter: the events' merchant_user_id.
+	sim.SetCustID(1001, "cus_1001")
 }
 
 func banner(w io.Writer, s *Stack, st State, found string) {
