@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"maps"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -49,6 +49,20 @@ func startTestStack(t *testing.T, prefix string) *testStack {
 		t.Fatal(err)
 	}
 	stats := &localstack.Stats{}
+	// The stack's warnings and errors, shown when the test fails.
+	logPath := filepath.Join(t.TempDir(), "functions.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		logFile.Close()
+		if t.Failed() {
+			if raw, err := os.ReadFile(logPath); err == nil {
+				t.Logf("the local stack's warnings and errors:\n%s", tail(string(raw), 8000))
+			}
+		}
+	})
 	ts := &testStack{sim: simulator.New()}
 	srv := ts.sim.Start()
 	platform := map[string]string{
@@ -57,7 +71,7 @@ func startTestStack(t *testing.T, prefix string) *testStack {
 	}
 	ts.Stack = &localstack.Stack{
 		Template: tpl, SQS: localstack.SQS(e), DynamoDB: localstack.DynamoDB(e, stats.CountDynamoDB), Stats: stats,
-		Log: telemetry.NewLogger(io.Discard, "ERROR"), Prefix: awstest.Name(t, prefix), NoSchedule: true,
+		Log: telemetry.NewLogger(logFile, "WARN"), Prefix: awstest.Name(t, prefix), NoSchedule: true,
 		Streams: localstack.Streams(e), EventsDB: localstack.DynamoDB(e), EventsFile: filepath.Join(t.TempDir(), "events.jsonl"),
 		Get: func(key string) string {
 			if v, ok := platform[key]; ok {
@@ -190,6 +204,14 @@ func TestSimulateNeedsTheLocalStack(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "make run") {
 		t.Errorf("got %v, want a pointer to make run", err)
 	}
+}
+
+// tail is the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
 }
 
 func lineWith(text, part string) string {

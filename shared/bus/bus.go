@@ -77,9 +77,7 @@ func (p *Publisher) Publish(ctx context.Context, events []Event) ([]error, Stats
 		for start := 0; start < len(pending); start += MaxEntries {
 			chunk := pending[start:min(start+MaxEntries, len(pending))]
 			st.Requests++
-			for _, i := range p.put(ctx, events, chunk, errs) {
-				failed = append(failed, i)
-			}
+			failed = append(failed, p.put(ctx, events, chunk, errs)...)
 		}
 		if len(failed) == 0 || attempt == attempts {
 			break

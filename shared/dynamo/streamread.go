@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,7 +48,8 @@ func StreamARN(ctx context.Context, db interface {
 }
 
 // Read returns the records written since the last Read (at most limit per
-// shard and call), oldest first within each shard.
+// shard and call), oldest first within each shard. With an error, the
+// records it returns are still new: use them.
 func (r *StreamReader) Read(ctx context.Context, limit int32) ([]events.DynamoDBEventRecord, error) {
 	if r.iterators == nil {
 		r.iterators, r.seen = map[string]*string{}, map[string]bool{}
@@ -68,22 +71,31 @@ func (r *StreamReader) Read(ctx context.Context, limit int32) ([]events.DynamoDB
 		}
 		r.seen[id], r.iterators[id] = true, it.ShardIterator
 	}
+	// A shard that cannot be read now is read on the next call; the
+	// records of the others are returned all the same, since their
+	// iterators have moved past them.
 	var out []events.DynamoDBEventRecord
-	for id, it := range r.iterators {
+	var firstErr error
+	for _, id := range slices.Sorted(maps.Keys(r.iterators)) {
+		it := r.iterators[id]
 		res, err := r.Client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it, Limit: aws.Int32(limit)})
 		var expired *streamtypes.ExpiredIteratorException
 		if errors.As(err, &expired) {
+			// Read again from the shard's start: at least once.
 			delete(r.seen, id)
 			delete(r.iterators, id)
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read shard %s: %w", id, err)
+			if firstErr == nil {
+				firstErr = fmt.Errorf("read shard %s: %w", id, err)
+			}
+			continue
 		}
 		for _, rec := range res.Records {
 			lr, err := LambdaRecord(rec, r.ARN)
 			if err != nil {
-				return nil, fmt.Errorf("shard %s: %w", id, err)
+				return out, fmt.Errorf("shard %s: %w", id, err)
 			}
 			out = append(out, lr)
 		}
@@ -93,5 +105,5 @@ func (r *StreamReader) Read(ctx context.Context, limit int32) ([]events.DynamoDB
 			r.iterators[id] = res.NextShardIterator
 		}
 	}
-	return out, nil
+	return out, firstErr
 }

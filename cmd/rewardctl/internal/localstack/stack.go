@@ -228,16 +228,22 @@ func (s *Stack) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { defer close(polling); pl.runAll(ctx) }()
 	defer func() { <-polling }()
 	if s.Streams != nil && s.EventsFile != "" {
-		sink := &Sink{Path: s.EventsFile, Now: time.Now}
-		sp, err := s.streamPoller(ctx, sink, s.Streams)
-		if err != nil {
-			return err
-		}
-		if s.Stats != nil {
-			s.Stats.setEvents(sp, sink)
-		}
 		announcing := make(chan struct{})
-		go func() { defer close(announcing); sp.run(ctx) }()
+		go func() {
+			defer close(announcing)
+			sink := &Sink{Path: s.EventsFile, Now: time.Now}
+			sp, err := s.streamPoller(ctx, sink, s.Streams)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.Log.Error("the events function cannot run", "error", err.Error())
+				}
+				return
+			}
+			if s.Stats != nil {
+				s.Stats.setEvents(sp, sink)
+			}
+			sp.run(ctx)
+		}()
 		defer func() { <-announcing }()
 	}
 	if !s.NoSchedule {
