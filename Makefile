@@ -9,7 +9,7 @@ EVENT ?= events/firstpromoter-commission-approved.json
 # Extra flags for go test, e.g. make test TESTFLAGS='-run Webhook -v'
 TESTFLAGS ?=
 
-.PHONY: help build-WebhookFunction build-ProcessorFunction build-ReconcilerFunction build-RewardsApiFunction build rewardctl test lint invoke-webhook invoke-processor invoke-reconciler invoke-rewards run bench events clean
+.PHONY: help build-WebhookFunction build-ProcessorFunction build-ReconcilerFunction build-RewardsApiFunction build-EventsFunction build rewardctl test lint invoke-webhook invoke-processor invoke-reconciler invoke-rewards invoke-events run bench events clean
 .DEFAULT_GOAL := help
 
 help: ## this list
@@ -33,12 +33,16 @@ build-ReconcilerFunction:
 build-RewardsApiFunction:
 	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/rewards
 
+build-EventsFunction:
+	$(GO_LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/events
+
 # All functions for linux/$(GOARCH) into .aws-sam/manual/<function>/bootstrap.
 build: ## every function for linux (GOARCH, default arm64) into .aws-sam/manual
 	$(MAKE) build-WebhookFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/WebhookFunction
 	$(MAKE) build-ProcessorFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/ProcessorFunction
 	$(MAKE) build-ReconcilerFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/ReconcilerFunction
 	$(MAKE) build-RewardsApiFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/RewardsApiFunction
+	$(MAKE) build-EventsFunction ARTIFACTS_DIR=$(ARTIFACTS_DIR)/EventsFunction
 
 # rewardctl, its version and commit stamped where the checkout is a git one.
 rewardctl: ## bin/rewardctl, the operator CLI
@@ -81,6 +85,10 @@ invoke-reconciler: ## sam local invoke of the reconciler (Docker)
 invoke-rewards: ## sam local invoke of the Rewards API with EVENT (Docker; events/rewards-*.json)
 	sam build RewardsApiFunction
 	sam local invoke RewardsApiFunction --event $(EVENT) --env-vars events/env.json
+
+invoke-events: ## sam local invoke of the events function (Docker; needs an EventBridge endpoint)
+	sam build EventsFunction
+	sam local invoke EventsFunction --event events/dynamodb-ledger-stream.json --env-vars events/env.json
 
 # The stack runs as make's own child (exec), so a signal to make (SIGTERM,
 # SIGHUP) or to the terminal's process group (Ctrl-C) reaches it, and it

@@ -115,7 +115,7 @@ func defaultCostCounts() costCounts {
 		ProvisionedMinWCU:         10,
 		ProvisionedMinRCU:         2,
 		MetricSeries:              24,
-		AlarmMetrics:              15,
+		AlarmMetrics:              16,
 		Dashboards:                1,
 		Secrets:                   2,
 		ReconcileRunsPerMonth:     30 * 24 * 60 / 5,

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"maps"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -48,6 +49,20 @@ func startTestStack(t *testing.T, prefix string) *testStack {
 		t.Fatal(err)
 	}
 	stats := &localstack.Stats{}
+	// The stack's warnings and errors, shown when the test fails.
+	logPath := filepath.Join(t.TempDir(), "functions.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		logFile.Close()
+		if t.Failed() {
+			if raw, err := os.ReadFile(logPath); err == nil {
+				t.Logf("the local stack's warnings and errors:\n%s", tail(string(raw), 8000))
+			}
+		}
+	})
 	ts := &testStack{sim: simulator.New()}
 	srv := ts.sim.Start()
 	platform := map[string]string{
@@ -56,7 +71,8 @@ func startTestStack(t *testing.T, prefix string) *testStack {
 	}
 	ts.Stack = &localstack.Stack{
 		Template: tpl, SQS: localstack.SQS(e), DynamoDB: localstack.DynamoDB(e, stats.CountDynamoDB), Stats: stats,
-		Log: telemetry.NewLogger(io.Discard, "ERROR"), Prefix: awstest.Name(t, prefix), NoSchedule: true,
+		Log: telemetry.NewLogger(logFile, "WARN"), Prefix: awstest.Name(t, prefix), NoSchedule: true,
+		Streams: localstack.Streams(e), EventsDB: localstack.DynamoDB(e), EventsFile: filepath.Join(t.TempDir(), "events.jsonl"),
 		Get: func(key string) string {
 			if v, ok := platform[key]; ok {
 				return v
@@ -86,7 +102,7 @@ func startTestStack(t *testing.T, prefix string) *testStack {
 		t.Fatal(err)
 	}
 	ts.state = localstack.State{APIURL: "http://" + ln.Addr().String(), SimulatorURL: srv.URL, SQSEndpoint: e.SQS, DynamoDBEndpoint: e.DynamoDB,
-		QueueURL: s.QueueURL, DLQURL: s.DLQURL, Table: s.Table, Settings: platform}
+		QueueURL: s.QueueURL, DLQURL: s.DLQURL, Table: s.Table, EventsFile: s.EventsFile, Settings: platform}
 	useLocalStack(t, ts.state)
 	serving := make(chan error, 1)
 	go func() { serving <- s.Serve(ctx, ln) }()
@@ -108,7 +124,9 @@ var testOptions = &options{template: "../../template.yaml", envFile: "../../even
 // platform faults, a processor crash mid-batch, then reconciler runs. The
 // ledger must equal the ground truth, every approved FirstPromoter
 // commission be acknowledged and no denied one, the audit clean and the
-// dead-letter queue empty.
+// dead-letter queue empty; every posted reward must have produced exactly
+// one distinct Reward Posted id on the local bus, and every reversal one
+// Reward Reversed.
 func TestEndToEnd(t *testing.T) {
 	ts := startTestStack(t, "e2e")
 	ts.crashAt = 3
@@ -124,6 +142,14 @@ func TestEndToEnd(t *testing.T) {
 	for _, figure := range []string{"webhook latency  ", "delivery to acknowledgement  ", "platform requests per fulfilled reward  ", "DynamoDB requests per event  "} {
 		if line := lineWith(out.String(), figure); line == "" || strings.Contains(line, "unavailable") || strings.Contains(line, "n/a") {
 			t.Errorf("load figure %q missing or unmeasured: %q", figure, line)
+		}
+	}
+	if !strings.Contains(out.String(), "reward events: 0 differences") {
+		t.Error("the reward events were not checked")
+	}
+	for _, figure := range []string{"events published per second per invocation  ", "PutEvents requests per 100 entries  ", "ledger-to-bus lag  "} {
+		if line := lineWith(out.String(), figure); line == "" || strings.Contains(line, "(0 entries)") {
+			t.Errorf("events figure %q missing or unmeasured: %q", figure, line)
 		}
 	}
 	if !strings.Contains(out.String(), "dead-letter queue: 0 messages") {
@@ -178,6 +204,14 @@ func TestSimulateNeedsTheLocalStack(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "make run") {
 		t.Errorf("got %v, want a pointer to make run", err)
 	}
+}
+
+// tail is the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
 }
 
 func lineWith(text, part string) string {

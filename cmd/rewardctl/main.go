@@ -60,6 +60,6 @@ DLQ_URL). A command never turns to AWS because no local stack runs.`,
 	f.BoolVar(&opts.local, "local", false, "work on the local stack (the default; REWARDRELAY_TARGET=local)")
 	f.StringVar(&opts.localDirFlag, "local-dir", "", "the local stack's directory (default: REWARDRELAY_LOCAL_DIR, else .local of the checkout)")
 	root.AddCommand(localCommand(opts), sendCommand(opts), balancesCommand(opts), auditCommand(opts), driftCommand(opts), commissionCommand(opts),
-		dlqCommand(opts), reconcileCommand(opts), simulateCommand(opts), costCommand(opts), redeemCommand(opts))
+		dlqCommand(opts), reconcileCommand(opts), simulateCommand(opts), costCommand(opts), redeemCommand(opts), eventsCommand(opts))
 	return root
 }

@@ -226,6 +226,16 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 		diffs = append(diffs, fmt.Sprintf("%d messages were dead-lettered during the run (rewardctl dlq shows why)", dead-deadBefore))
 	}
 	printChecks(out, sc, rows, platform, dead)
+	var events eventsCheck
+	if path := t.local.EventsFile; path != "" {
+		if events, err = checkEvents(ctx, path, l, start, s.drainTimeout); err != nil {
+			return err
+		}
+		diffs = append(diffs, events.diffs...)
+		fmt.Fprintf(out, "reward events: %d differences (%d posted rewards, each one distinct Reward Posted id; %d reversals, each one Reward Reversed)\n", len(events.diffs), events.posted, events.reversed)
+	} else {
+		fmt.Fprintln(out, "reward events: this stack publishes none (start it again with make run)")
+	}
 
 	if s.load {
 		fig := loadFigures{sent: sent, deliveries: len(sends), drained: drained, platform: platformAfter.Calls - platformBefore.Calls,
@@ -245,6 +255,14 @@ func (s simulation) run(ctx context.Context, opts *options, out io.Writer) error
 			fig.dynamodb = -1
 		}
 		fig.print(out)
+		if after, err := localstack.FetchStats(ctx, apiURL); err == nil && t.local.EventsFile != "" {
+			eventFigures{
+				published: after.EventsPublished - localBefore.EventsPublished, invocations: after.EventsInvocations - localBefore.EventsInvocations,
+				busy:        after.EventsBusySeconds - localBefore.EventsBusySeconds,
+				putRequests: after.PutEventsRequests - localBefore.PutEventsRequests, putEntries: after.PutEventsEntries - localBefore.PutEventsEntries,
+				lags: events.lags,
+			}.print(out)
+		}
 	}
 	if len(diffs) > 0 {
 		for _, d := range diffs {

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rewardrelay/rewardrelay/shared/stack"
@@ -102,6 +103,15 @@ func DynamoDB(t testing.TB) *dynamodb.Client {
 		// DynamoDB Local's CRC32 response checksums do not match what the
 		// SDK computes.
 		o.DisableValidateResponseChecksum = true
+	})
+}
+
+// Streams returns a client of DynamoDB Local's streams (the same endpoint).
+func Streams(t testing.TB) *dynamodbstreams.Client {
+	t.Helper()
+	endpoint := Require(t, DynamoDBEndpoint)
+	return dynamodbstreams.NewFromConfig(Config(t), func(o *dynamodbstreams.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
 	})
 }
 

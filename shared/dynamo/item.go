@@ -200,10 +200,12 @@ type balanceItem struct {
 	Held      int64 `dynamodbav:"held"`
 }
 
+func (b balanceItem) deltas() reward.Deltas {
+	return reward.Deltas{Pending: b.Pending, Available: b.Available, Reversed: b.Reversed, Fulfilled: b.Fulfilled, Redeemed: b.Redeemed, Held: b.Held}
+}
+
 func (b balanceItem) balance() reward.Balance {
-	return reward.Balance{Account: b.account(), Deltas: reward.Deltas{
-		Pending: b.Pending, Available: b.Available, Reversed: b.Reversed, Fulfilled: b.Fulfilled, Redeemed: b.Redeemed, Held: b.Held,
-	}}
+	return reward.Balance{Account: b.account(), Deltas: b.deltas()}
 }
 
 type eventItem struct {

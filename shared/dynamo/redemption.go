@@ -48,21 +48,6 @@ func timeText(t time.Time) string                             { return t.UTC().F
 func parseTime(s string) (t time.Time)                        { t, _ = time.Parse(time.RFC3339Nano, s); return t }
 func redemptionKey(id string) map[string]types.AttributeValue { return key(redemptionPK(id), skState) }
 
-// balanceUpdate adds an account's deltas to its balance item and keeps the
-// item in RecipientIndex (its index keys never change once written, so a
-// balance update writes the keys-only index only the first time).
-func balanceUpdate(a reward.Account, d reward.Deltas) expression.UpdateBuilder {
-	return setAccount(typeBalance, a).
-		Set(expression.Name("recipient_of"), expression.Value(string(a.Recipient))).
-		Set(expression.Name("recipient_sort"), expression.Value(balanceSort(a))).
-		Add(expression.Name("pending"), expression.Value(d.Pending)).
-		Add(expression.Name("available"), expression.Value(d.Available)).
-		Add(expression.Name("reversed"), expression.Value(d.Reversed)).
-		Add(expression.Name("fulfilled"), expression.Value(d.Fulfilled)).
-		Add(expression.Name("redeemed"), expression.Value(d.Redeemed)).
-		Add(expression.Name("held"), expression.Value(d.Held))
-}
-
 type redemptionItem struct {
 	PK   string `dynamodbav:"pk"`
 	SK   string `dynamodbav:"sk"`
@@ -153,9 +138,13 @@ func (s *Store) Redeem(ctx context.Context, c reward.RedemptionChange) error {
 	for _, e := range c.Entries {
 		d = d.Add(e.Deltas)
 	}
+	upd, err := balanceUpdate(r.Account, c.Entries)
+	if err != nil {
+		return err
+	}
 	// A balance that does not exist has nothing available: the condition
 	// fails on the missing attribute, and the item is not created.
-	e, err := build(expression.NewBuilder().WithUpdate(balanceUpdate(r.Account, d)).
+	e, err := build(expression.NewBuilder().WithUpdate(upd).
 		WithCondition(expression.Name("available").GreaterThanEqual(expression.Value(-d.Available))))
 	if err != nil {
 		return err

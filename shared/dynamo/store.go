@@ -105,18 +105,21 @@ func (s *Store) entryParts(entries []reward.Entry) ([]part, error) {
 // balanceParts adds each account's summed deltas: a transaction may touch an
 // item once only.
 func (s *Store) balanceParts(entries []reward.Entry) ([]part, error) {
-	sums := map[reward.Account]reward.Deltas{}
+	byAccount := map[reward.Account][]reward.Entry{}
 	var order []reward.Account
 	for _, e := range entries {
-		if _, ok := sums[e.Account]; !ok {
+		if _, ok := byAccount[e.Account]; !ok {
 			order = append(order, e.Account)
 		}
-		sums[e.Account] = sums[e.Account].Add(e.Deltas)
+		byAccount[e.Account] = append(byAccount[e.Account], e)
 	}
 	var parts []part
 	for _, a := range order {
-		d := sums[a]
-		e, err := build(expression.NewBuilder().WithUpdate(balanceUpdate(a, d)))
+		upd, err := balanceUpdate(a, byAccount[a])
+		if err != nil {
+			return nil, err
+		}
+		e, err := build(expression.NewBuilder().WithUpdate(upd))
 		if err != nil {
 			return nil, err
 		}

@@ -11,8 +11,10 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
 )
 
-// stepClock is a run's clock that moves only when the ledger is asked
-// something: each request of a row takes step.
+// stepClock is a run's clock that moves when the ledger is asked
+// something: each request of a row takes step. It never falls behind the
+// wall clock, which the run's context deadline follows: on a machine where
+// a request takes longer than step, a run still gets its whole time.
 type stepClock struct {
 	mu   sync.Mutex
 	now  time.Time
@@ -29,6 +31,9 @@ func (c *stepClock) advance() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(c.step)
+	if wall := time.Now(); c.now.Before(wall) {
+		c.now = wall
+	}
 }
 
 // steppingStore is a store whose per-row requests take a step of clock.

@@ -38,6 +38,11 @@ func (d Deltas) Add(o Deltas) Deltas {
 	return Deltas{d.Pending + o.Pending, d.Available + o.Available, d.Reversed + o.Reversed, d.Fulfilled + o.Fulfilled, d.Redeemed + o.Redeemed, d.Held + o.Held}
 }
 
+// Sub returns d less o.
+func (d Deltas) Sub(o Deltas) Deltas {
+	return d.Add(Deltas{-o.Pending, -o.Available, -o.Reversed, -o.Fulfilled, -o.Redeemed, -o.Held})
+}
+
 // Entry is one immutable ledger entry. ID is deterministic: the same
 // transition of the same commission always produces the same id.
 type Entry struct {
@@ -98,4 +103,25 @@ func moveEntryID(p Provider, subject string, n int64, kind EntryKind) string {
 type Balance struct {
 	Account Account
 	Deltas
+}
+
+// Booked is an entry as the store wrote it, with its account's balances
+// right after it: what the ledger's stream announces.
+type Booked struct {
+	Entry
+	// After is the account's balances once the entry applied (and only
+	// the entries written before it in the same write).
+	After Deltas
+}
+
+// BookAll returns the entries of one write to one account with the
+// balances after each: after is the balances once all of them applied,
+// entries are in the order they were written.
+func BookAll(entries []Entry, after Deltas) []Booked {
+	out := make([]Booked, len(entries))
+	for i := len(entries) - 1; i >= 0; i-- {
+		out[i] = Booked{Entry: entries[i], After: after}
+		after = after.Sub(entries[i].Deltas)
+	}
+	return out
 }

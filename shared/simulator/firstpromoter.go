@@ -239,6 +239,8 @@ func (s *Simulator) serveFirstPromoter(w http.ResponseWriter, r *http.Request, p
 	switch {
 	case r.Method == http.MethodGet && path == "/commissions":
 		s.listCommissions(w, r)
+	case r.Method == http.MethodGet && path == "/promoters":
+		s.listPromoters(w, r)
 	case r.Method == http.MethodPost && strings.HasPrefix(path, "/commissions/"):
 		s.batchAction(w, r, strings.TrimPrefix(path, "/commissions/"))
 	case r.Method == http.MethodGet && (path == "/batch_processes" || path == "/batch_processes/progress"):
@@ -309,6 +311,61 @@ func (s *Simulator) listCommissions(w http.ResponseWriter, r *http.Request) {
 		out = append(out, rows[i].apiObject())
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// SetCustID sets a promoter's cust_id, as the merchant does in the
+// dashboard ("" clears it).
+func (s *Simulator) SetCustID(promoterID int64, custID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if custID == "" {
+		delete(s.custIDs, promoterID)
+		return
+	}
+	s.custIDs[promoterID] = custID
+}
+
+// listPromoters answers GET /promoters: the promoters of the simulator's
+// commissions, in the documented shape ({"data": [...], "meta": {...}}),
+// cust_id null unless set.
+func (s *Simulator) listPromoters(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if why := checkQuery(q, fpPromoterListParams, nil); why != "" {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"message": why, "code": "invalid_params"})
+		return
+	}
+	perPage := atoiDefault(q.Get("per_page"), 20)
+	page := atoiDefault(q.Get("page"), 1)
+	want := map[int64]bool{}
+	for _, v := range q["ids[]"] {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil {
+			want[id] = true
+		}
+	}
+	known := map[int64]bool{}
+	for _, c := range s.commissions {
+		known[c.PromoterID] = true
+	}
+	var ids []int64
+	for id := range known {
+		if id != 0 && (len(want) == 0 || want[id]) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	rows := []map[string]any{}
+	for i := (page - 1) * perPage; i < len(ids) && i < page*perPage; i++ {
+		id := ids[i]
+		var cust any
+		if v, ok := s.custIDs[id]; ok {
+			cust = v
+		}
+		rows = append(rows, map[string]any{
+			"id": id, "email": "promoter" + idString(id) + "@example.com", "name": "Promoter " + idString(id), "cust_id": cust,
+			"note": nil, "is_customized": false, "fraud_suspicions": []string{}, "is_confirmed": true,
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": rows, "meta": map[string]any{"pending_count": 0}})
 }
 
 func (s *Simulator) batchAction(w http.ResponseWriter, r *http.Request, action string) {

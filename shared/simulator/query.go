@@ -101,6 +101,14 @@ var fpListSimulated = map[string]bool{
 	"filters[promoter_id]": true, "sorting[created_at]": true,
 }
 
+// fpPromoterListParams are the parameters of GET /promoters the simulator
+// applies (the documented pagination and ids[]); the others are refused.
+var fpPromoterListParams = map[string]param{
+	"page":     integer(1, maxID),
+	"per_page": integer(1, 100),
+	"ids[]":    integer(1, maxID),
+}
+
 var batchStatuses = oneOf("pending", "in_progress", "completed", "failed", "stopped")
 
 // fpBatchListParams are the parameters of GET /batch_processes and

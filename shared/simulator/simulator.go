@@ -64,6 +64,7 @@ type Simulator struct {
 	batches     map[string]*batch
 	nextBatch   int
 	failFulfil  map[int64]string
+	custIDs     map[int64]string
 	refuseWhole bool
 	// AgentRef's answers: cursors left out, status filters refused, lists
 	// cut short, and the request ids of meta.requestId.
@@ -90,6 +91,7 @@ func New() *Simulator {
 		flags:       map[string]*Flag{},
 		batches:     map[string]*batch{},
 		failFulfil:  map[int64]string{},
+		custIDs:     map[int64]string{},
 
 		refusedStatus: map[string]bool{},
 	}

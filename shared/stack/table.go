@@ -27,6 +27,9 @@ type tableProps struct {
 		AttributeName string
 		Enabled       bool
 	}
+	StreamSpecification *struct {
+		StreamViewType types.StreamViewType
+	}
 }
 
 // Table returns the CreateTable input of table logicalID, named name, and
@@ -63,6 +66,9 @@ func (t *Template) Table(logicalID, name string) (*dynamodb.CreateTableInput, st
 				NonKeyAttributes: g.Projection.NonKeyAttributes,
 			},
 		})
+	}
+	if p.StreamSpecification != nil {
+		in.StreamSpecification = &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: p.StreamSpecification.StreamViewType}
 	}
 	ttl := ""
 	if p.TimeToLiveSpecification != nil && p.TimeToLiveSpecification.Enabled {

@@ -20,6 +20,9 @@ const (
 	stateName     = "stack"
 	endpointsName = "emulators"
 	logsName      = "logs"
+	// eventsName is the local event bus, whose events last as long as the
+	// ledger in DynamoDB Local's memory: one run.
+	eventsName = "events.jsonl"
 )
 
 // ErrRunning means another local stack holds the directory.
@@ -46,6 +49,9 @@ type State struct {
 	Table            string
 	// LogFile is where the functions' log lines go.
 	LogFile string
+	// EventsFile is the local event bus: the reward events, a JSON line
+	// each (SinkEvent).
+	EventsFile string
 	// Settings are function settings the stack chose or was given.
 	Settings map[string]string
 }
@@ -53,7 +59,7 @@ type State struct {
 // fields maps the file's keys to State's fields.
 func (s *State) fields() map[string]*string {
 	return map[string]*string{
-		"REWARDRELAY_API_URL": &s.APIURL, "REWARDRELAY_SIMULATOR_URL": &s.SimulatorURL, "REWARDRELAY_LOG_FILE": &s.LogFile,
+		"REWARDRELAY_API_URL": &s.APIURL, "REWARDRELAY_SIMULATOR_URL": &s.SimulatorURL, "REWARDRELAY_LOG_FILE": &s.LogFile, "REWARDRELAY_EVENTS_FILE": &s.EventsFile,
 		"AWS_ENDPOINT_URL_SQS": &s.SQSEndpoint, "AWS_ENDPOINT_URL_DYNAMODB": &s.DynamoDBEndpoint,
 		"QUEUE_URL": &s.QueueURL, "DLQ_URL": &s.DLQURL, "TABLE_NAME": &s.Table,
 	}
@@ -186,7 +192,7 @@ func (c *Claim) WriteState(s State) error {
 }
 
 func (c *Claim) removeState() {
-	for _, name := range []string{stateName, stateName + ".tmp", endpointsName, endpointsName + ".tmp"} {
+	for _, name := range []string{stateName, stateName + ".tmp", endpointsName, endpointsName + ".tmp", eventsName} {
 		_ = os.Remove(c.Path(name))
 	}
 }

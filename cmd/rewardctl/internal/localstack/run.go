@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
@@ -127,12 +128,15 @@ func Run(ctx context.Context, cfg Config) error {
 	// The platforms: the simulator, unless their API URLs are set.
 	platform := map[string]string{}
 	s := &Stack{
-		Template: tpl,
-		Stats:    stats,
-		SQS:      SQS(*endpoints),
-		DynamoDB: DynamoDB(*endpoints, stats.CountDynamoDB),
-		Log:      telemetry.NewLogger(logFile, settings.Get("LOG_LEVEL")),
-		Prefix:   cmp.Or(cfg.Prefix, "rewardrelay"),
+		Template:   tpl,
+		Stats:      stats,
+		SQS:        SQS(*endpoints),
+		DynamoDB:   DynamoDB(*endpoints, stats.CountDynamoDB),
+		EventsDB:   DynamoDB(*endpoints),
+		Streams:    Streams(*endpoints),
+		EventsFile: claim.Path(eventsName),
+		Log:        telemetry.NewLogger(logFile, settings.Get("LOG_LEVEL")),
+		Prefix:     cmp.Or(cfg.Prefix, "rewardrelay"),
 		Get: func(key string) string {
 			if v, ok := platform[key]; ok {
 				return v
@@ -140,7 +144,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return settings.Get(key)
 		},
 	}
-	state := State{Dir: dir, PID: os.Getpid(), SQSEndpoint: endpoints.SQS, DynamoDBEndpoint: endpoints.DynamoDB, LogFile: logPath, Settings: map[string]string{}}
+	state := State{Dir: dir, PID: os.Getpid(), SQSEndpoint: endpoints.SQS, DynamoDBEndpoint: endpoints.DynamoDB, LogFile: logPath, EventsFile: s.EventsFile, Settings: map[string]string{}}
 	_, realFP := os.LookupEnv("FIRSTPROMOTER_API_URL")
 	_, realAR := os.LookupEnv("AGENTREF_API_URL")
 	if !realFP || !realAR {
@@ -230,10 +234,18 @@ func DynamoDB(e Endpoints, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	}}, optFns...)...)
 }
 
+// Streams is a client of DynamoDB Local's streams at e.DynamoDB.
+func Streams(e Endpoints) *dynamodbstreams.Client {
+	return dynamodbstreams.NewFromConfig(ClientConfig(), func(o *dynamodbstreams.Options) { o.BaseEndpoint = aws.String(e.DynamoDB) })
+}
+
 // seedSimulator gives the local FirstPromoter the commission the samples in
-// events/ talk about: 41001, 500 points for promoter 1001, approved.
+// events/ talk about: 41001, 500 points for promoter 1001 (cust_id
+// cus_1001), approved.
 func seedSimulator(sim *simulator.Simulator) {
 	sim.PutCommission(simulator.FPCommission{ID: 41001, Status: "approved", Unit: "points", Amount: 500, PromoterID: 1001, RewardID: 1, ReferralID: 9001, UID: "cust-9001"})
+	// The merchant's own id of the promoter: the events' merchant_user_id.
+	sim.SetCustID(1001, "cus_1001")
 }
 
 func banner(w io.Writer, s *Stack, st State, found string) {
@@ -251,6 +263,7 @@ rewardrelay is running locally (pid %[11]d).
   FirstPromoter    %[7]s
   AgentRef         %[8]s
   function logs    %[12]s (LOG_LEVEL=%[13]s)
+  reward events    %[16]s (rewardctl events --follow)
   state            %[14]s (%[15]s)
 
   local secrets (events/env.json; override with the same variables):
@@ -269,5 +282,5 @@ rewardrelay is running locally (pid %[11]d).
 Ctrl-C (or SIGTERM, SIGHUP) stops everything.
 `, st.APIURL, s.QueueURL, s.DLQURL, s.Get("FIRSTPROMOTER_WEBHOOK_SECRETS"), s.Get("AGENTREF_WEBHOOK_SECRETS"), s.Table,
 		s.Get("FIRSTPROMOTER_API_URL"), s.Get("AGENTREF_API_URL"), st.DynamoDBEndpoint, st.SQSEndpoint, st.PID,
-		st.LogFile, telemetry.ParseLevel(s.Get("LOG_LEVEL")), filepath.Join(st.Dir, stateName), found)
+		st.LogFile, telemetry.ParseLevel(s.Get("LOG_LEVEL")), filepath.Join(st.Dir, stateName), found, st.EventsFile)
 }

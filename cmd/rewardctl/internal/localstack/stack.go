@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -50,6 +51,14 @@ type Stack struct {
 	// NoSchedule leaves the reconciler to the caller: Serve runs no
 	// schedule.
 	NoSchedule bool
+	// Streams reads the ledger table's stream and EventsFile is the local
+	// bus, a file of JSON lines: with both set, Serve feeds the stream to
+	// the events function, which publishes there. EventsDB, when set, is
+	// the events function's DynamoDB client (the platform budget), apart
+	// from the one Stats counts.
+	Streams    *dynamodbstreams.Client
+	EventsFile string
+	EventsDB   *dynamodb.Client
 
 	// Set by Provision.
 	QueueURL string
@@ -237,6 +246,25 @@ func (s *Stack) Serve(ctx context.Context, ln net.Listener) error {
 	polling := make(chan struct{})
 	go func() { defer close(polling); pl.runAll(ctx) }()
 	defer func() { <-polling }()
+	if s.Streams != nil && s.EventsFile != "" {
+		announcing := make(chan struct{})
+		go func() {
+			defer close(announcing)
+			sink := &Sink{Path: s.EventsFile, Now: time.Now}
+			sp, err := s.streamPoller(ctx, sink, s.Streams)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.Log.Error("the events function cannot run", "error", err.Error())
+				}
+				return
+			}
+			if s.Stats != nil {
+				s.Stats.setEvents(sp, sink)
+			}
+			sp.run(ctx)
+		}()
+		defer func() { <-announcing }()
+	}
 	if !s.NoSchedule {
 		reconciling := make(chan struct{})
 		go func() {

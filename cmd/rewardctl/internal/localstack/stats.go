@@ -25,6 +25,15 @@ type Stats struct {
 	dynamodb map[string]int64
 
 	batches, messages, failed, settled atomic.Int64
+
+	stream *streamPoller
+	sink   *Sink
+}
+
+func (st *Stats) setEvents(p *streamPoller, s *Sink) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.stream, st.sink = p, s
 }
 
 // Snapshot is GET /_local/stats.
@@ -38,6 +47,13 @@ type Snapshot struct {
 	// (deleted after it applied them or found they change nothing), not
 	// the copies it queued again to wait for a platform: it only grows.
 	ProcessorSettled int64 `json:"processor_settled_messages"`
+	// The events function: events published, its invocations and the
+	// time they took, and the PutEvents requests the local bus received.
+	EventsPublished   int64   `json:"events_published"`
+	EventsInvocations int64   `json:"events_invocations"`
+	EventsBusySeconds float64 `json:"events_busy_seconds"`
+	PutEventsRequests int64   `json:"put_events_requests"`
+	PutEventsEntries  int64   `json:"put_events_entries"`
 }
 
 // CountDynamoDB is a client option that counts each attempt of each request.
@@ -110,6 +126,13 @@ func (st *Stats) Snapshot() Snapshot {
 	for op, n := range st.dynamodb {
 		s.DynamoDBByOperation[op] = n
 		s.DynamoDBRequests += n
+	}
+	if st.stream != nil {
+		s.EventsPublished, s.EventsInvocations = st.stream.published.Load(), st.stream.invocations.Load()
+		s.EventsBusySeconds = float64(st.stream.busy.Load()) / 1e9
+	}
+	if st.sink != nil {
+		s.PutEventsRequests, s.PutEventsEntries = st.sink.requests.Load(), st.sink.entries.Load()
 	}
 	return s
 }
