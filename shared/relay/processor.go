@@ -93,6 +93,9 @@ const (
 	CountAccountChanged = "account_changed"
 	// CountWaiting counts messages queued again to wait for the platform.
 	CountWaiting = "waiting"
+	// CountContractBroken counts platform answers that break their
+	// documented contract (a field relied on missing or mistyped).
+	CountContractBroken = "contract_broken"
 )
 
 // Result is what a batch came to: the messages to retry, those to deliver
@@ -170,6 +173,10 @@ func (b *batchState) deliver(c reward.Commission) {
 func (p *Processor) Process(ctx context.Context, msgs []Message) Result {
 	b := &batchState{res: Result{Counts: map[string]int{}, Reasons: map[string]string{}}}
 	fp, fpErr := p.enrich(ctx, msgs)
+	if errors.Is(fpErr, reward.ErrContract) {
+		b.count(CountContractBroken)
+		p.Log.ErrorContext(ctx, "the platform's answer breaks its contract; its events wait for the platform", "error", fpErr.Error())
+	}
 	var g errgroup.Group
 	g.SetLimit(max(1, p.Config.Parallelism))
 	for _, lane := range lanes(msgs, fp) {
@@ -619,6 +626,11 @@ func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, log 
 		}
 		affiliate, held := a.ID, env.Type == "affiliate.blocked"
 		if env.Type == "flag.resolved" {
+			if a.Status == "" {
+				// The resolution decides the hold: a flag without one is
+				// refused, never ignored.
+				return fmt.Errorf("flag.resolved without data.status (the resolution): %w", reward.ErrInvalid)
+			}
 			if a.Status != "confirmed" {
 				return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
 			}

@@ -104,6 +104,9 @@ func (r *run) drift(p reward.Provider, id, problem string) {
 }
 
 func (r *run) fail(step string, err error) {
+	if errors.Is(err, reward.ErrContract) {
+		r.count(CountContractBroken)
+	}
 	r.summary.Errors = append(r.summary.Errors, step+": "+err.Error())
 	r.log.Error("reconcile step failed; the next run retries it", "step", step, "error", err.Error())
 }
