@@ -274,7 +274,7 @@ func TestLanesKeepEachRecipientsOrder(t *testing.T) {
 		fpMsg("h", 99), {ID: "i", Delivery: webhook.Delivery{Provider: webhook.AgentRef, Body: []byte("not json")}}, fpMsg("j", 1),
 	}
 	var got []string
-	for _, lane := range lanes(msgs, fp) {
+	for _, lane := range lanes(decode(msgs), fp) {
 		var ids []string
 		for _, m := range lane {
 			ids = append(ids, m.ID)

@@ -265,7 +265,7 @@ func (rc *Reconciler) fpIntent(c firstpromoter.Commission, target reward.Target)
 	}
 	return reward.Intent{
 		Provider: reward.FirstPromoter, CommissionID: strconv.FormatInt(c.ID, 10), Target: target, Amount: c.Amount,
-		Account:     reward.Account{Provider: reward.FirstPromoter, Unit: u, Recipient: rc.Processor.recipient(c, true, fpEnvelope{})},
+		Account:     reward.Account{Provider: reward.FirstPromoter, Unit: u, Recipient: rc.Processor.recipient(c, true, firstpromoter.Event{})},
 		Acknowledge: true, At: rc.Processor.Now(),
 	}, true
 }
@@ -665,7 +665,7 @@ func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 					r.drift(reward.AgentRef, c.ID, "GET /conversions: commission: "+err.Error())
 					continue
 				}
-				in, err := arConversion{ID: c.ID, AffiliateID: c.AffiliateID, Currency: c.Currency, CommissionAmount: &cents, Status: c.Status}.intent(p.Config.AgentRefCurrency)
+				in, err := agentref.ConversionData{ID: c.ID, AffiliateID: c.AffiliateID, Currency: c.Currency, CommissionAmount: &cents, Status: c.Status}.Intent(p.Config.AgentRefCurrency)
 				if err != nil {
 					r.drift(reward.AgentRef, c.ID, err.Error())
 					continue
@@ -741,7 +741,7 @@ func (rc *Reconciler) arPayouts(ctx context.Context, r *run) error {
 					r.drift(reward.AgentRef, po.ID, "GET /payouts: amount: "+err.Error())
 					continue
 				}
-				in := arPayout{ID: po.ID, AffiliateID: po.AffiliateID, Amount: cents, Currency: po.Currency}.intent(p.Config.AgentRefCurrency, status, listedAt(po, status))
+				in := agentref.PayoutData{ID: po.ID, AffiliateID: po.AffiliateID, Amount: cents, Currency: po.Currency}.Intent(p.Config.AgentRefCurrency, status, listedAt(po, status))
 				in.Current = true
 				err = p.payout(ctx, r.batchState, webhook.Delivery{}, in, r.log)
 				if permanent(err) {
