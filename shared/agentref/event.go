@@ -164,3 +164,67 @@ func (po PayoutData) Intent(currency string, status reward.PayoutStatus, statusA
 		Account: reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate(po.AffiliateID), Unit: reward.Cash, Currency: currency},
 	}
 }
+
+// Request is what the event asks of the ledger: currency applies where
+// the platform names none, and received orders a hold or a payout when the
+// envelope's createdAt cannot be read. Payout.created, payout.processing
+// and program.* ask nothing (they are kept as event records). An error
+// wraps reward.ErrInvalid: a field relied on is missing or mistyped.
+func (e Event) Request(currency string, received time.Time) (reward.Request, error) {
+	at, ok := e.At()
+	if !ok {
+		at = received
+	}
+	switch e.Type {
+	case "conversion.created", "conversion.refunded":
+		if e.DataErr != nil {
+			return reward.Request{}, e.DataErr
+		}
+		in, err := e.Conversion.Intent(currency)
+		if err != nil {
+			return reward.Request{}, err
+		}
+		if e.Type == "conversion.refunded" && in.Target != reward.TargetRefunded {
+			in.Target, in.Amount = reward.TargetRefunded, 0
+		}
+		in.EventID = e.ID
+		return reward.Request{Intent: &in}, nil
+	case "affiliate.blocked", "affiliate.unblocked", "flag.resolved":
+		if e.DataErr != nil {
+			return reward.Request{}, e.DataErr
+		}
+		a := e.Affiliate
+		affiliate, held := a.ID, e.Type == "affiliate.blocked"
+		if e.Type == "flag.resolved" {
+			if a.Status == "" {
+				// The resolution decides the hold: a flag without one is
+				// refused, never ignored.
+				return reward.Request{}, fmt.Errorf("flag.resolved without data.status (the resolution): %w", reward.ErrInvalid)
+			}
+			if a.Status != "confirmed" {
+				return reward.Request{}, nil
+			}
+			affiliate, held = a.AffiliateID, true
+		}
+		if affiliate == "" {
+			return reward.Request{}, fmt.Errorf("%s without an affiliate id: %w", e.Type, reward.ErrInvalid)
+		}
+		// The event's own time orders holds: a retried or redriven event
+		// never undoes a later one, whatever order they are processed in.
+		return reward.Request{Hold: &reward.Hold{Provider: reward.AgentRef, Recipient: reward.Affiliate(affiliate), Held: held, At: at}}, nil
+	case "payout.completed", "payout.failed":
+		if e.DataErr != nil {
+			return reward.Request{}, e.DataErr
+		}
+		status := reward.PayoutCompleted
+		if e.Type == "payout.failed" {
+			status = reward.PayoutFailed
+		}
+		// Events are ordered by when the platform created them: a failure
+		// and a retry's completion may arrive in either order.
+		in := e.Payout.Intent(currency, status, at)
+		in.EventID = e.ID
+		return reward.Request{Payout: &in}, nil
+	}
+	return reward.Request{}, nil
+}

@@ -3,6 +3,7 @@ package agentref
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
@@ -50,5 +51,47 @@ func TestAPaidConversionIsAnApprovedOne(t *testing.T) {
 	}
 	if in.Target != reward.TargetApproved || in.Amount != 250 || in.Account.Currency != "usd" {
 		t.Errorf("intent %+v, want approved 250 usd", in)
+	}
+}
+
+// TestEventRequestIsWhatTheEventAsksOfTheLedger: a conversion asks for an
+// intent (a refund whatever its status says), a hold event for a hold as
+// of the event's own time, a payout for its intent, a dismissed flag and
+// the recorded-only types for nothing.
+func TestEventRequestIsWhatTheEventAsksOfTheLedger(t *testing.T) {
+	received := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	created := received.Add(-time.Hour)
+	envelope := func(typ, data string) []byte {
+		return []byte(`{"id":"msg_1","type":"` + typ + `","createdAt":"` + created.Format(time.RFC3339) + `","data":` + data + `}`)
+	}
+	request := func(body []byte) reward.Request {
+		t.Helper()
+		e, err := ParseEvent(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := e.Request("usd", received)
+		if err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		return req
+	}
+	if req := request(envelope("conversion.refunded", `{"id":"c1","affiliateId":"a1","commissionAmount":500,"status":"approved"}`)); req.Intent == nil || req.Intent.Target != reward.TargetRefunded || req.Intent.Amount != 0 {
+		t.Errorf("conversion.refunded: %+v, want a refund of everything", req.Intent)
+	}
+	if req := request(envelope("flag.resolved", `{"id":"f1","affiliateId":"a1","status":"confirmed"}`)); req.Hold == nil || !req.Hold.Held || !req.Hold.At.Equal(created) || req.Hold.Recipient != reward.Affiliate("a1") {
+		t.Errorf("confirmed flag: %+v, want a1 held as of the event's creation", req.Hold)
+	}
+	if req := request(envelope("flag.resolved", `{"id":"f1","affiliateId":"a1","status":"dismissed"}`)); req != (reward.Request{}) {
+		t.Errorf("dismissed flag: %+v, want nothing", req)
+	}
+	if req := request([]byte(`{"id":"msg_2","type":"affiliate.unblocked","data":{"id":"a1"}}`)); req.Hold == nil || req.Hold.Held || !req.Hold.At.Equal(received) {
+		t.Errorf("affiliate.unblocked without createdAt: %+v, want released as of its receipt", req.Hold)
+	}
+	if req := request(envelope("payout.failed", `{"id":"p1","affiliateId":"a1","amount":300}`)); req.Payout == nil || req.Payout.Status != reward.PayoutFailed || req.Payout.Amount != 300 {
+		t.Errorf("payout.failed: %+v", req.Payout)
+	}
+	if req := request(envelope("payout.created", `{"id":"p1","amount":3.5}`)); req != (reward.Request{}) {
+		t.Errorf("payout.created: %+v, want nothing", req)
 	}
 }

@@ -576,97 +576,58 @@ func (p *Processor) stored(ctx context.Context, in reward.Intent) (*reward.Commi
 	return &c, nil
 }
 
-// eventTime is when AgentRef created the event (the envelope's createdAt,
-// checked by the webhook function), else when it was received.
-func (p *Processor) eventTime(env agentref.Event, d webhook.Delivery) time.Time {
-	if at, ok := env.At(); ok {
-		return at
+func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, env agentref.Event, log *slog.Logger) error {
+	received := m.Delivery.ReceivedAt
+	if received.IsZero() {
+		received = p.Now()
 	}
-	if !d.ReceivedAt.IsZero() {
-		return d.ReceivedAt
+	req, err := env.Request(p.Config.AgentRefCurrency, received)
+	if err != nil {
+		return err
 	}
-	return p.Now()
+	return p.request(ctx, b, m.Delivery, req, log)
 }
 
-func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, env agentref.Event, log *slog.Logger) error {
-	switch env.Type {
-	case "conversion.created", "conversion.refunded":
-		if env.DataErr != nil {
-			return env.DataErr
-		}
-		in, err := env.Conversion.Intent(p.Config.AgentRefCurrency)
-		if err != nil {
-			return err
-		}
-		if env.Type == "conversion.refunded" && in.Target != reward.TargetRefunded {
-			in.Target, in.Amount = reward.TargetRefunded, 0
-		}
-		in.EventID, in.At = m.Delivery.EventID, p.Now()
+// request applies what a platform event asks of the ledger.
+func (p *Processor) request(ctx context.Context, b *batchState, d webhook.Delivery, req reward.Request, log *slog.Logger) error {
+	switch {
+	case req.Intent != nil:
+		in := *req.Intent
+		in.EventID, in.At = d.EventID, p.Now()
 		if in.Posts() {
-			if in.Held, err = p.Store.Held(ctx, reward.AgentRef, in.Account.Recipient); err != nil {
+			var err error
+			if in.Held, err = p.Store.Held(ctx, in.Provider, in.Account.Recipient); err != nil {
 				return err
 			}
 		}
-		change, err := p.apply(ctx, b, m.Delivery, in, log)
+		change, err := p.apply(ctx, b, d, in, log)
 		if err == nil && change.Outcome == reward.Stale && in.Target == reward.TargetApproved {
 			log.Warn("approval after a rejection not applied: the reconciler reports it as drift while the platform says approved", "commission_id", in.CommissionID, "recipient", in.Account.Recipient, "status", change.After.Status)
 		}
 		return err
-	case "affiliate.blocked", "affiliate.unblocked", "flag.resolved":
-		if env.DataErr != nil {
-			return env.DataErr
-		}
-		a := env.Affiliate
-		affiliate, held := a.ID, env.Type == "affiliate.blocked"
-		if env.Type == "flag.resolved" {
-			if a.Status == "" {
-				// The resolution decides the hold: a flag without one is
-				// refused, never ignored.
-				return fmt.Errorf("flag.resolved without data.status (the resolution): %w", reward.ErrInvalid)
-			}
-			if a.Status != "confirmed" {
-				return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
-			}
-			affiliate, held = a.AffiliateID, true
-		}
-		if affiliate == "" {
-			return fmt.Errorf("%s without an affiliate id: %w", env.Type, reward.ErrInvalid)
-		}
-		// The event's own time orders holds: a retried or redriven event
-		// never undoes a later one, whatever order they are processed in.
-		h := reward.Hold{Provider: reward.AgentRef, Recipient: reward.Affiliate(affiliate), Held: held, At: p.eventTime(env, m.Delivery)}
-		err := p.Store.SetHold(ctx, p.eventRecord(m.Delivery, reward.Applied), h)
+	case req.Hold != nil:
+		h := *req.Hold
+		err := p.Store.SetHold(ctx, p.eventRecord(d, reward.Applied), h)
 		switch {
 		case errors.Is(err, reward.ErrDuplicateEvent):
 			b.count(CountDuplicate)
 			return nil
 		case errors.Is(err, reward.ErrOutdated):
-			log.Info("hold event older than the stored hold: acknowledged, not applied", "recipient", h.Recipient, "held", held, "event_at", h.At)
-			return p.record(ctx, b, m.Delivery, reward.Stale, CountStale)
+			log.Info("hold event older than the stored hold: acknowledged, not applied", "recipient", h.Recipient, "held", h.Held, "event_at", h.At)
+			return p.record(ctx, b, d, reward.Stale, CountStale)
 		case err != nil:
 			return err
 		}
 		b.count(CountApplied)
-		log.Info("hold changed", "recipient", h.Recipient, "held", held, "event_at", h.At)
+		log.Info("hold changed", "recipient", h.Recipient, "held", h.Held, "event_at", h.At)
 		return nil
-	case "payout.completed", "payout.failed":
-		if env.DataErr != nil {
-			return env.DataErr
-		}
-		status := reward.PayoutCompleted
-		if env.Type == "payout.failed" {
-			status = reward.PayoutFailed
-		}
-		// Events are ordered by when the platform created them: a failure
-		// and a retry's completion may arrive in either order.
-		in := env.Payout.Intent(p.Config.AgentRefCurrency, status, p.eventTime(env, m.Delivery))
-		in.EventID = m.Delivery.EventID
-		return p.payout(ctx, b, m.Delivery, in, log)
-	default:
-		// payout.created, payout.processing and program.* are kept for
-		// reference as event records; the ledger has nothing to do.
-		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
+	case req.Payout != nil:
+		in := *req.Payout
+		in.EventID = d.EventID
+		return p.payout(ctx, b, d, in, log)
 	}
+	// Nothing to change: the event is kept for reference as a record.
+	return p.record(ctx, b, d, reward.Duplicate, CountIgnored)
 }
 
 // payout plans and writes one payout intent, re-planning from the stored
