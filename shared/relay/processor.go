@@ -387,42 +387,22 @@ func (p *Processor) firstPromoter(ctx context.Context, b *batchState, m Message,
 		b.count(CountPlatformError)
 		return p.withoutPlatform(ctx, b, m, env, id, fmt.Errorf("read commission %d from firstpromoter: %w: %w", id, errPlatformDown, apiErr), log)
 	}
-	target := env.Target()
-	in := reward.Intent{Provider: reward.FirstPromoter, CommissionID: strconv.FormatInt(id, 10), EventID: m.Delivery.EventID, Acknowledge: true, At: p.Now()}
-	unit, amount := env.Data.Unit, env.Data.Amount
 	c, known := api[id]
-	if known {
-		// The platform's current view wins over the (possibly old) event.
-		target, unit, amount = firstpromoter.StatusTarget(c.Status), c.Unit, c.Amount
-		if env.EventType == "commission.deleted" {
-			target = reward.TargetDenied
-		}
-	}
-	u, err := reward.ParseUnit(unit)
+	in, verdict, err := p.firstPromoterRules().EventIntent(env, id, c, known)
 	if err != nil {
 		return err
 	}
-	if u == reward.Cash || !p.Config.Units[u] {
-		log.Info("commission unit is not delivered by this deployment", "commission_id", id, "unit", u)
+	in.EventID, in.At = m.Delivery.EventID, p.Now()
+	switch verdict {
+	case firstpromoter.Ignore:
+		log.Info("commission unit is not delivered by this deployment", "commission_id", id, "unit", in.Account.Unit)
 		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
-	}
-	in.Target, in.Amount = target, amount
-	in.Account = reward.Account{Provider: reward.FirstPromoter, Unit: u, Recipient: p.recipient(c, known, env)}
-	if !in.Account.Recipient.Valid() {
-		if target != reward.TargetDenied && !known {
-			// The platform answered without it: deleted since the event
-			// (a deletion follows it) or not listed yet. Nothing of the
-			// event is the platform's view; retrying it would only end in
-			// the dead-letter queue. The reconciler's lists deliver the
-			// commission should it appear.
-			log.Info("commission not returned by the platform: acknowledged, not applied", "commission_id", id)
-			return p.record(ctx, b, m.Delivery, reward.Stale, CountStale)
-		}
-		if target != reward.TargetDenied {
-			return fmt.Errorf("commission %d names no recipient on the platform", id)
-		}
-		// A denied or deleted commission the platform no longer returns:
-		// only the ledger knows whom it concerned.
+	case firstpromoter.NotListed:
+		// Deleted since the event (a deletion follows it) or not listed
+		// yet; retrying it would only end in the dead-letter queue.
+		log.Info("commission not returned by the platform: acknowledged, not applied", "commission_id", id)
+		return p.record(ctx, b, m.Delivery, reward.Stale, CountStale)
+	case firstpromoter.StoredAccount:
 		stored, err := p.Store.Commission(ctx, reward.FirstPromoter, in.CommissionID)
 		if errors.Is(err, reward.ErrNotFound) {
 			return p.record(ctx, b, m.Delivery, reward.Stale, CountStale)
@@ -453,7 +433,7 @@ func (p *Processor) withoutPlatform(ctx context.Context, b *batchState, m Messag
 	if stored == nil {
 		return down
 	}
-	if u := stored.Account.Unit; u == reward.Cash || !p.Config.Units[u] {
+	if u := stored.Account.Unit; !p.firstPromoterRules().Delivers(u) {
 		log.Info("commission unit is not delivered by this deployment", "commission_id", id, "unit", u)
 		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
 	}
@@ -462,20 +442,9 @@ func (p *Processor) withoutPlatform(ctx context.Context, b *batchState, m Messag
 	return err
 }
 
-func (p *Processor) recipient(c firstpromoter.Commission, known bool, env firstpromoter.Event) reward.Recipient {
-	if known && c.Reward != nil && p.Config.ReferralRewardIDs[c.Reward.ID] {
-		if c.Referral != nil {
-			return reward.Referral(c.Referral.UID, strconv.FormatInt(c.Referral.ID, 10))
-		}
-		if r := env.Data.Referral; r != nil {
-			return reward.Referral(r.UID, r.ID.String())
-		}
-		return ""
-	}
-	if known && c.PromoterID() != 0 {
-		return reward.Promoter(strconv.FormatInt(c.PromoterID(), 10))
-	}
-	return ""
+// firstPromoterRules are the configuration's FirstPromoter choices.
+func (p *Processor) firstPromoterRules() firstpromoter.Rules {
+	return firstpromoter.Rules{ReferralRewardIDs: p.Config.ReferralRewardIDs, Units: p.Config.Units}
 }
 
 // guess is the state a transition most likely starts from: assuming it

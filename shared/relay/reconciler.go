@@ -259,15 +259,9 @@ func (rc *Reconciler) listFirstPromoter(ctx context.Context, r *run, name string
 // fpIntent turns a platform commission into a ledger intent; ok is false
 // for units this deployment does not deliver.
 func (rc *Reconciler) fpIntent(c firstpromoter.Commission, target reward.Target) (reward.Intent, bool) {
-	u, err := reward.ParseUnit(c.Unit)
-	if err != nil || u == reward.Cash || !rc.Processor.Config.Units[u] {
-		return reward.Intent{}, false
-	}
-	return reward.Intent{
-		Provider: reward.FirstPromoter, CommissionID: strconv.FormatInt(c.ID, 10), Target: target, Amount: c.Amount,
-		Account:     reward.Account{Provider: reward.FirstPromoter, Unit: u, Recipient: rc.Processor.recipient(c, true, firstpromoter.Event{})},
-		Acknowledge: true, At: rc.Processor.Now(),
-	}, true
+	in, ok := rc.Processor.firstPromoterRules().Intent(c, target)
+	in.At = rc.Processor.Now()
+	return in, ok
 }
 
 // applyFP applies one platform commission and reports amount drift.
