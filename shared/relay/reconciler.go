@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
-	"sort"
 	"strconv"
 	"time"
 
@@ -532,7 +531,7 @@ func (rc *Reconciler) outbox(ctx context.Context, r *run) error {
 // the conversions, whose approvals then post or wait accordingly.
 func (rc *Reconciler) arHolds(ctx context.Context, r *run) error {
 	p := rc.Processor
-	blocked := map[reward.Recipient]bool{}
+	var blocked []agentref.Affiliate
 	var asOf time.Time
 	err := rc.readAgentRef(ctx, r, func(cursor string) (string, error) {
 		rows, next, at, err := rc.AgentRef.Affiliates(ctx, "blocked", cursor)
@@ -540,12 +539,10 @@ func (rc *Reconciler) arHolds(ctx context.Context, r *run) error {
 			// The first page's time: whatever changed after it is newer.
 			asOf = at
 		}
-		for _, a := range rows {
+		for range rows {
 			r.count(CountListed)
-			if a.Status == "blocked" {
-				blocked[reward.Affiliate(a.ID)] = true
-			}
 		}
+		blocked = append(blocked, rows...)
 		return next, err
 	})
 	if err != nil {
@@ -557,15 +554,13 @@ func (rc *Reconciler) arHolds(ctx context.Context, r *run) error {
 	// The flags are read after the blocked affiliates: a release is as of
 	// that listing, so every flag confirmed before it must be known (one
 	// confirmed between the two reads is newer than such a release).
-	flagged := map[reward.Recipient]time.Time{} // the newest confirmed flag
+	var flags []agentref.Flag
 	err = rc.readAgentRef(ctx, r, func(cursor string) (string, error) {
 		rows, next, err := rc.AgentRef.Flags(ctx, "confirmed", cursor)
-		for _, f := range rows {
+		for range rows {
 			r.count(CountListed)
-			if who := reward.Affiliate(f.AffiliateID); f.AffiliateID != "" && f.Resolved().After(flagged[who]) {
-				flagged[who] = f.Resolved()
-			}
 		}
+		flags = append(flags, rows...)
 		return next, err
 	})
 	if err != nil {
@@ -579,25 +574,7 @@ func (rc *Reconciler) arHolds(ctx context.Context, r *run) error {
 	for _, h := range stored {
 		known[h.Recipient] = h
 	}
-	hold := func(who reward.Recipient, held bool, at time.Time) reward.Hold {
-		return reward.Hold{Provider: reward.AgentRef, Recipient: who, Held: held, At: at}
-	}
-	var want []reward.Hold
-	for who := range blocked {
-		want = append(want, hold(who, true, asOf))
-	}
-	for who, at := range flagged {
-		want = append(want, hold(who, true, at))
-	}
-	for _, h := range stored {
-		if h.Held && !blocked[h.Recipient] && flagged[h.Recipient].Before(h.At) {
-			want = append(want, hold(h.Recipient, false, asOf))
-		}
-	}
-	// An affiliate both blocked and flagged is held as of the newer.
-	sort.Slice(want, func(i, j int) bool {
-		return want[i].Recipient < want[j].Recipient || want[i].Recipient == want[j].Recipient && want[i].At.After(want[j].At)
-	})
+	want := agentref.Holds(blocked, flags, asOf, stored)
 	for _, h := range want {
 		if old, ok := known[h.Recipient]; ok && (old.Held == h.Held || !h.Supersedes(&old)) {
 			continue
@@ -654,12 +631,7 @@ func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 					return cursor, err
 				}
 				r.count(CountListed)
-				cents, err := c.CommissionCents()
-				if err != nil {
-					r.drift(reward.AgentRef, c.ID, "GET /conversions: commission: "+err.Error())
-					continue
-				}
-				in, err := agentref.ConversionData{ID: c.ID, AffiliateID: c.AffiliateID, Currency: c.Currency, CommissionAmount: &cents, Status: c.Status}.Intent(p.Config.AgentRefCurrency)
+				in, err := c.Intent(p.Config.AgentRefCurrency)
 				if err != nil {
 					r.drift(reward.AgentRef, c.ID, err.Error())
 					continue
@@ -730,13 +702,11 @@ func (rc *Reconciler) arPayouts(ctx context.Context, r *run) error {
 					return cursor, err
 				}
 				r.count(CountListed)
-				cents, err := po.Amount.Cents()
+				in, err := po.Intent(p.Config.AgentRefCurrency, status)
 				if err != nil {
-					r.drift(reward.AgentRef, po.ID, "GET /payouts: amount: "+err.Error())
+					r.drift(reward.AgentRef, po.ID, err.Error())
 					continue
 				}
-				in := agentref.PayoutData{ID: po.ID, AffiliateID: po.AffiliateID, Amount: cents, Currency: po.Currency}.Intent(p.Config.AgentRefCurrency, status, listedAt(po, status))
-				in.Current = true
 				err = p.payout(ctx, r.batchState, webhook.Delivery{}, in, r.log)
 				if permanent(err) {
 					r.drift(reward.AgentRef, po.ID, "payout not applied: "+err.Error())
@@ -753,17 +723,6 @@ func (rc *Reconciler) arPayouts(ctx context.Context, r *run) error {
 		}
 	}
 	return nil
-}
-
-// listedAt is a time by which a listed payout was in its status, by the
-// platform's clock: a completed one's completion; a failed one failed after
-// its creation and after any completion the platform still shows.
-func listedAt(po agentref.Payout, status reward.PayoutStatus) time.Time {
-	at := po.CreatedAt
-	if po.CompletedAt != nil && (status == reward.PayoutCompleted || po.CompletedAt.After(at)) {
-		at = *po.CompletedAt
-	}
-	return at
 }
 
 // listAgentRef pages from a stored cursor until the end or the deadline.
