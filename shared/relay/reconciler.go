@@ -197,18 +197,19 @@ func (rc *Reconciler) timeLeft(ctx context.Context) error {
 // handing fn each row and endPage (when set) the end of each page. It stops
 // before a row when the deadline is near; the cursor keeps the first page
 // not wholly handled, which the next run reads again.
-func (rc *Reconciler) listFirstPromoter(ctx context.Context, r *run, name string, filters url.Values, fn func(c firstpromoter.Commission) error, endPage func() error) error {
+func (rc *Reconciler) listFirstPromoter(ctx context.Context, r *run, list firstpromoter.Listing, fn func(c firstpromoter.Commission) error, endPage func() error) error {
+	name := list.Name
 	store := rc.Processor.Store
 	cursor, err := store.Cursor(ctx, name)
 	if err != nil {
 		return err
 	}
 	from, _ := strconv.Atoi(cursor)
+	var since time.Time
 	if rc.Lookback > 0 {
-		// The filter is a date (YYYY-MM-DD): a datetime is refused.
-		filters.Set("filters[created_at][from]", rc.Processor.Now().Add(-rc.Lookback).UTC().Format(time.DateOnly))
+		since = rc.Processor.Now().Add(-rc.Lookback)
 	}
-	filters.Set("sorting[created_at]", "asc")
+	filters := list.Query(since)
 	var stop error
 	stoppedAt := 0
 	next, err := rc.FirstPromoter.ListCommissions(ctx, filters, from, func(page int, rows []firstpromoter.Commission) (bool, error) {
@@ -314,7 +315,7 @@ func permanent(err error) bool {
 // fpApproved delivers approved commissions the platform has not seen
 // fulfilled (missed webhooks); the outbox step acknowledges them.
 func (rc *Reconciler) fpApproved(ctx context.Context, r *run) error {
-	return rc.listFirstPromoter(ctx, r, "firstpromoter:approved", url.Values{"filters[status]": {"approved"}, "filters[fulfilled]": {"no"}}, func(c firstpromoter.Commission) error {
+	return rc.listFirstPromoter(ctx, r, firstpromoter.ListApproved, func(c firstpromoter.Commission) error {
 		return rc.applyFP(ctx, r, c, reward.TargetApproved)
 	}, nil)
 }
@@ -324,11 +325,11 @@ func (rc *Reconciler) fpApproved(ctx context.Context, r *run) error {
 // stopped in a page leaves none of them behind: the next reads it again.
 func (rc *Reconciler) fpPending(ctx context.Context, r *run) error {
 	var approve []int64
-	return rc.listFirstPromoter(ctx, r, "firstpromoter:pending", url.Values{"filters[status]": {"pending"}}, func(c firstpromoter.Commission) error {
+	return rc.listFirstPromoter(ctx, r, firstpromoter.ListPending, func(c firstpromoter.Commission) error {
 		if err := rc.applyFP(ctx, r, c, reward.TargetPending); err != nil {
 			return err
 		}
-		if rc.AutoApproveAfter > 0 && c.FraudCheck == "no_suspicion" && !c.CreatedAt.IsZero() && rc.Processor.Now().Sub(c.CreatedAt) >= rc.AutoApproveAfter {
+		if c.AutoApprovable(rc.Processor.Now(), rc.AutoApproveAfter) {
 			if _, ok := rc.fpIntent(c, reward.TargetApproved); ok {
 				approve = append(approve, c.ID)
 			}
@@ -350,7 +351,7 @@ func (rc *Reconciler) fpPending(ctx context.Context, r *run) error {
 
 // fpDenied voids pending credits (or reverses deliveries) the platform denied.
 func (rc *Reconciler) fpDenied(ctx context.Context, r *run) error {
-	return rc.listFirstPromoter(ctx, r, "firstpromoter:denied", url.Values{"filters[status]": {"denied"}}, func(c firstpromoter.Commission) error {
+	return rc.listFirstPromoter(ctx, r, firstpromoter.ListDenied, func(c firstpromoter.Commission) error {
 		stored, err := rc.Processor.Store.Commission(ctx, reward.FirstPromoter, strconv.FormatInt(c.ID, 10))
 		if errors.Is(err, reward.ErrNotFound) || err == nil && (stored.Status == reward.Denied || stored.Status == reward.Reversed) {
 			// Never seen, or already final: nothing to do (and no write).
@@ -366,7 +367,7 @@ func (rc *Reconciler) fpDenied(ctx context.Context, r *run) error {
 // fpFulfilled finds commissions the platform shows fulfilled that the
 // ledger never delivered: drift, never credited automatically.
 func (rc *Reconciler) fpFulfilled(ctx context.Context, r *run) error {
-	return rc.listFirstPromoter(ctx, r, "firstpromoter:fulfilled", url.Values{"filters[status]": {"approved"}, "filters[fulfilled]": {"yes"}}, func(c firstpromoter.Commission) error {
+	return rc.listFirstPromoter(ctx, r, firstpromoter.ListFulfilled, func(c firstpromoter.Commission) error {
 		if _, ok := rc.fpIntent(c, reward.TargetApproved); !ok {
 			return nil
 		}
