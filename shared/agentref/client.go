@@ -282,6 +282,9 @@ func (c *Client) do(httpc *http.Client, req *http.Request, op string, out any, s
 	}
 	if resp.StatusCode/100 == 2 {
 		if err := json.Unmarshal(raw, out); err != nil {
+			if cerr := contractError(req.Method+" "+endpoint(req.URL.Path), raw, err); cerr != nil {
+				return cerr
+			}
 			return fmt.Errorf("agentref %s: decode answer: %w", op, err)
 		}
 		return nil
@@ -307,4 +310,12 @@ func (c *Client) do(httpc *http.Client, req *http.Request, op string, out any, s
 		e.kind = ErrInvalid
 	}
 	return e
+}
+
+// endpoint is path under the API's base (/api/v1).
+func endpoint(path string) string {
+	if _, rest, ok := strings.Cut(path, "/api/v1"); ok {
+		return rest
+	}
+	return path
 }

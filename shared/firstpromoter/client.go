@@ -160,6 +160,9 @@ func (c *Client) once(ctx context.Context, op, method, u string, payload []byte,
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if out != nil && len(bytes.TrimSpace(raw)) > 0 {
 			if err := json.Unmarshal(raw, out); err != nil {
+				if cerr := contractError(method+" "+endpoint(u), err); cerr != nil {
+					return 0, cerr
+				}
 				return 0, fmt.Errorf("firstpromoter %s: decode answer: %w", op, err)
 			}
 		}
@@ -186,4 +189,15 @@ func (c *Client) once(ctx context.Context, op, method, u string, payload []byte,
 		e.kind = ErrInvalid
 	}
 	return 0, e
+}
+
+// endpoint is the path of u under the API's base, without its query.
+func endpoint(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		u = p.Path
+	}
+	if i := strings.Index(u, "/api/v2/company"); i >= 0 {
+		u = u[i+len("/api/v2/company"):]
+	}
+	return u
 }

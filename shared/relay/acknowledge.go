@@ -32,6 +32,9 @@ func (p *Processor) acknowledge(ctx context.Context, b *batchState) {
 	rec.record(ctx, b.delivered, s)
 	if err != nil {
 		b.count(CountPlatformError)
+		if errors.Is(err, reward.ErrContract) {
+			b.count(CountContractBroken)
+		}
 		p.Log.WarnContext(ctx, "mark_fulfilled failed; the deliveries stay in the outbox for the reconciler", "commissions", len(b.delivered), "error", err.Error())
 	}
 }

@@ -173,3 +173,46 @@ func TestAListCutShortIsInTheRunSummary(t *testing.T) {
 		}
 	})
 }
+
+// TestAPlatformAnswerThatBreaksItsContractIsANamedCountedError makes the
+// simulator answer rows without a field rewardrelay relies on, or with it
+// mistyped: the processor and the reconciler apply nothing from them, and
+// say which endpoint and field broke, with AgentRef's request id, in a
+// counted error, never reading a zero value.
+func TestAPlatformAnswerThatBreaksItsContractIsANamedCountedError(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		h.fpCommission(1, "approved")
+		h.sim.BreakRows("/commissions", "amount", simulator.Missing)
+		res := h.p.Process(t.Context(), []Message{h.fpEvent("e1", "commission.approved", 1, "pending")})
+		if res.Counts[CountApplied] != 0 || res.Counts[CountContractBroken] != 1 {
+			t.Fatalf("counts %v: want nothing applied and one contract break", res.Counts)
+		}
+		if logs := h.logs.String(); !strings.Contains(logs, "GET /commissions: answer field amount is missing") {
+			t.Errorf("logs name no endpoint and field:\n%s", logs)
+		}
+		if b := h.balance(t, promoter7); b != (reward.Deltas{}) {
+			t.Errorf("balance %+v, want none", b)
+		}
+
+		h.sim.BreakRows("/commissions", "amount", nil)
+		h.sim.BreakRows("/commissions", "status", 7)
+		h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", Amount: 10000, CommissionAmount: 1000, Status: "approved", CreatedAt: t0})
+		h.sim.BreakRows("/conversions", "affiliateId", simulator.Missing)
+		run := h.reconciler(t).Run(t.Context())
+		if got := run.Counts[CountContractBroken]; got < 2 {
+			t.Errorf("%d contract breaks counted, want the FirstPromoter and the AgentRef list's; errors %v", got, run.Errors)
+		}
+		errs := strings.Join(run.Errors, "\n")
+		for _, want := range []string{"GET /commissions: answer field status is a JSON number", "GET /conversions (request req_sim_", "answer field affiliateId is missing"} {
+			if !strings.Contains(errs, want) {
+				t.Errorf("run errors lack %q:\n%s", want, errs)
+			}
+		}
+		if b := h.balance(t, promoter7); b != (reward.Deltas{}) {
+			t.Errorf("promoter balance %+v, want none", b)
+		}
+		if b := h.balance(t, reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate(""), Unit: reward.Cash, Currency: "usd"}); b != (reward.Deltas{}) {
+			t.Errorf("an affiliate without id was credited: %+v", b)
+		}
+	})
+}

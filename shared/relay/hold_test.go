@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -258,6 +259,23 @@ func TestARunThatCannotReadHoldsPostsNoApproval(t *testing.T) {
 		}
 		if b := h.balance(t, a1); b != (reward.Deltas{Pending: 100}) {
 			t.Errorf("a1: %+v, want the approval pending", b)
+		}
+	})
+}
+
+// TestAFlagWithoutItsResolutionIsRefusedNotIgnored: flag.resolved is not
+// documented, and its status decides the hold; one without it (queued
+// before ingest refused such deliveries) fails with its reason, to be
+// dead-lettered and looked at, instead of being acknowledged as a no-op.
+func TestAFlagWithoutItsResolutionIsRefusedNotIgnored(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		m := h.arEvent(t, "msg_flag", "flag.resolved", map[string]any{"id": "f1", "affiliateId": "aff_1", "type": "self_referral"})
+		res := h.p.Process(t.Context(), []Message{m})
+		if len(res.Failed) != 1 || res.Counts[CountIgnored] != 0 {
+			t.Fatalf("result %+v: want the message failed, not ignored", res)
+		}
+		if reason := res.Reasons[m.ID]; !strings.Contains(reason, "data.status") {
+			t.Errorf("reason %q names no missing field", reason)
 		}
 	})
 }

@@ -51,6 +51,7 @@ func ingestCases() []ingestCase {
 		ar("conversion without affiliate", "conversion.created", `{"id":"c-alone","commissionAmount":100}`),
 		ar("dismissed flag", "flag.resolved", `{"id":"f1","status":"dismissed"}`),
 		ar("confirmed flag without affiliate", "flag.resolved", `{"id":"f2","status":"confirmed"}`),
+		ar("flag without its resolution", "flag.resolved", `{"id":"f3","affiliateId":"aff_1","type":"self_referral"}`),
 		ar("affiliate id a number", "affiliate.blocked", `{"id":2}`),
 		ar("payout", "payout.completed", `{"id":"po1","affiliateId":"aff_2","amount":300,"status":"completed"}`),
 		ar("payout in dollars", "payout.completed", `{"id":"po2","affiliateId":"aff_2","amount":3.5}`),

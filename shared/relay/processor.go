@@ -6,17 +6,16 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/rewardrelay/rewardrelay/shared/agentref"
 	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
@@ -93,6 +92,9 @@ const (
 	CountAccountChanged = "account_changed"
 	// CountWaiting counts messages queued again to wait for the platform.
 	CountWaiting = "waiting"
+	// CountContractBroken counts platform answers that break their
+	// documented contract (a field relied on missing or mistyped).
+	CountContractBroken = "contract_broken"
 )
 
 // Result is what a batch came to: the messages to retry, those to deliver
@@ -169,13 +171,18 @@ func (b *batchState) deliver(c reward.Commission) {
 // they were queued, and never contend for one balance.
 func (p *Processor) Process(ctx context.Context, msgs []Message) Result {
 	b := &batchState{res: Result{Counts: map[string]int{}, Reasons: map[string]string{}}}
-	fp, fpErr := p.enrich(ctx, msgs)
+	items := decode(msgs)
+	fp, fpErr := p.enrich(ctx, items)
+	if errors.Is(fpErr, reward.ErrContract) {
+		b.count(CountContractBroken)
+		p.Log.ErrorContext(ctx, "the platform's answer breaks its contract; its events wait for the platform", "error", fpErr.Error())
+	}
 	var g errgroup.Group
 	g.SetLimit(max(1, p.Config.Parallelism))
-	for _, lane := range lanes(msgs, fp) {
+	for _, lane := range lanes(items, fp) {
 		g.Go(func() error {
-			for _, m := range lane {
-				p.handle(ctx, b, m, fp, fpErr)
+			for _, it := range lane {
+				p.handle(ctx, b, it, fp, fpErr)
 			}
 			return nil
 		})
@@ -185,17 +192,44 @@ func (p *Processor) Process(ctx context.Context, msgs []Message) Result {
 	return b.res
 }
 
+// item is a message with its body decoded, once, for its platform.
+type item struct {
+	Message
+	fp  *firstpromoter.Event
+	ar  *agentref.Event
+	err error // the body cannot be decoded, or names no platform
+}
+
+// decode decodes each message's body once, for its platform.
+func decode(msgs []Message) []item {
+	items := make([]item, len(msgs))
+	for i, m := range msgs {
+		items[i].Message = m
+		switch m.Delivery.Provider {
+		case webhook.FirstPromoter:
+			ev, err := firstpromoter.ParseEvent(m.Delivery.Body)
+			items[i].fp, items[i].err = &ev, err
+		case webhook.AgentRef:
+			ev, err := agentref.ParseEvent(m.Delivery.Body)
+			items[i].ar, items[i].err = &ev, err
+		default:
+			items[i].err = fmt.Errorf("provider %q: %w", m.Delivery.Provider, reward.ErrInvalid)
+		}
+	}
+	return items
+}
+
 // handle applies one message, recording it as failed when it cannot.
-func (p *Processor) handle(ctx context.Context, b *batchState, m Message, fp map[int64]firstpromoter.Commission, fpErr error) {
+func (p *Processor) handle(ctx context.Context, b *batchState, it item, fp map[int64]firstpromoter.Commission, fpErr error) {
+	m := it.Message
 	log := p.Log.With("message_id", m.ID, "provider", m.Delivery.Provider, "event_id", m.Delivery.EventID, "event_type", m.Delivery.EventType)
-	var err error
-	switch m.Delivery.Provider {
-	case webhook.FirstPromoter:
-		err = p.firstPromoter(ctx, b, m, fp, fpErr, log)
-	case webhook.AgentRef:
-		err = p.agentRef(ctx, b, m, log)
-	default:
-		err = fmt.Errorf("provider %q: %w", m.Delivery.Provider, reward.ErrInvalid)
+	err := it.err
+	switch {
+	case err != nil:
+	case it.fp != nil:
+		err = p.firstPromoter(ctx, b, m, *it.fp, fp, fpErr, log)
+	case it.ar != nil:
+		err = p.agentRef(ctx, b, m, *it.ar, log)
 	}
 	if errors.Is(err, errPlatformDown) {
 		if after, ok := p.platformDelay(m.Delivery); ok {
@@ -235,11 +269,11 @@ func (p *Processor) platformDelay(d webhook.Delivery) (time.Duration, bool) {
 // FirstPromoter promoter (a commission the platform did not return is its
 // own lane) or an AgentRef affiliate (a hold and the conversions it holds
 // share one). A message that names neither is a lane of its own.
-func lanes(msgs []Message, fp map[int64]firstpromoter.Commission) [][]Message {
+func lanes(items []item, fp map[int64]firstpromoter.Commission) [][]item {
 	index := map[string]int{}
-	var out [][]Message
-	for i, m := range msgs {
-		key := laneKey(m, fp)
+	var out [][]item
+	for i, it := range items {
+		key := laneKey(it, fp)
 		if key == "" {
 			key = "message#" + strconv.Itoa(i)
 		}
@@ -249,19 +283,17 @@ func lanes(msgs []Message, fp map[int64]firstpromoter.Commission) [][]Message {
 			index[key] = n
 			out = append(out, nil)
 		}
-		out[n] = append(out[n], m)
+		out[n] = append(out[n], it)
 	}
 	return out
 }
 
-func laneKey(m Message, fp map[int64]firstpromoter.Commission) string {
-	switch m.Delivery.Provider {
-	case webhook.FirstPromoter:
-		var env fpEnvelope
-		if json.Unmarshal(m.Delivery.Body, &env) != nil {
-			return ""
-		}
-		id, err := parseID(env.Data.ID)
+func laneKey(it item, fp map[int64]firstpromoter.Commission) string {
+	switch {
+	case it.err != nil:
+		return ""
+	case it.fp != nil:
+		id, err := it.fp.CommissionID()
 		if err != nil {
 			return ""
 		}
@@ -269,20 +301,9 @@ func laneKey(m Message, fp map[int64]firstpromoter.Commission) string {
 			return "firstpromoter#promoter#" + strconv.FormatInt(c.PromoterID(), 10)
 		}
 		return "firstpromoter#commission#" + strconv.FormatInt(id, 10)
-	case webhook.AgentRef:
-		var env arEnvelope
-		if json.Unmarshal(m.Delivery.Body, &env) != nil {
-			return ""
-		}
-		var who arAffiliate
-		if json.Unmarshal(env.Data, &who) != nil {
-			return ""
-		}
-		switch {
-		case who.AffiliateID != "":
-			return "agentref#affiliate#" + who.AffiliateID
-		case strings.HasPrefix(env.Type, "affiliate."):
-			return "agentref#affiliate#" + who.ID
+	case it.ar != nil:
+		if who := it.ar.Recipient(); who != "" {
+			return "agentref#affiliate#" + who
 		}
 	}
 	return ""
@@ -291,18 +312,14 @@ func laneKey(m Message, fp map[int64]firstpromoter.Commission) string {
 // enrich fetches every FirstPromoter commission of the batch in one request
 // (chunks of 100): the webhook lacks the promoter and the reward, and the
 // platform's current status defends against reordered deliveries.
-func (p *Processor) enrich(ctx context.Context, msgs []Message) (map[int64]firstpromoter.Commission, error) {
+func (p *Processor) enrich(ctx context.Context, items []item) (map[int64]firstpromoter.Commission, error) {
 	var ids []int64
 	seen := map[int64]bool{}
-	for _, m := range msgs {
-		if m.Delivery.Provider != webhook.FirstPromoter {
+	for _, it := range items {
+		if it.fp == nil || it.err != nil || it.fp.Data.Test {
 			continue
 		}
-		var env fpEnvelope
-		if json.Unmarshal(m.Delivery.Body, &env) != nil || env.Data.Test {
-			continue
-		}
-		if id, err := parseID(env.Data.ID); err == nil && isCommissionEvent(env.EventType) && !seen[id] {
+		if id, err := it.fp.CommissionID(); err == nil && it.fp.IsCommission() && !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
 		}
@@ -322,14 +339,6 @@ func (p *Processor) enrich(ctx context.Context, msgs []Message) (map[int64]first
 		out[c.ID] = c
 	}
 	return out, nil
-}
-
-func isCommissionEvent(t string) bool {
-	switch t {
-	case "commission.created", "commission.updated", "commission.approved", "commission.denied", "commission.pending", "commission.deleted":
-		return true
-	}
-	return false
 }
 
 func (p *Processor) record(ctx context.Context, b *batchState, d webhook.Delivery, outcome reward.Outcome, counter string) error {
@@ -361,20 +370,16 @@ func (p *Processor) eventRecord(d webhook.Delivery, outcome reward.Outcome) rewa
 	}
 }
 
-func (p *Processor) firstPromoter(ctx context.Context, b *batchState, m Message, api map[int64]firstpromoter.Commission, apiErr error, log *slog.Logger) error {
-	var env fpEnvelope
-	if err := json.Unmarshal(m.Delivery.Body, &env); err != nil {
-		return fmt.Errorf("decode firstpromoter event: %w: %w", reward.ErrInvalid, err)
-	}
+func (p *Processor) firstPromoter(ctx context.Context, b *batchState, m Message, env firstpromoter.Event, api map[int64]firstpromoter.Commission, apiErr error, log *slog.Logger) error {
 	if env.Data.Test {
 		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
 	}
-	if !isCommissionEvent(env.EventType) {
+	if !env.IsCommission() {
 		// payout.updated / payout.completed echo our own mark_fulfilled: the
 		// acknowledgement was recorded when the call answered.
 		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
 	}
-	id, err := parseID(env.Data.ID)
+	id, err := env.CommissionID()
 	if err != nil {
 		return err
 	}
@@ -382,42 +387,22 @@ func (p *Processor) firstPromoter(ctx context.Context, b *batchState, m Message,
 		b.count(CountPlatformError)
 		return p.withoutPlatform(ctx, b, m, env, id, fmt.Errorf("read commission %d from firstpromoter: %w: %w", id, errPlatformDown, apiErr), log)
 	}
-	target := env.target()
-	in := reward.Intent{Provider: reward.FirstPromoter, CommissionID: strconv.FormatInt(id, 10), EventID: m.Delivery.EventID, Acknowledge: true, At: p.Now()}
-	unit, amount := env.Data.Unit, env.Data.Amount
 	c, known := api[id]
-	if known {
-		// The platform's current view wins over the (possibly old) event.
-		target, unit, amount = statusTarget(c.Status), c.Unit, c.Amount
-		if env.EventType == "commission.deleted" {
-			target = reward.TargetDenied
-		}
-	}
-	u, err := reward.ParseUnit(unit)
+	in, verdict, err := p.firstPromoterRules().EventIntent(env, id, c, known)
 	if err != nil {
 		return err
 	}
-	if u == reward.Cash || !p.Config.Units[u] {
-		log.Info("commission unit is not delivered by this deployment", "commission_id", id, "unit", u)
+	in.EventID, in.At = m.Delivery.EventID, p.Now()
+	switch verdict {
+	case firstpromoter.Ignore:
+		log.Info("commission unit is not delivered by this deployment", "commission_id", id, "unit", in.Account.Unit)
 		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
-	}
-	in.Target, in.Amount = target, amount
-	in.Account = reward.Account{Provider: reward.FirstPromoter, Unit: u, Recipient: p.recipient(c, known, env)}
-	if !in.Account.Recipient.Valid() {
-		if target != reward.TargetDenied && !known {
-			// The platform answered without it: deleted since the event
-			// (a deletion follows it) or not listed yet. Nothing of the
-			// event is the platform's view; retrying it would only end in
-			// the dead-letter queue. The reconciler's lists deliver the
-			// commission should it appear.
-			log.Info("commission not returned by the platform: acknowledged, not applied", "commission_id", id)
-			return p.record(ctx, b, m.Delivery, reward.Stale, CountStale)
-		}
-		if target != reward.TargetDenied {
-			return fmt.Errorf("commission %d names no recipient on the platform", id)
-		}
-		// A denied or deleted commission the platform no longer returns:
-		// only the ledger knows whom it concerned.
+	case firstpromoter.NotListed:
+		// Deleted since the event (a deletion follows it) or not listed
+		// yet; retrying it would only end in the dead-letter queue.
+		log.Info("commission not returned by the platform: acknowledged, not applied", "commission_id", id)
+		return p.record(ctx, b, m.Delivery, reward.Stale, CountStale)
+	case firstpromoter.StoredAccount:
 		stored, err := p.Store.Commission(ctx, reward.FirstPromoter, in.CommissionID)
 		if errors.Is(err, reward.ErrNotFound) {
 			return p.record(ctx, b, m.Delivery, reward.Stale, CountStale)
@@ -436,8 +421,8 @@ func (p *Processor) firstPromoter(ctx context.Context, b *batchState, m Message,
 // ledger has needs nothing from it (a denial is final, and the stored
 // account is the one its entries were written to). Anything else waits
 // for the platform, whose view decides it: down is returned.
-func (p *Processor) withoutPlatform(ctx context.Context, b *batchState, m Message, env fpEnvelope, id int64, down error, log *slog.Logger) error {
-	if env.target() != reward.TargetDenied {
+func (p *Processor) withoutPlatform(ctx context.Context, b *batchState, m Message, env firstpromoter.Event, id int64, down error, log *slog.Logger) error {
+	if env.Target() != reward.TargetDenied {
 		return down
 	}
 	in := reward.Intent{Provider: reward.FirstPromoter, CommissionID: strconv.FormatInt(id, 10), EventID: m.Delivery.EventID, Target: reward.TargetDenied, Acknowledge: true, At: p.Now()}
@@ -448,7 +433,7 @@ func (p *Processor) withoutPlatform(ctx context.Context, b *batchState, m Messag
 	if stored == nil {
 		return down
 	}
-	if u := stored.Account.Unit; u == reward.Cash || !p.Config.Units[u] {
+	if u := stored.Account.Unit; !p.firstPromoterRules().Delivers(u) {
 		log.Info("commission unit is not delivered by this deployment", "commission_id", id, "unit", u)
 		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
 	}
@@ -457,20 +442,9 @@ func (p *Processor) withoutPlatform(ctx context.Context, b *batchState, m Messag
 	return err
 }
 
-func (p *Processor) recipient(c firstpromoter.Commission, known bool, env fpEnvelope) reward.Recipient {
-	if known && c.Reward != nil && p.Config.ReferralRewardIDs[c.Reward.ID] {
-		if c.Referral != nil {
-			return reward.Referral(c.Referral.UID, strconv.FormatInt(c.Referral.ID, 10))
-		}
-		if r := env.Data.Referral; r != nil {
-			return reward.Referral(r.UID, r.ID.String())
-		}
-		return ""
-	}
-	if known && c.PromoterID() != 0 {
-		return reward.Promoter(strconv.FormatInt(c.PromoterID(), 10))
-	}
-	return ""
+// firstPromoterRules are the configuration's FirstPromoter choices.
+func (p *Processor) firstPromoterRules() firstpromoter.Rules {
+	return firstpromoter.Rules{ReferralRewardIDs: p.Config.ReferralRewardIDs, Units: p.Config.Units}
 }
 
 // guess is the state a transition most likely starts from: assuming it
@@ -573,98 +547,58 @@ func (p *Processor) stored(ctx context.Context, in reward.Intent) (*reward.Commi
 	return &c, nil
 }
 
-// eventTime is when AgentRef created the event (the envelope's createdAt,
-// checked by the webhook function), else when it was received.
-func (p *Processor) eventTime(env arEnvelope, d webhook.Delivery) time.Time {
-	if at, err := time.Parse(time.RFC3339, env.CreatedAt); err == nil {
-		return at
+func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, env agentref.Event, log *slog.Logger) error {
+	received := m.Delivery.ReceivedAt
+	if received.IsZero() {
+		received = p.Now()
 	}
-	if !d.ReceivedAt.IsZero() {
-		return d.ReceivedAt
+	req, err := env.Request(p.Config.AgentRefCurrency, received)
+	if err != nil {
+		return err
 	}
-	return p.Now()
+	return p.request(ctx, b, m.Delivery, req, log)
 }
 
-func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, log *slog.Logger) error {
-	var env arEnvelope
-	if err := json.Unmarshal(m.Delivery.Body, &env); err != nil {
-		return fmt.Errorf("decode agentref event: %w: %w", reward.ErrInvalid, err)
-	}
-	switch env.Type {
-	case "conversion.created", "conversion.refunded":
-		var c arConversion
-		if err := json.Unmarshal(env.Data, &c); err != nil {
-			return fmt.Errorf("decode conversion: %w: %w", reward.ErrInvalid, err)
-		}
-		in, err := c.intent(p.Config.AgentRefCurrency)
-		if err != nil {
-			return err
-		}
-		if env.Type == "conversion.refunded" && in.Target != reward.TargetRefunded {
-			in.Target, in.Amount = reward.TargetRefunded, 0
-		}
-		in.EventID, in.At = m.Delivery.EventID, p.Now()
+// request applies what a platform event asks of the ledger.
+func (p *Processor) request(ctx context.Context, b *batchState, d webhook.Delivery, req reward.Request, log *slog.Logger) error {
+	switch {
+	case req.Intent != nil:
+		in := *req.Intent
+		in.EventID, in.At = d.EventID, p.Now()
 		if in.Posts() {
-			if in.Held, err = p.Store.Held(ctx, reward.AgentRef, in.Account.Recipient); err != nil {
+			var err error
+			if in.Held, err = p.Store.Held(ctx, in.Provider, in.Account.Recipient); err != nil {
 				return err
 			}
 		}
-		change, err := p.apply(ctx, b, m.Delivery, in, log)
+		change, err := p.apply(ctx, b, d, in, log)
 		if err == nil && change.Outcome == reward.Stale && in.Target == reward.TargetApproved {
 			log.Warn("approval after a rejection not applied: the reconciler reports it as drift while the platform says approved", "commission_id", in.CommissionID, "recipient", in.Account.Recipient, "status", change.After.Status)
 		}
 		return err
-	case "affiliate.blocked", "affiliate.unblocked", "flag.resolved":
-		var a arAffiliate
-		if err := json.Unmarshal(env.Data, &a); err != nil {
-			return fmt.Errorf("decode %s: %w: %w", env.Type, reward.ErrInvalid, err)
-		}
-		affiliate, held := a.ID, env.Type == "affiliate.blocked"
-		if env.Type == "flag.resolved" {
-			if a.Status != "confirmed" {
-				return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
-			}
-			affiliate, held = a.AffiliateID, true
-		}
-		if affiliate == "" {
-			return fmt.Errorf("%s without an affiliate id: %w", env.Type, reward.ErrInvalid)
-		}
-		// The event's own time orders holds: a retried or redriven event
-		// never undoes a later one, whatever order they are processed in.
-		h := reward.Hold{Provider: reward.AgentRef, Recipient: reward.Affiliate(affiliate), Held: held, At: p.eventTime(env, m.Delivery)}
-		err := p.Store.SetHold(ctx, p.eventRecord(m.Delivery, reward.Applied), h)
+	case req.Hold != nil:
+		h := *req.Hold
+		err := p.Store.SetHold(ctx, p.eventRecord(d, reward.Applied), h)
 		switch {
 		case errors.Is(err, reward.ErrDuplicateEvent):
 			b.count(CountDuplicate)
 			return nil
 		case errors.Is(err, reward.ErrOutdated):
-			log.Info("hold event older than the stored hold: acknowledged, not applied", "recipient", h.Recipient, "held", held, "event_at", h.At)
-			return p.record(ctx, b, m.Delivery, reward.Stale, CountStale)
+			log.Info("hold event older than the stored hold: acknowledged, not applied", "recipient", h.Recipient, "held", h.Held, "event_at", h.At)
+			return p.record(ctx, b, d, reward.Stale, CountStale)
 		case err != nil:
 			return err
 		}
 		b.count(CountApplied)
-		log.Info("hold changed", "recipient", h.Recipient, "held", held, "event_at", h.At)
+		log.Info("hold changed", "recipient", h.Recipient, "held", h.Held, "event_at", h.At)
 		return nil
-	case "payout.completed", "payout.failed":
-		var po arPayout
-		if err := json.Unmarshal(env.Data, &po); err != nil {
-			return fmt.Errorf("decode payout: %w: %w", reward.ErrInvalid, err)
-		}
-		status := reward.PayoutCompleted
-		if env.Type == "payout.failed" {
-			status = reward.PayoutFailed
-		}
-		// Events are ordered by when the platform created them: a failure
-		// and a retry's completion may arrive in either order.
-		in := po.intent(p.Config.AgentRefCurrency, status, p.eventTime(env, m.Delivery))
-		in.EventID = m.Delivery.EventID
-		return p.payout(ctx, b, m.Delivery, in, log)
-	default:
-		// payout.created, payout.processing and program.* are kept for
-		// reference as event records; the ledger has nothing to do.
-		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
+	case req.Payout != nil:
+		in := *req.Payout
+		in.EventID = d.EventID
+		return p.payout(ctx, b, d, in, log)
 	}
+	// Nothing to change: the event is kept for reference as a record.
+	return p.record(ctx, b, d, reward.Duplicate, CountIgnored)
 }
 
 // payout plans and writes one payout intent, re-planning from the stored

@@ -257,7 +257,7 @@ func TestLanesKeepEachRecipientsOrder(t *testing.T) {
 	fp := map[int64]firstpromoter.Commission{}
 	for _, c := range []struct{ id, promoter int64 }{{1, 7}, {2, 7}, {3, 8}} {
 		var row firstpromoter.Commission
-		if err := json.Unmarshal(fmt.Appendf(nil, `{"id":%d,"promoter_campaign":{"promoter_id":%d}}`, c.id, c.promoter), &row); err != nil {
+		if err := json.Unmarshal(fmt.Appendf(nil, `{"id":%d,"status":"approved","unit":"points","amount":500,"promoter_campaign":{"promoter_id":%d}}`, c.id, c.promoter), &row); err != nil {
 			t.Fatal(err)
 		}
 		fp[c.id] = row
@@ -274,7 +274,7 @@ func TestLanesKeepEachRecipientsOrder(t *testing.T) {
 		fpMsg("h", 99), {ID: "i", Delivery: webhook.Delivery{Provider: webhook.AgentRef, Body: []byte("not json")}}, fpMsg("j", 1),
 	}
 	var got []string
-	for _, lane := range lanes(msgs, fp) {
+	for _, lane := range lanes(decode(msgs), fp) {
 		var ids []string
 		for _, m := range lane {
 			ids = append(ids, m.ID)

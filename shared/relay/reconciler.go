@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
-	"sort"
 	"strconv"
 	"time"
 
@@ -107,6 +106,9 @@ func (r *run) drift(p reward.Provider, id, problem string) {
 }
 
 func (r *run) fail(step string, err error) {
+	if errors.Is(err, reward.ErrContract) {
+		r.count(CountContractBroken)
+	}
 	r.summary.Errors = append(r.summary.Errors, step+": "+err.Error())
 	r.log.Error("reconcile step failed; the next run retries it", "step", step, "error", err.Error())
 }
@@ -199,18 +201,19 @@ func (rc *Reconciler) timeLeft(ctx context.Context) error {
 // handing fn each row and endPage (when set) the end of each page. It stops
 // before a row when the deadline is near; the cursor keeps the first page
 // not wholly handled, which the next run reads again.
-func (rc *Reconciler) listFirstPromoter(ctx context.Context, r *run, name string, filters url.Values, fn func(c firstpromoter.Commission) error, endPage func() error) error {
+func (rc *Reconciler) listFirstPromoter(ctx context.Context, r *run, list firstpromoter.Listing, fn func(c firstpromoter.Commission) error, endPage func() error) error {
+	name := list.Name
 	store := rc.Processor.Store
 	cursor, err := store.Cursor(ctx, name)
 	if err != nil {
 		return err
 	}
 	from, _ := strconv.Atoi(cursor)
+	var since time.Time
 	if rc.Lookback > 0 {
-		// The filter is a date (YYYY-MM-DD): a datetime is refused.
-		filters.Set("filters[created_at][from]", rc.Processor.Now().Add(-rc.Lookback).UTC().Format(time.DateOnly))
+		since = rc.Processor.Now().Add(-rc.Lookback)
 	}
-	filters.Set("sorting[created_at]", "asc")
+	filters := list.Query(since)
 	var stop error
 	stoppedAt := 0
 	next, err := rc.FirstPromoter.ListCommissions(ctx, filters, from, func(page int, rows []firstpromoter.Commission) (bool, error) {
@@ -260,15 +263,9 @@ func (rc *Reconciler) listFirstPromoter(ctx context.Context, r *run, name string
 // fpIntent turns a platform commission into a ledger intent; ok is false
 // for units this deployment does not deliver.
 func (rc *Reconciler) fpIntent(c firstpromoter.Commission, target reward.Target) (reward.Intent, bool) {
-	u, err := reward.ParseUnit(c.Unit)
-	if err != nil || u == reward.Cash || !rc.Processor.Config.Units[u] {
-		return reward.Intent{}, false
-	}
-	return reward.Intent{
-		Provider: reward.FirstPromoter, CommissionID: strconv.FormatInt(c.ID, 10), Target: target, Amount: c.Amount,
-		Account:     reward.Account{Provider: reward.FirstPromoter, Unit: u, Recipient: rc.Processor.recipient(c, true, fpEnvelope{})},
-		Acknowledge: true, At: rc.Processor.Now(),
-	}, true
+	in, ok := rc.Processor.firstPromoterRules().Intent(c, target)
+	in.At = rc.Processor.Now()
+	return in, ok
 }
 
 // applyFP applies one platform commission and reports amount drift.
@@ -322,7 +319,7 @@ func permanent(err error) bool {
 // fpApproved delivers approved commissions the platform has not seen
 // fulfilled (missed webhooks); the outbox step acknowledges them.
 func (rc *Reconciler) fpApproved(ctx context.Context, r *run) error {
-	return rc.listFirstPromoter(ctx, r, "firstpromoter:approved", url.Values{"filters[status]": {"approved"}, "filters[fulfilled]": {"no"}}, func(c firstpromoter.Commission) error {
+	return rc.listFirstPromoter(ctx, r, firstpromoter.ListApproved, func(c firstpromoter.Commission) error {
 		return rc.applyFP(ctx, r, c, reward.TargetApproved)
 	}, nil)
 }
@@ -332,11 +329,11 @@ func (rc *Reconciler) fpApproved(ctx context.Context, r *run) error {
 // stopped in a page leaves none of them behind: the next reads it again.
 func (rc *Reconciler) fpPending(ctx context.Context, r *run) error {
 	var approve []int64
-	return rc.listFirstPromoter(ctx, r, "firstpromoter:pending", url.Values{"filters[status]": {"pending"}}, func(c firstpromoter.Commission) error {
+	return rc.listFirstPromoter(ctx, r, firstpromoter.ListPending, func(c firstpromoter.Commission) error {
 		if err := rc.applyFP(ctx, r, c, reward.TargetPending); err != nil {
 			return err
 		}
-		if rc.AutoApproveAfter > 0 && c.FraudCheck == "no_suspicion" && !c.CreatedAt.IsZero() && rc.Processor.Now().Sub(c.CreatedAt) >= rc.AutoApproveAfter {
+		if c.AutoApprovable(rc.Processor.Now(), rc.AutoApproveAfter) {
 			if _, ok := rc.fpIntent(c, reward.TargetApproved); ok {
 				approve = append(approve, c.ID)
 			}
@@ -358,7 +355,7 @@ func (rc *Reconciler) fpPending(ctx context.Context, r *run) error {
 
 // fpDenied voids pending credits (or reverses deliveries) the platform denied.
 func (rc *Reconciler) fpDenied(ctx context.Context, r *run) error {
-	return rc.listFirstPromoter(ctx, r, "firstpromoter:denied", url.Values{"filters[status]": {"denied"}}, func(c firstpromoter.Commission) error {
+	return rc.listFirstPromoter(ctx, r, firstpromoter.ListDenied, func(c firstpromoter.Commission) error {
 		stored, err := rc.Processor.Store.Commission(ctx, reward.FirstPromoter, strconv.FormatInt(c.ID, 10))
 		if errors.Is(err, reward.ErrNotFound) || err == nil && (stored.Status == reward.Denied || stored.Status == reward.Reversed) {
 			// Never seen, or already final: nothing to do (and no write).
@@ -374,7 +371,7 @@ func (rc *Reconciler) fpDenied(ctx context.Context, r *run) error {
 // fpFulfilled finds commissions the platform shows fulfilled that the
 // ledger never delivered: drift, never credited automatically.
 func (rc *Reconciler) fpFulfilled(ctx context.Context, r *run) error {
-	return rc.listFirstPromoter(ctx, r, "firstpromoter:fulfilled", url.Values{"filters[status]": {"approved"}, "filters[fulfilled]": {"yes"}}, func(c firstpromoter.Commission) error {
+	return rc.listFirstPromoter(ctx, r, firstpromoter.ListFulfilled, func(c firstpromoter.Commission) error {
 		if _, ok := rc.fpIntent(c, reward.TargetApproved); !ok {
 			return nil
 		}
@@ -539,7 +536,7 @@ func (rc *Reconciler) outbox(ctx context.Context, r *run) error {
 // the conversions, whose approvals then post or wait accordingly.
 func (rc *Reconciler) arHolds(ctx context.Context, r *run) error {
 	p := rc.Processor
-	blocked := map[reward.Recipient]bool{}
+	var blocked []agentref.Affiliate
 	var asOf time.Time
 	err := rc.readAgentRef(ctx, r, func(cursor string) (string, error) {
 		rows, next, at, err := rc.AgentRef.Affiliates(ctx, "blocked", cursor)
@@ -547,12 +544,10 @@ func (rc *Reconciler) arHolds(ctx context.Context, r *run) error {
 			// The first page's time: whatever changed after it is newer.
 			asOf = at
 		}
-		for _, a := range rows {
+		for range rows {
 			r.count(CountListed)
-			if a.Status == "blocked" {
-				blocked[reward.Affiliate(a.ID)] = true
-			}
 		}
+		blocked = append(blocked, rows...)
 		return next, err
 	})
 	if err != nil {
@@ -564,15 +559,13 @@ func (rc *Reconciler) arHolds(ctx context.Context, r *run) error {
 	// The flags are read after the blocked affiliates: a release is as of
 	// that listing, so every flag confirmed before it must be known (one
 	// confirmed between the two reads is newer than such a release).
-	flagged := map[reward.Recipient]time.Time{} // the newest confirmed flag
+	var flags []agentref.Flag
 	err = rc.readAgentRef(ctx, r, func(cursor string) (string, error) {
 		rows, next, err := rc.AgentRef.Flags(ctx, "confirmed", cursor)
-		for _, f := range rows {
+		for range rows {
 			r.count(CountListed)
-			if who := reward.Affiliate(f.AffiliateID); f.AffiliateID != "" && f.Resolved().After(flagged[who]) {
-				flagged[who] = f.Resolved()
-			}
 		}
+		flags = append(flags, rows...)
 		return next, err
 	})
 	if err != nil {
@@ -586,25 +579,7 @@ func (rc *Reconciler) arHolds(ctx context.Context, r *run) error {
 	for _, h := range stored {
 		known[h.Recipient] = h
 	}
-	hold := func(who reward.Recipient, held bool, at time.Time) reward.Hold {
-		return reward.Hold{Provider: reward.AgentRef, Recipient: who, Held: held, At: at}
-	}
-	var want []reward.Hold
-	for who := range blocked {
-		want = append(want, hold(who, true, asOf))
-	}
-	for who, at := range flagged {
-		want = append(want, hold(who, true, at))
-	}
-	for _, h := range stored {
-		if h.Held && !blocked[h.Recipient] && flagged[h.Recipient].Before(h.At) {
-			want = append(want, hold(h.Recipient, false, asOf))
-		}
-	}
-	// An affiliate both blocked and flagged is held as of the newer.
-	sort.Slice(want, func(i, j int) bool {
-		return want[i].Recipient < want[j].Recipient || want[i].Recipient == want[j].Recipient && want[i].At.After(want[j].At)
-	})
+	want := agentref.Holds(blocked, flags, asOf, stored)
 	for _, h := range want {
 		if old, ok := known[h.Recipient]; ok && (old.Held == h.Held || !h.Supersedes(&old)) {
 			continue
@@ -661,12 +636,7 @@ func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 					return cursor, err
 				}
 				r.count(CountListed)
-				cents, err := c.CommissionCents()
-				if err != nil {
-					r.drift(reward.AgentRef, c.ID, "GET /conversions: commission: "+err.Error())
-					continue
-				}
-				in, err := arConversion{ID: c.ID, AffiliateID: c.AffiliateID, Currency: c.Currency, CommissionAmount: &cents, Status: c.Status}.intent(p.Config.AgentRefCurrency)
+				in, err := c.Intent(p.Config.AgentRefCurrency)
 				if err != nil {
 					r.drift(reward.AgentRef, c.ID, err.Error())
 					continue
@@ -737,13 +707,11 @@ func (rc *Reconciler) arPayouts(ctx context.Context, r *run) error {
 					return cursor, err
 				}
 				r.count(CountListed)
-				cents, err := po.Amount.Cents()
+				in, err := po.Intent(p.Config.AgentRefCurrency, status)
 				if err != nil {
-					r.drift(reward.AgentRef, po.ID, "GET /payouts: amount: "+err.Error())
+					r.drift(reward.AgentRef, po.ID, err.Error())
 					continue
 				}
-				in := arPayout{ID: po.ID, AffiliateID: po.AffiliateID, Amount: cents, Currency: po.Currency}.intent(p.Config.AgentRefCurrency, status, listedAt(po, status))
-				in.Current = true
 				err = p.payout(ctx, r.batchState, webhook.Delivery{}, in, r.log)
 				if permanent(err) {
 					r.drift(reward.AgentRef, po.ID, "payout not applied: "+err.Error())
@@ -760,17 +728,6 @@ func (rc *Reconciler) arPayouts(ctx context.Context, r *run) error {
 		}
 	}
 	return nil
-}
-
-// listedAt is a time by which a listed payout was in its status, by the
-// platform's clock: a completed one's completion; a failed one failed after
-// its creation and after any completion the platform still shows.
-func listedAt(po agentref.Payout, status reward.PayoutStatus) time.Time {
-	at := po.CreatedAt
-	if po.CompletedAt != nil && (status == reward.PayoutCompleted || po.CompletedAt.After(at)) {
-		at = *po.CompletedAt
-	}
-	return at
 }
 
 // listAgentRef pages from a stored cursor until the end or the deadline.

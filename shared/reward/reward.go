@@ -180,4 +180,8 @@ var (
 	ErrConflict = errors.New("reward: concurrent change")
 	// ErrNotFound means the item does not exist.
 	ErrNotFound = errors.New("reward: not found")
+	// ErrContract means a platform answered in a shape its documentation
+	// does not allow: a field rewardrelay relies on is missing or of
+	// another type. Retrying gets the same answer; a person must look.
+	ErrContract = errors.New("reward: a platform's answer breaks its documented contract")
 )

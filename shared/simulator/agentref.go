@@ -179,26 +179,26 @@ func (s *Simulator) serveAgentRef(w http.ResponseWriter, r *http.Request, path s
 	case "/conversions":
 		for _, k := range sortedKeys(s.conversions) {
 			if c := s.conversions[k]; match("status", c.Status) && match("affiliateId", c.AffiliateID) {
-				rows = append(rows, c.apiObject())
+				rows = append(rows, s.breakRow(path, c.apiObject()))
 			}
 		}
 	case "/payouts":
 		for _, k := range sortedKeys(s.payouts) {
 			if p := s.payouts[k]; match("status", p.Status) && match("affiliateId", p.AffiliateID) {
-				rows = append(rows, p.apiObject())
+				rows = append(rows, s.breakRow(path, p.apiObject()))
 			}
 		}
 	case "/affiliates":
 		// Blocked affiliates are listed only when asked for (includeBlocked).
 		for _, k := range sortedKeys(s.affiliates) {
 			if a := s.affiliates[k]; match("status", a.Status) && (a.Status != "blocked" || q.Get("includeBlocked") == "true") && match("programId", a.ProgramID) {
-				rows = append(rows, a.apiObject())
+				rows = append(rows, s.breakRow(path, a.apiObject()))
 			}
 		}
 	case "/flags":
 		for _, k := range sortedKeys(s.flags) {
 			if f := s.flags[k]; match("status", f.Status) && match("type", f.Type) && match("affiliateId", f.AffiliateID) {
-				rows = append(rows, f.apiObject())
+				rows = append(rows, s.breakRow(path, f.apiObject()))
 			}
 		}
 	}

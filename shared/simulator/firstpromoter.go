@@ -308,7 +308,7 @@ func (s *Simulator) listCommissions(w http.ResponseWriter, r *http.Request) {
 	})
 	out := []map[string]any{}
 	for i := (page - 1) * perPage; i < len(rows) && i < page*perPage; i++ {
-		out = append(out, rows[i].apiObject())
+		out = append(out, s.breakRow("/commissions", rows[i].apiObject()))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -72,8 +72,10 @@ type Simulator struct {
 	refusedStatus map[string]bool
 	cutListsAfter int
 	requestSeq    int
-	faults        []Fault
-	calls         []Call
+	// broken are the fields BreakRows sets or leaves out, by list path.
+	broken map[string]map[string]any
+	faults []Fault
+	calls  []Call
 	// recent holds the times of FirstPromoter requests in the last minute.
 	recent []time.Time
 }

@@ -244,6 +244,7 @@ func TestCheckRefusesWhatTheProcessorCannotUse(t *testing.T) {
 		{"agentref affiliate.unblocked id a number", arRequest(t, arEvent("affiliate.unblocked", `{"id":12}`)), "data.id must be a non-empty string"},
 		{"agentref affiliate.blocked affiliateId a number", arRequest(t, arEvent("affiliate.blocked", `{"id":"a1","affiliateId":12}`)), "data.affiliateId must be a string"},
 		{"agentref confirmed flag without affiliate", arRequest(t, arEvent("flag.resolved", `{"id":"f1","status":"confirmed"}`)), "data.affiliateId must be a non-empty string of at most 256 bytes when data.status is confirmed"},
+		{"agentref flag without its resolution", arRequest(t, arEvent("flag.resolved", `{"id":"f1","affiliateId":"a1"}`)), "data.status must be a string naming the flag's resolution"},
 		{"agentref flag status a boolean", arRequest(t, arEvent("flag.resolved", `{"id":"f1","affiliateId":"a1","status":true}`)), "data.status must be a string"},
 		{"agentref flag id a number", arRequest(t, arEvent("flag.resolved", `{"id":1,"affiliateId":"a1","status":"dismissed"}`)), "data.id must be a string"},
 		{"agentref payout without id", arRequest(t, arEvent("payout.completed", `{"affiliateId":"a1","amount":300}`)), "data.id must be a non-empty string"},

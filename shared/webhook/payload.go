@@ -361,7 +361,9 @@ var (
 	}
 	flagRules = []rule[agentRefAffiliate]{
 		{"data.id", "a string", nil},
-		{"data.status", "a string", nil},
+		// The resolution decides whether the affiliate is held: without
+		// it the event would change nothing, silently.
+		{"data.status", "a string naming the flag's resolution", func(a *agentRefAffiliate) bool { return a.Status != "" }},
 		{"data.affiliateId", "a non-empty string of at most 256 bytes when data.status is confirmed", func(a *agentRefAffiliate) bool {
 			return a.Status != "confirmed" || a.AffiliateID != "" && shortID(a.AffiliateID)
 		}},
