@@ -31,6 +31,7 @@ type StreamReader struct {
 
 	iterators map[string]*string // open shards' next iterators
 	seen      map[string]bool    // shards ever opened
+	last      map[string]string  // each shard's last sequence number read
 }
 
 // StreamARN returns the latest stream of a table.
@@ -52,7 +53,7 @@ func StreamARN(ctx context.Context, db interface {
 // records it returns are still new: use them.
 func (r *StreamReader) Read(ctx context.Context, limit int32) ([]events.DynamoDBEventRecord, error) {
 	if r.iterators == nil {
-		r.iterators, r.seen = map[string]*string{}, map[string]bool{}
+		r.iterators, r.seen, r.last = map[string]*string{}, map[string]bool{}, map[string]string{}
 	}
 	desc, err := r.Client.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: aws.String(r.ARN)})
 	if err != nil {
@@ -63,13 +64,11 @@ func (r *StreamReader) Read(ctx context.Context, limit int32) ([]events.DynamoDB
 		if r.seen[id] {
 			continue
 		}
-		it, err := r.Client.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
-			StreamArn: aws.String(r.ARN), ShardId: sh.ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon,
-		})
+		it, err := r.open(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("shard iterator of %s: %w", id, err)
 		}
-		r.seen[id], r.iterators[id] = true, it.ShardIterator
+		r.seen[id], r.iterators[id] = true, it
 	}
 	// A shard that cannot be read now is read on the next call; the
 	// records of the others are returned all the same, since their
@@ -80,8 +79,11 @@ func (r *StreamReader) Read(ctx context.Context, limit int32) ([]events.DynamoDB
 		it := r.iterators[id]
 		res, err := r.Client.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it, Limit: aws.Int32(limit)})
 		var expired *streamtypes.ExpiredIteratorException
-		if errors.As(err, &expired) {
-			// Read again from the shard's start: at least once.
+		var trimmed *streamtypes.TrimmedDataAccessException
+		if errors.As(err, &expired) || errors.As(err, &trimmed) {
+			// Open the shard again after the last record read (from its
+			// oldest record when none was, or when that one is trimmed
+			// away): at least once, and never stuck on a dead iterator.
 			delete(r.seen, id)
 			delete(r.iterators, id)
 			continue
@@ -98,6 +100,7 @@ func (r *StreamReader) Read(ctx context.Context, limit int32) ([]events.DynamoDB
 				return out, fmt.Errorf("shard %s: %w", id, err)
 			}
 			out = append(out, lr)
+			r.last[id] = aws.ToString(rec.Dynamodb.SequenceNumber)
 		}
 		if res.NextShardIterator == nil {
 			delete(r.iterators, id) // closed and read to its end
@@ -106,4 +109,29 @@ func (r *StreamReader) Read(ctx context.Context, limit int32) ([]events.DynamoDB
 		}
 	}
 	return out, firstErr
+}
+
+// open returns an iterator of a shard after its last record read, or at its
+// oldest record when none was read or that one is trimmed away.
+func (r *StreamReader) open(ctx context.Context, shard string) (*string, error) {
+	if seq := r.last[shard]; seq != "" {
+		it, err := r.Client.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
+			StreamArn: aws.String(r.ARN), ShardId: aws.String(shard),
+			ShardIteratorType: streamtypes.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: aws.String(seq),
+		})
+		var trimmed *streamtypes.TrimmedDataAccessException
+		if err == nil || !errors.As(err, &trimmed) {
+			if err != nil {
+				return nil, err
+			}
+			return it.ShardIterator, nil
+		}
+	}
+	it, err := r.Client.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
+		StreamArn: aws.String(r.ARN), ShardId: aws.String(shard), ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return it.ShardIterator, nil
 }
