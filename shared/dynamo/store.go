@@ -149,8 +149,11 @@ func (s *Store) commissionPart(c reward.Change) (part, error) {
 		Set(expression.Name("moves"), expression.Value(a.Moves)).
 		Set(expression.Name("updated_at"), expression.Value(a.UpdatedAt.UTC().Format(time.RFC3339Nano))).
 		Add(expression.Name("version"), expression.Value(1))
+	if a.Undeliveries > 0 {
+		upd = undeliveryUpdate(upd, a)
+	}
 	if c.FulfilmentChanged {
-		upd = fulfilmentUpdate(upd, a)
+		upd = fulfilmentUpdate(upd, a, c.Before == nil || !reward.SameLane(c.Before.Fulfilment, a.Fulfilment))
 	}
 	var cond expression.ConditionBuilder
 	if b := c.Before; b == nil {
@@ -171,7 +174,8 @@ func (s *Store) commissionPart(c reward.Change) (part, error) {
 			And(expression.Name("recipient").Equal(expression.Value(acct.Recipient))).
 			And(expression.Name("unit").Equal(expression.Value(acct.Unit))).
 			And(expression.Name("currency").Equal(expression.Value(acct.Currency))).
-			And(moves)
+			And(moves).
+			And(undeliveryIs(*b))
 	}
 	if b := c.Before; b != nil && c.FulfilmentChanged {
 		// reward.FulfilmentHolds: an acknowledgement recorded meanwhile is
@@ -195,8 +199,10 @@ func (s *Store) commissionPart(c reward.Change) (part, error) {
 
 // fulfilmentUpdate writes the fulfilment fields and keeps the sparse outbox
 // index in step: only requested and failed deliveries are in it, ordered by
-// when they entered it (outbox_at and requested_at are set once).
-func fulfilmentUpdate(upd expression.UpdateBuilder, c reward.Commission) expression.UpdateBuilder {
+// when they entered it (outbox_at and requested_at are set once, unless
+// fresh: the delivery enters a lane it was not in), and failed deliveries
+// the platform is to be told of, under their own key (outboxKey).
+func fulfilmentUpdate(upd expression.UpdateBuilder, c reward.Commission, fresh bool) expression.UpdateBuilder {
 	setOrRemove := func(u expression.UpdateBuilder, name, v string) expression.UpdateBuilder {
 		if v == "" {
 			return u.Remove(expression.Name(name))
@@ -204,6 +210,9 @@ func fulfilmentUpdate(upd expression.UpdateBuilder, c reward.Commission) express
 		return u.Set(expression.Name(name), expression.Value(v))
 	}
 	setOnce := func(u expression.UpdateBuilder, name string, at time.Time) expression.UpdateBuilder {
+		if fresh {
+			return u.Set(expression.Name(name), expression.Value(at.UTC().Format(time.RFC3339Nano)))
+		}
 		return u.Set(expression.Name(name), expression.IfNotExists(expression.Name(name), expression.Value(at.UTC().Format(time.RFC3339Nano))))
 	}
 	upd = setOrRemove(upd, "fulfilment", string(c.Fulfilment))
@@ -212,12 +221,12 @@ func fulfilmentUpdate(upd expression.UpdateBuilder, c reward.Commission) express
 	if !c.RequestedAt.IsZero() {
 		upd = setOnce(upd, "requested_at", c.RequestedAt)
 	}
-	if c.Fulfilment.Outstanding() {
+	if c.Fulfilment.Outstanding() || c.Fulfilment.Unfulfilling() {
 		since := c.RequestedAt
 		if since.IsZero() {
 			since = c.UpdatedAt
 		}
-		return setOnce(upd.Set(expression.Name("outbox"), expression.Value(string(c.Provider))), "outbox_at", since)
+		return setOnce(upd.Set(expression.Name("outbox"), expression.Value(outboxKey(c.Provider, c.Fulfilment))), "outbox_at", since)
 	}
 	return upd.Remove(expression.Name("outbox")).Remove(expression.Name("outbox_at"))
 }
@@ -319,6 +328,9 @@ func (s *Store) Apply(ctx context.Context, ev reward.EventRecord, c reward.Chang
 		return err
 	}
 	parts = append(parts, cp)
+	if c.Covered {
+		return s.writeCovered(ctx, fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID), parts, c.Entries)
+	}
 	return s.write(ctx, fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID), parts, c.Entries)
 }
 
@@ -523,7 +535,7 @@ func (s *Store) Payout(ctx context.Context, p reward.Provider, id string) (rewar
 func (s *Store) SetFulfilment(ctx context.Context, c reward.Commission, from reward.Fulfilment) error {
 	upd := fulfilmentUpdate(expression.
 		Set(expression.Name("updated_at"), expression.Value(c.UpdatedAt.UTC().Format(time.RFC3339Nano))).
-		Add(expression.Name("version"), expression.Value(1)), c)
+		Add(expression.Name("version"), expression.Value(1)), c, false)
 	cond := expression.Name("fulfilment").Equal(expression.Value(string(from)))
 	if from == reward.NotRequested {
 		cond = expression.AttributeExists(expression.Name("pk")).And(expression.AttributeNotExists(expression.Name("fulfilment")))
@@ -707,7 +719,12 @@ func (s *Store) History(ctx context.Context, p reward.Provider, id string) (rewa
 
 // Outbox implements reward.Store.
 func (s *Store) Outbox(ctx context.Context, p reward.Provider, limit int) ([]reward.Commission, error) {
-	e, err := build(expression.NewBuilder().WithKeyCondition(expression.Key("outbox").Equal(expression.Value(string(p)))))
+	return s.outbox(ctx, p, outboxKey(p, reward.Requested), limit)
+}
+
+// outbox reads one lane of the outbox index.
+func (s *Store) outbox(ctx context.Context, p reward.Provider, lane string, limit int) ([]reward.Commission, error) {
+	e, err := build(expression.NewBuilder().WithKeyCondition(expression.Key("outbox").Equal(expression.Value(lane))))
 	if err != nil {
 		return nil, err
 	}
