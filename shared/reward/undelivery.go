@@ -60,9 +60,9 @@ func commissionEntry(c Commission, kind EntryKind, d Deltas, n int64, actor stri
 	return Entry{ID: entryID(c.Provider, subject, kind, n), Account: c.Account, Subject: subject, Kind: kind, Deltas: d, Actor: actor, At: at}
 }
 
-func delivered(cur Commission, what string) error {
+func delivered(cur Commission) error {
 	if cur.Status != Approved {
-		return fmt.Errorf("%s: commission %s is %s: %w", what, cur.ID, cur.Status, ErrNotDelivered)
+		return fmt.Errorf("commission %s is %s, not delivered: %w", cur.ID, cur.Status, ErrNotDelivered)
 	}
 	return nil
 }
@@ -79,7 +79,7 @@ func PlanUndelivered(cur Commission, reason, actor string, at time.Time) (Change
 	if reason == "" || utf8.RuneCountInString(reason) > MaxReasonLength || !utf8.ValidString(reason) {
 		return Change{}, fmt.Errorf("reason: 1 to %d characters: %w", MaxReasonLength, ErrInvalid)
 	}
-	if err := delivered(cur, "delivery failed"); err != nil {
+	if err := delivered(cur); err != nil {
 		return Change{}, err
 	}
 	c := Change{Before: &cur, After: cur}
@@ -113,7 +113,7 @@ func PlanUndelivered(cur Commission, reason, actor string, at time.Time) (Change
 // again). A commission delivered and not undelivered is a Duplicate; one
 // not delivered is ErrNotDelivered. PlanRedelivered is pure.
 func PlanRedelivered(cur Commission, actor string, at time.Time) (Change, error) {
-	if err := delivered(cur, "redeliver"); err != nil {
+	if err := delivered(cur); err != nil {
 		return Change{}, err
 	}
 	c := Change{Before: &cur, After: cur}
