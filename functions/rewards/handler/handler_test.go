@@ -382,7 +382,9 @@ func (unreachable) ExpiredHolds(context.Context, time.Time, int) ([]reward.Redem
 func (unreachable) Commission(context.Context, reward.Provider, string) (reward.Commission, error) {
 	return reward.Commission{}, errInternal
 }
-func (unreachable) Apply(context.Context, reward.EventRecord, reward.Change) error { return errInternal }
+func (unreachable) Apply(context.Context, reward.EventRecord, reward.Change) error {
+	return errInternal
+}
 
 func TestAnUnreachableLedgerIs503WithoutItsError(t *testing.T) {
 	t.Run("fake", func(t *testing.T) { run503(t, unreachable{}) })
