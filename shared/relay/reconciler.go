@@ -136,6 +136,7 @@ func (rc *Reconciler) Run(ctx context.Context) reward.Run {
 		{"firstpromoter denied", rc.fpDenied, rc.FirstPromoter != nil},
 		{"firstpromoter fulfilled", rc.fpFulfilled, rc.FirstPromoter != nil},
 		{"firstpromoter outbox", rc.outbox, rc.FirstPromoter != nil},
+		{"firstpromoter failed deliveries", rc.unfulfil, rc.FirstPromoter != nil},
 		{"agentref holds", rc.arHolds, rc.AgentRef != nil},
 		{"agentref conversions", rc.arConversions, rc.AgentRef != nil},
 		{"agentref payouts", rc.arPayouts, rc.AgentRef != nil},

@@ -64,7 +64,9 @@ type Simulator struct {
 	batches     map[string]*batch
 	nextBatch   int
 	failFulfil  map[int64]string
-	refuseWhole bool
+	// failUnfulfil is failFulfil for mark_unfulfilled.
+	failUnfulfil map[int64]string
+	refuseWhole  bool
 	// AgentRef's answers: cursors left out, status filters refused, lists
 	// cut short, and the request ids of meta.requestId.
 	noCursors     bool
@@ -81,15 +83,16 @@ type Simulator struct {
 func New() *Simulator {
 	return &Simulator{
 		APIKey: "sim-api-key", AccountID: "acc_sim", AgentKey: "sim-agentref-key",
-		RateLimit:   400,
-		Now:         time.Now,
-		commissions: map[int64]*FPCommission{},
-		conversions: map[string]*Conversion{},
-		payouts:     map[string]*Payout{},
-		affiliates:  map[string]*Affiliate{},
-		flags:       map[string]*Flag{},
-		batches:     map[string]*batch{},
-		failFulfil:  map[int64]string{},
+		RateLimit:    400,
+		Now:          time.Now,
+		commissions:  map[int64]*FPCommission{},
+		conversions:  map[string]*Conversion{},
+		payouts:      map[string]*Payout{},
+		affiliates:   map[string]*Affiliate{},
+		flags:        map[string]*Flag{},
+		batches:      map[string]*batch{},
+		failFulfil:   map[int64]string{},
+		failUnfulfil: map[int64]string{},
 
 		refusedStatus: map[string]bool{},
 	}
@@ -124,8 +127,21 @@ func (s *Simulator) FailFulfilment(id int64, message string) {
 	s.failFulfil[id] = message
 }
 
-// RefuseWholeRequests sets how mark_fulfilled answers for an id it cannot
-// fulfil, the two ways a platform might: on, 422 for the whole request and
+// FailUnfulfilment makes mark_unfulfilled refuse id with message; an empty
+// message clears it.
+func (s *Simulator) FailUnfulfilment(id int64, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if message == "" {
+		delete(s.failUnfulfil, id)
+		return
+	}
+	s.failUnfulfil[id] = message
+}
+
+// RefuseWholeRequests sets how mark_fulfilled (and mark_unfulfilled)
+// answers for an id it cannot work on, the two ways a platform might: on,
+// 422 for the whole request and
 // nothing applied; off (the default), the batch completes and reports one
 // message, without the id, per such id.
 func (s *Simulator) RefuseWholeRequests(on bool) {
