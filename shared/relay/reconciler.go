@@ -24,6 +24,7 @@ type ReconcileFirstPromoterAPI interface {
 	BatchProcess(ctx context.Context, id string) (firstpromoter.BatchResult, error)
 	Approve(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
 	Standings(ctx context.Context, ids []int64) (map[int64]firstpromoter.Standing, error)
+	MarkUnfulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
 }
 
 // BatchProgressAPI is what a FirstPromoter client may offer besides: the
@@ -387,7 +388,10 @@ func (rc *Reconciler) fpFulfilled(ctx context.Context, r *run) error {
 			return err
 		case stored.Status != reward.Approved && stored.Status != reward.Reversed:
 			r.drift(reward.FirstPromoter, stored.ID, fmt.Sprintf("the platform shows it fulfilled; the ledger has it %s", stored.Status))
-		case stored.Fulfilment == reward.Refused:
+		case stored.Fulfilment == reward.Refused,
+			// Withdrawn by a failed delivery while its acknowledgement was
+			// on its way: booked, and the platform is told of the failure.
+			stored.Undelivered && stored.Fulfilment == reward.Withdrawn:
 			// Refused, then fulfilled on the platform (by an operator): the
 			// platform confirms it now.
 			rc.recorder(r).acknowledged(ctx, stored)

@@ -11,15 +11,10 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
-// UnfulfilAPI is what a FirstPromoter client offers to tell the platform
-// that the merchant's delivery of a reward failed.
-type UnfulfilAPI interface {
-	MarkUnfulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
-}
-
-// unfulfilmentAPI is what settling mark_unfulfilled asks of FirstPromoter.
+// unfulfilmentAPI is what telling FirstPromoter of failed deliveries asks
+// of it.
 type unfulfilmentAPI interface {
-	UnfulfilAPI
+	MarkUnfulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
 	Standings(ctx context.Context, ids []int64) (map[int64]firstpromoter.Standing, error)
 }
 
@@ -48,17 +43,12 @@ func (rc *Reconciler) unfulfil(ctx context.Context, r *run) error {
 	if err != nil || len(todo) == 0 {
 		return err
 	}
-	api, ok := rc.FirstPromoter.(UnfulfilAPI)
-	if !ok {
-		return errors.New("the FirstPromoter client cannot send mark_unfulfilled")
-	}
-	client := unfulfilClient{api, rc.FirstPromoter}
 	for start := 0; start < len(todo); start += unfulfilChunk {
 		if err := rc.timeLeft(ctx); err != nil {
 			return err
 		}
 		chunk := todo[start:min(start+unfulfilChunk, len(todo))]
-		s, err := markUnfulfilled(ctx, client, commissionIDs(chunk))
+		s, err := markUnfulfilled(ctx, rc.FirstPromoter, commissionIDs(chunk))
 		rc.recordUnfulfilled(ctx, r, chunk, s)
 		if err != nil {
 			r.count(CountPlatformError)
@@ -66,12 +56,6 @@ func (rc *Reconciler) unfulfil(ctx context.Context, r *run) error {
 		}
 	}
 	return nil
-}
-
-// unfulfilClient joins the two halves of the client unfulfilmentAPI needs.
-type unfulfilClient struct {
-	UnfulfilAPI
-	ReconcileFirstPromoterAPI
 }
 
 // markUnfulfilled sends ids to mark_unfulfilled and settles the answer as
@@ -242,12 +226,5 @@ func (rc *Reconciler) confirmUnfulfilled(ctx context.Context, r *run, c reward.C
 // MarkUnfulfilled records the request; dry, it pretends it completed
 // without calling.
 func (f observedFP) MarkUnfulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error) {
-	call := func(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error) {
-		api, ok := f.ReconcileFirstPromoterAPI.(UnfulfilAPI)
-		if !ok {
-			return firstpromoter.BatchResult{}, errors.New("the FirstPromoter client cannot send mark_unfulfilled")
-		}
-		return api.MarkUnfulfilled(ctx, ids)
-	}
-	return f.act(ctx, ids, call, &f.acts.Unfulfil)
+	return f.act(ctx, ids, f.ReconcileFirstPromoterAPI.MarkUnfulfilled, &f.acts.Unfulfil)
 }

@@ -137,3 +137,31 @@ func TestAFailedDeliveryThePlatformRefusesIsDriftAndDoesNotHoldBackTheOthers(t *
 		}
 	})
 }
+
+func TestAnAcknowledgementThatArrivedAfterTheFailureIsTakenBack(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		h.deliverUnacknowledged(t, 1)
+		// mark_fulfilled reached the platform, its answer never came back;
+		// then the merchant's delivery failed.
+		if _, err := h.p.FirstPromoter.MarkFulfilled(t.Context(), []int64{1}); err != nil {
+			t.Fatal(err)
+		}
+		h.undeliver(t, 1)
+		if c := h.fulfilment(t, 1); c.Fulfilment != reward.Withdrawn {
+			t.Fatalf("fulfilment %s, want withdrawn", c.Fulfilment)
+		}
+		run := h.reconciler(t).Run(t.Context())
+		if run.Counts[CountUnfulfilled] != 1 || len(run.Errors) > 0 {
+			t.Fatalf("run: %+v", run)
+		}
+		if p, _ := h.sim.Commission(1); p.Fulfilled {
+			t.Errorf("the platform still shows it fulfilled: %+v", p)
+		}
+		if c := h.fulfilment(t, 1); c.Fulfilment != reward.Unfulfilled || !c.Undelivered {
+			t.Errorf("ledger: %+v", c)
+		}
+		if b := h.balance(t, promoter7); b != (reward.Deltas{}) {
+			t.Errorf("balance %+v", b)
+		}
+	})
+}

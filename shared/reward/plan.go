@@ -397,7 +397,9 @@ func (in Intent) Posts() bool {
 }
 
 // Acknowledge plans the platform's acknowledgement of a delivered reward:
-// the fulfilled balance takes the delivered amount once.
+// the fulfilled balance takes the delivered amount once. Confirmed after
+// the merchant reported the delivery failed, it is booked all the same and
+// the platform is to be told of the failure (UnfulfilRequested).
 func Acknowledge(cur Commission, eventID string, at time.Time) (Change, error) {
 	c := Change{Before: &cur, After: cur}
 	switch {
@@ -406,16 +408,21 @@ func Acknowledge(cur Commission, eventID string, at time.Time) (Change, error) {
 		return c, nil
 	case cur.Status != Approved && cur.Status != Reversed:
 		return Change{}, fmt.Errorf("acknowledge %s/%s: commission is %s, not delivered: %w", cur.Provider, cur.ID, cur.Status, ErrInvalid)
-	case cur.Undelivered:
-		// The merchant's delivery failed since it was sent: nothing is
-		// booked (the acknowledgement was withdrawn).
-		c.Outcome, c.Reason = Stale, "the delivery failed since it was acknowledged"
+	case cur.Undelivered && cur.Fulfilment != Withdrawn:
+		// The platform has been told of the failure since: an older answer.
+		c.Outcome, c.Reason = Stale, "the platform was told the delivery failed"
 		return c, nil
 	}
 	c.Outcome = Applied
 	c.FulfilmentChanged = true
 	c.After.Fulfilment = Acknowledged
 	c.After.FulfilmentError = ""
+	if cur.Undelivered {
+		// Confirmed after the merchant's delivery failed (an answer that
+		// was late or lost): booked, and the platform is to be told of the
+		// failure.
+		c.After.Fulfilment, c.After.RequestedAt = UnfulfilRequested, at
+	}
 	c.After.Version++
 	c.After.UpdatedAt = at
 	subject := "commission:" + cur.ID

@@ -45,10 +45,15 @@ func (f Fulfilment) Booked() bool {
 
 // ackEntryID numbers the acknowledgements of a commission: the first keeps
 // the id acknowledgements always had, the one after the n-th failed
-// delivery and its redelivery is #ack#n+1.
+// delivery and its redelivery is #ack#n+1, and one the platform confirms
+// while the n-th failure stands (a late answer) #ack#n+1#late: each
+// happens at most once per failure.
 func ackEntryID(c Commission) string {
 	subject := "commission:" + c.ID
-	if c.Undeliveries == 0 {
+	switch {
+	case c.Undelivered:
+		return entryID(c.Provider, subject, KindAck, c.Undeliveries+1) + "#late"
+	case c.Undeliveries == 0:
 		return entryID(c.Provider, subject, KindAck)
 	}
 	return entryID(c.Provider, subject, KindAck, c.Undeliveries+1)

@@ -173,10 +173,24 @@ func TestAFailureBeforeTheAcknowledgementWithdrawsIt(t *testing.T) {
 	if l.c.Fulfilment != Withdrawn {
 		t.Errorf("fulfilment %s, want withdrawn", l.c.Fulfilment)
 	}
-	// The platform's answer to the acknowledgement sent before books nothing.
-	if c, err := Acknowledge(l.c, "", at); err != nil || c.Outcome == Applied {
-		t.Errorf("acknowledged after the failure: %s %v", c.Outcome, err)
+	l.apply(PlanRedelivered(l.c, "local", at))
+	l.apply(Acknowledge(l.c, "", at))
+	if got := l.balance(); got != (Deltas{Available: 500, Fulfilled: 500}) {
+		t.Errorf("balance %+v", got)
 	}
+}
+
+func TestAnAcknowledgementConfirmedAfterTheFailureIsBookedAndTakenBack(t *testing.T) {
+	l := delivered500(t)
+	l.apply(PlanUndelivered(l.c, "failed", "local", at))
+	// The acknowledgement sent before the failure is confirmed late.
+	late, err := Acknowledge(l.c, "", at)
+	l.apply(late, err)
+	if l.c.Fulfilment != UnfulfilRequested || late.Entries[0].ID != "firstpromoter#commission:7#ack#2#late" {
+		t.Errorf("late acknowledgement: %s %s", l.c.Fulfilment, late.Entries[0].ID)
+	}
+	// Redelivered before the platform heard of the failure, then
+	// acknowledged again: no id is used twice.
 	l.apply(PlanRedelivered(l.c, "local", at))
 	l.apply(Acknowledge(l.c, "", at))
 	if got := l.balance(); got != (Deltas{Available: 500, Fulfilled: 500}) {
