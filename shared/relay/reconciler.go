@@ -88,7 +88,8 @@ const (
 	// errors say which).
 	CountCutShort = "lists_cut_short"
 	// GaugeOutboxAge is the age in seconds of the oldest unacknowledged
-	// delivery when the run looked (0 for an empty outbox).
+	// delivery, or failed delivery the platform is still to be told of,
+	// when the run looked (0 for an empty outbox).
 	GaugeOutboxAge = "outbox_oldest_seconds"
 )
 

@@ -43,6 +43,10 @@ func (rc *Reconciler) unfulfil(ctx context.Context, r *run) error {
 	if err != nil || len(todo) == 0 {
 		return err
 	}
+	// The outbox's age is its oldest lane's: one alarm for both.
+	if age := int(rc.Processor.Now().Sub(todo[0].RequestedAt).Seconds()); age > r.res.Counts[GaugeOutboxAge] {
+		r.res.Counts[GaugeOutboxAge] = age
+	}
 	for start := 0; start < len(todo); start += unfulfilChunk {
 		if err := rc.timeLeft(ctx); err != nil {
 			return err

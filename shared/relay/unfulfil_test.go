@@ -1,18 +1,24 @@
 package relay
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
 // undeliver reports the merchant's failed delivery of commissions, as the
 // Rewards API writes it.
-func (h *harness) undeliver(t *testing.T, ids ...int64) {
+func (h *harness) undeliver(t *testing.T, ids ...int64) { h.undeliverAt(t, t0, ids...) }
+
+func (h *harness) undeliverAt(t *testing.T, at time.Time, ids ...int64) {
 	t.Helper()
 	for _, id := range ids {
-		c, err := reward.PlanUndelivered(h.fulfilment(t, id), "the gift card service is down", "arn:aws:iam::123456789012:user/shop", t0)
+		c, err := reward.PlanUndelivered(h.fulfilment(t, id), "the gift card service is down", "arn:aws:iam::123456789012:user/shop", at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,4 +170,29 @@ func TestAnAcknowledgementThatArrivedAfterTheFailureIsTakenBack(t *testing.T) {
 			t.Errorf("balance %+v", b)
 		}
 	})
+}
+
+func TestTheOutboxAgeIncludesFailedDeliveriesThePlatformIsStillToBeToldOf(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		if res := h.p.Process(t.Context(), h.approvals(1)); res.Counts[CountAcknowledged] != 1 {
+			t.Fatalf("delivery: %+v", res)
+		}
+		h.undeliverAt(t, t0.Add(-time.Hour), 1)
+		rc := h.reconciler(t)
+		rc.FirstPromoter = unfulfilUnreachable{rc.FirstPromoter}
+		run := rc.Run(t.Context())
+		if got := run.Counts[GaugeOutboxAge]; got != 3600 {
+			t.Errorf("outbox age %d s, want 3600 (%+v)", got, run)
+		}
+		if c := h.fulfilment(t, 1); c.Fulfilment != reward.UnfulfilRequested {
+			t.Errorf("fulfilment %s after a platform error, want unfulfil_requested", c.Fulfilment)
+		}
+	})
+}
+
+// unfulfilUnreachable is a platform whose mark_unfulfilled cannot be reached.
+type unfulfilUnreachable struct{ ReconcileFirstPromoterAPI }
+
+func (unfulfilUnreachable) MarkUnfulfilled(context.Context, []int64) (firstpromoter.BatchResult, error) {
+	return firstpromoter.BatchResult{}, errors.New("connection refused")
 }
