@@ -73,25 +73,26 @@ type commissionItem struct {
 	SK   string `dynamodbav:"sk"`
 	Type string `dynamodbav:"type"`
 	accountItem
-	ID           string `dynamodbav:"id"`
-	Amount       int64  `dynamodbav:"amount"`
-	Refunded     int64  `dynamodbav:"refunded"`
-	Status       string `dynamodbav:"status"`
-	Version      int64  `dynamodbav:"version"`
-	HeldApproval bool   `dynamodbav:"held_approval"`
-	Reduced      bool   `dynamodbav:"reduced"`
-	Moves        int64  `dynamodbav:"moves"`
+	ID              string `dynamodbav:"id"`
+	Amount          int64  `dynamodbav:"amount"`
+	Refunded        int64  `dynamodbav:"refunded"`
+	Status          string `dynamodbav:"status"`
+	Version         int64  `dynamodbav:"version"`
+	HeldApproval    bool   `dynamodbav:"held_approval"`
+	Reduced         bool   `dynamodbav:"reduced"`
+	Moves           int64  `dynamodbav:"moves"`
+	Fulfilment      string `dynamodbav:"fulfilment,omitempty"`
+	FulfilmentBatch string `dynamodbav:"fulfilment_batch,omitempty"`
+	FulfilmentError string `dynamodbav:"fulfilment_error,omitempty"`
+	RequestedAt     string `dynamodbav:"requested_at,omitempty"`
+	UpdatedAt       string `dynamodbav:"updated_at"`
+	Outbox          string `dynamodbav:"outbox,omitempty"`
+	OutboxAt        string `dynamodbav:"outbox_at,omitempty"`
+
 	// Written only once a delivery failed: commissions without have none.
 	Undelivered       bool   `dynamodbav:"undelivered,omitempty"`
 	UndeliveredReason string `dynamodbav:"undelivered_reason,omitempty"`
 	Undeliveries      int64  `dynamodbav:"undeliveries,omitempty"`
-	Fulfilment        string `dynamodbav:"fulfilment,omitempty"`
-	FulfilmentBatch   string `dynamodbav:"fulfilment_batch,omitempty"`
-	FulfilmentError   string `dynamodbav:"fulfilment_error,omitempty"`
-	RequestedAt       string `dynamodbav:"requested_at,omitempty"`
-	UpdatedAt         string `dynamodbav:"updated_at"`
-	Outbox            string `dynamodbav:"outbox,omitempty"`
-	OutboxAt          string `dynamodbav:"outbox_at,omitempty"`
 }
 
 func (c commissionItem) commission() (reward.Commission, error) {

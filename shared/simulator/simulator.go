@@ -64,9 +64,10 @@ type Simulator struct {
 	batches     map[string]*batch
 	nextBatch   int
 	failFulfil  map[int64]string
+	refuseWhole bool
+
 	// failUnfulfil is failFulfil for mark_unfulfilled.
 	failUnfulfil map[int64]string
-	refuseWhole  bool
 	// AgentRef's answers: cursors left out, status filters refused, lists
 	// cut short, and the request ids of meta.requestId.
 	noCursors     bool
@@ -83,18 +84,18 @@ type Simulator struct {
 func New() *Simulator {
 	return &Simulator{
 		APIKey: "sim-api-key", AccountID: "acc_sim", AgentKey: "sim-agentref-key",
-		RateLimit:    400,
-		Now:          time.Now,
-		commissions:  map[int64]*FPCommission{},
-		conversions:  map[string]*Conversion{},
-		payouts:      map[string]*Payout{},
-		affiliates:   map[string]*Affiliate{},
-		flags:        map[string]*Flag{},
-		batches:      map[string]*batch{},
-		failFulfil:   map[int64]string{},
-		failUnfulfil: map[int64]string{},
+		RateLimit:   400,
+		Now:         time.Now,
+		commissions: map[int64]*FPCommission{},
+		conversions: map[string]*Conversion{},
+		payouts:     map[string]*Payout{},
+		affiliates:  map[string]*Affiliate{},
+		flags:       map[string]*Flag{},
+		batches:     map[string]*batch{},
+		failFulfil:  map[int64]string{},
 
 		refusedStatus: map[string]bool{},
+		failUnfulfil:  map[int64]string{},
 	}
 }
 
