@@ -20,19 +20,23 @@ type commissionReport struct {
 }
 
 type commissionView struct {
-	Provider        string `json:"provider"`
-	ID              string `json:"id"`
-	Recipient       string `json:"recipient"`
-	Unit            string `json:"unit"`
-	Currency        string `json:"currency"`
-	Amount          int64  `json:"amount"`
-	Refunded        int64  `json:"refunded"`
-	Status          string `json:"status"`
-	Version         int64  `json:"version"`
-	HeldApproval    bool   `json:"held_approval"`
-	Fulfilment      string `json:"fulfilment"`
-	FulfilmentBatch string `json:"fulfilment_batch"`
-	FulfilmentError string `json:"fulfilment_error"`
+	Provider     string `json:"provider"`
+	ID           string `json:"id"`
+	Recipient    string `json:"recipient"`
+	Unit         string `json:"unit"`
+	Currency     string `json:"currency"`
+	Amount       int64  `json:"amount"`
+	Refunded     int64  `json:"refunded"`
+	Status       string `json:"status"`
+	Version      int64  `json:"version"`
+	HeldApproval bool   `json:"held_approval"`
+	// Undelivered is set while the merchant's delivery of the reward has
+	// failed; UndeliveredReason is the reason it gave.
+	Undelivered       bool   `json:"undelivered"`
+	UndeliveredReason string `json:"undelivered_reason"`
+	Fulfilment        string `json:"fulfilment"`
+	FulfilmentBatch   string `json:"fulfilment_batch"`
+	FulfilmentError   string `json:"fulfilment_error"`
 	// RequestedAt is empty until the delivery entered the outbox.
 	RequestedAt string `json:"requested_at"`
 	UpdatedAt   string `json:"updated_at"`
@@ -69,6 +73,7 @@ func reportCommission(c reward.Commission, entries []reward.Entry) commissionRep
 		Commission: commissionView{
 			Provider: string(c.Provider), ID: c.ID, Recipient: string(c.Account.Recipient), Unit: string(c.Account.Unit), Currency: c.Account.Currency,
 			Amount: c.Amount, Refunded: c.Refunded, Status: string(c.Status), Version: c.Version, HeldApproval: c.HeldApproval,
+			Undelivered: c.Undelivered, UndeliveredReason: c.UndeliveredReason,
 			Fulfilment: string(c.Fulfilment), FulfilmentBatch: c.FulfilmentBatch, FulfilmentError: c.FulfilmentError,
 			RequestedAt: timeText(c.RequestedAt), UpdatedAt: timeText(c.UpdatedAt),
 		},
@@ -118,6 +123,9 @@ func commissionCommand(opts *options) *cobra.Command {
 				fmt.Fprintf(w, " (refunded %d)", c.Refunded)
 			}
 			fmt.Fprintf(w, ", version %d, updated %s\n", c.Version, c.UpdatedAt.Format(time.RFC3339))
+			if c.Undelivered {
+				fmt.Fprintf(w, "undelivered: %s\n", c.UndeliveredReason)
+			}
 			ack := string(c.Fulfilment)
 			if ack == "" {
 				ack = "not requested"

@@ -192,7 +192,7 @@ func reportActions(a *relay.Actions) []actionReport {
 	for _, op := range []struct {
 		name string
 		ids  []int64
-	}{{"mark_fulfilled", a.Acknowledge}, {"approve", a.Approve}} {
+	}{{"mark_fulfilled", a.Acknowledge}, {"approve", a.Approve}, {"mark_unfulfilled", a.Unfulfil}} {
 		for _, id := range slices.Sorted(slices.Values(op.ids)) {
 			out = append(out, actionReport{Provider: reward.FirstPromoter, ID: fmt.Sprint(id), To: op.name, PlatformOp: op.name})
 		}

@@ -184,6 +184,7 @@ func TestEveryEntryKindIsPublishedAsItsDetailType(t *testing.T) {
 		{reward.KindReverse, "commission:c1", reward.Deltas{Available: -200, Reversed: 200}, reward.Deltas{Available: 250, Reversed: 200}, RewardReversed, 200},
 		{reward.KindAck, "commission:c1", reward.Deltas{Fulfilled: 450}, reward.Deltas{Available: 450, Fulfilled: 450}, RewardAcknowledged, 450},
 		{reward.KindUndelivered, "commission:c1", reward.Deltas{Available: -450, Pending: 450}, reward.Deltas{Pending: 450}, RewardUndelivered, 450},
+		{reward.KindUnfulfilled, "commission:c1", reward.Deltas{Fulfilled: -450}, reward.Deltas{Pending: 450}, RewardUnacknowledged, 450},
 		{reward.KindRedelivered, "commission:c1", reward.Deltas{Available: 450, Pending: -450}, reward.Deltas{Available: 450}, RewardPosted, 450},
 		{reward.KindRedeem, "redemption:r1", reward.Deltas{Available: -100, Redeemed: 100}, reward.Deltas{Available: 350, Redeemed: 100}, RedemptionPosted, 100},
 		{reward.KindRedeemHold, "redemption:r2", reward.Deltas{Available: -50, Held: 50}, reward.Deltas{Available: 300, Redeemed: 100, Held: 50}, RedemptionHeld, 50},

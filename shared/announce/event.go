@@ -30,17 +30,20 @@ const (
 	RewardReversed     = "Reward Reversed"
 	RewardAcknowledged = "Reward Acknowledged"
 	RewardUndelivered  = "Reward Undelivered"
-	RedemptionPosted   = "Redemption Posted"
-	RedemptionHeld     = "Redemption Held"
-	RedemptionVoided   = "Redemption Voided"
-	RedemptionReversed = "Redemption Reversed"
-	PayoutCompleted    = "Payout Completed"
-	PayoutFailed       = "Payout Failed"
+	// RewardUnacknowledged: the platform no longer shows the reward
+	// fulfilled, after the merchant's delivery of it failed.
+	RewardUnacknowledged = "Reward Unacknowledged"
+	RedemptionPosted     = "Redemption Posted"
+	RedemptionHeld       = "Redemption Held"
+	RedemptionVoided     = "Redemption Voided"
+	RedemptionReversed   = "Redemption Reversed"
+	PayoutCompleted      = "Payout Completed"
+	PayoutFailed         = "Payout Failed"
 )
 
 // DetailTypes lists every detail type, each with its JSON Schema.
 var DetailTypes = []string{
-	RewardPending, RewardPosted, RewardVoided, RewardReversed, RewardAcknowledged, RewardUndelivered,
+	RewardPending, RewardPosted, RewardVoided, RewardReversed, RewardAcknowledged, RewardUndelivered, RewardUnacknowledged,
 	RedemptionPosted, RedemptionHeld, RedemptionVoided, RedemptionReversed, PayoutCompleted, PayoutFailed,
 }
 
@@ -62,6 +65,7 @@ var kinds = map[reward.EntryKind]kind{
 	reward.KindReverse:       {RewardReversed, func(d reward.Deltas) int64 { return d.Reversed }},
 	reward.KindAck:           {RewardAcknowledged, func(d reward.Deltas) int64 { return d.Fulfilled }},
 	reward.KindUndelivered:   {RewardUndelivered, func(d reward.Deltas) int64 { return -d.Available }},
+	reward.KindUnfulfilled:   {RewardUnacknowledged, func(d reward.Deltas) int64 { return -d.Fulfilled }},
 	reward.KindRedelivered:   {RewardPosted, func(d reward.Deltas) int64 { return d.Available }},
 	reward.KindRedeem:        {RedemptionPosted, func(d reward.Deltas) int64 { return d.Redeemed }},
 	reward.KindRedeemHold:    {RedemptionHeld, func(d reward.Deltas) int64 { return d.Held }},

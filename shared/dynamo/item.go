@@ -88,6 +88,11 @@ type commissionItem struct {
 	UpdatedAt       string `dynamodbav:"updated_at"`
 	Outbox          string `dynamodbav:"outbox,omitempty"`
 	OutboxAt        string `dynamodbav:"outbox_at,omitempty"`
+
+	// Written only once a delivery failed: commissions without have none.
+	Undelivered       bool   `dynamodbav:"undelivered,omitempty"`
+	UndeliveredReason string `dynamodbav:"undelivered_reason,omitempty"`
+	Undeliveries      int64  `dynamodbav:"undeliveries,omitempty"`
 }
 
 func (c commissionItem) commission() (reward.Commission, error) {
@@ -110,6 +115,7 @@ func (c commissionItem) commission() (reward.Commission, error) {
 		Provider: reward.Provider(c.Provider), ID: c.ID, Account: c.account(),
 		Amount: c.Amount, Refunded: c.Refunded, Status: reward.Status(c.Status), Version: c.Version,
 		HeldApproval: c.HeldApproval, Reduced: c.Reduced, Moves: c.Moves, Fulfilment: reward.Fulfilment(c.Fulfilment),
+		Undelivered: c.Undelivered, UndeliveredReason: c.UndeliveredReason, Undeliveries: c.Undeliveries,
 		FulfilmentBatch: c.FulfilmentBatch, FulfilmentError: c.FulfilmentError, RequestedAt: requestedAt, UpdatedAt: at,
 	}, nil
 }

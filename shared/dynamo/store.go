@@ -154,8 +154,11 @@ func (s *Store) commissionPart(ev reward.EventRecord, c reward.Change) (part, er
 		Set(expression.Name("moves"), expression.Value(a.Moves)).
 		Set(expression.Name("updated_at"), expression.Value(a.UpdatedAt.UTC().Format(time.RFC3339Nano))).
 		Add(expression.Name("version"), expression.Value(1))
+	if a.Undeliveries > 0 {
+		upd = undeliveryUpdate(upd, a)
+	}
 	if c.FulfilmentChanged {
-		upd = fulfilmentUpdate(upd, a)
+		upd = fulfilmentUpdate(upd, a, c.Before == nil || !reward.SameLane(c.Before.Fulfilment, a.Fulfilment))
 	}
 	var cond expression.ConditionBuilder
 	if b := c.Before; b == nil {
@@ -176,7 +179,8 @@ func (s *Store) commissionPart(ev reward.EventRecord, c reward.Change) (part, er
 			And(expression.Name("recipient").Equal(expression.Value(acct.Recipient))).
 			And(expression.Name("unit").Equal(expression.Value(acct.Unit))).
 			And(expression.Name("currency").Equal(expression.Value(acct.Currency))).
-			And(moves)
+			And(moves).
+			And(undeliveryIs(*b))
 	}
 	if b := c.Before; b != nil && c.FulfilmentChanged {
 		// reward.FulfilmentHolds: an acknowledgement recorded meanwhile is
@@ -222,8 +226,10 @@ func hasEvent(item map[string]types.AttributeValue, id string) bool {
 
 // fulfilmentUpdate writes the fulfilment fields and keeps the sparse outbox
 // index in step: only requested and failed deliveries are in it, ordered by
-// when they entered it (outbox_at and requested_at are set once).
-func fulfilmentUpdate(upd expression.UpdateBuilder, c reward.Commission) expression.UpdateBuilder {
+// when they entered it (outbox_at and requested_at are set once, unless
+// fresh: the delivery enters a lane it was not in), and failed deliveries
+// the platform is to be told of, under their own key (outboxKey).
+func fulfilmentUpdate(upd expression.UpdateBuilder, c reward.Commission, fresh bool) expression.UpdateBuilder {
 	setOrRemove := func(u expression.UpdateBuilder, name, v string) expression.UpdateBuilder {
 		if v == "" {
 			return u.Remove(expression.Name(name))
@@ -231,6 +237,9 @@ func fulfilmentUpdate(upd expression.UpdateBuilder, c reward.Commission) express
 		return u.Set(expression.Name(name), expression.Value(v))
 	}
 	setOnce := func(u expression.UpdateBuilder, name string, at time.Time) expression.UpdateBuilder {
+		if fresh {
+			return u.Set(expression.Name(name), expression.Value(at.UTC().Format(time.RFC3339Nano)))
+		}
 		return u.Set(expression.Name(name), expression.IfNotExists(expression.Name(name), expression.Value(at.UTC().Format(time.RFC3339Nano))))
 	}
 	upd = setOrRemove(upd, "fulfilment", string(c.Fulfilment))
@@ -239,12 +248,12 @@ func fulfilmentUpdate(upd expression.UpdateBuilder, c reward.Commission) express
 	if !c.RequestedAt.IsZero() {
 		upd = setOnce(upd, "requested_at", c.RequestedAt)
 	}
-	if c.Fulfilment.Outstanding() {
+	if c.Fulfilment.Outstanding() || c.Fulfilment.Unfulfilling() {
 		since := c.RequestedAt
 		if since.IsZero() {
 			since = c.UpdatedAt
 		}
-		return setOnce(upd.Set(expression.Name("outbox"), expression.Value(string(c.Provider))), "outbox_at", since)
+		return setOnce(upd.Set(expression.Name("outbox"), expression.Value(outboxKey(c.Provider, c.Fulfilment))), "outbox_at", since)
 	}
 	return upd.Remove(expression.Name("outbox")).Remove(expression.Name("outbox_at"))
 }
@@ -341,6 +350,9 @@ func (s *Store) Apply(ctx context.Context, ev reward.EventRecord, c reward.Chang
 	cp, err := s.commissionPart(ev, c)
 	if err != nil {
 		return err
+	}
+	if c.Covered {
+		return s.writeCovered(ctx, fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID), []part{cp}, c.Entries)
 	}
 	return s.write(ctx, fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID), []part{cp}, c.Entries)
 }
@@ -546,7 +558,7 @@ func (s *Store) Payout(ctx context.Context, p reward.Provider, id string) (rewar
 func (s *Store) SetFulfilment(ctx context.Context, c reward.Commission, from reward.Fulfilment) error {
 	upd := fulfilmentUpdate(expression.
 		Set(expression.Name("updated_at"), expression.Value(c.UpdatedAt.UTC().Format(time.RFC3339Nano))).
-		Add(expression.Name("version"), expression.Value(1)), c)
+		Add(expression.Name("version"), expression.Value(1)), c, false)
 	cond := expression.Name("fulfilment").Equal(expression.Value(string(from)))
 	if from == reward.NotRequested {
 		cond = expression.AttributeExists(expression.Name("pk")).And(expression.AttributeNotExists(expression.Name("fulfilment")))
@@ -730,7 +742,12 @@ func (s *Store) History(ctx context.Context, p reward.Provider, id string) (rewa
 
 // Outbox implements reward.Store.
 func (s *Store) Outbox(ctx context.Context, p reward.Provider, limit int) ([]reward.Commission, error) {
-	e, err := build(expression.NewBuilder().WithKeyCondition(expression.Key("outbox").Equal(expression.Value(string(p)))))
+	return s.outbox(ctx, p, outboxKey(p, reward.Requested), limit)
+}
+
+// outbox reads one lane of the outbox index.
+func (s *Store) outbox(ctx context.Context, p reward.Provider, lane string, limit int) ([]reward.Commission, error) {
+	e, err := build(expression.NewBuilder().WithKeyCondition(expression.Key("outbox").Equal(expression.Value(lane))))
 	if err != nil {
 		return nil, err
 	}

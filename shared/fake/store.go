@@ -128,6 +128,9 @@ func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change)
 	if err := s.checkEntries(c.Entries); err != nil {
 		return err
 	}
+	if err := s.covers(c); err != nil {
+		return err
+	}
 	if ev.ID != "" {
 		if s.applied[k] == nil {
 			s.applied[k] = map[string]bool{}
@@ -141,7 +144,7 @@ func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change)
 		// Only some changes write the fulfilment fields: the planned state
 		// may be an assumption that did not know them.
 		after = after.KeepFulfilment(cur)
-	case ok && !cur.RequestedAt.IsZero():
+	case ok && !cur.RequestedAt.IsZero() && (after.RequestedAt.IsZero() || reward.SameLane(cur.Fulfilment, after.Fulfilment)):
 		after.RequestedAt = cur.RequestedAt
 	}
 	s.commissions[k] = after

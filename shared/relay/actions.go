@@ -22,6 +22,8 @@ type Actions struct {
 	// mark_fulfilled and approve.
 	Acknowledge []int64
 	Approve     []int64
+	// Unfulfil are the commission ids sent to mark_unfulfilled.
+	Unfulfil []int64
 }
 
 // planned is the last state planned for a commission.
@@ -45,7 +47,7 @@ func (a *Actions) add(f func()) {
 // Observed returns a copy of rc whose ledger writes and platform actions
 // collect in the returned Actions. With dry set the copy reads the ledger
 // and the platforms as rc does but writes nothing: no ledger change, event,
-// cursor or run summary, no mark_fulfilled and no approval; its outbox
+// cursor or run summary, no mark_fulfilled, mark_unfulfilled or approval; its outbox
 // includes the deliveries it planned, as the real run's would.
 func (rc *Reconciler) Observed(dry bool) (*Reconciler, *Actions) {
 	acts := &Actions{}

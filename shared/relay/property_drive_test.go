@@ -503,7 +503,8 @@ func (d *driver) settle(ctx context.Context) reward.Run {
 		d.runs = append(d.runs, outcome{run: last})
 		d.checkRun(outcome{run: last})
 		c := last.Counts
-		quiet := c[CountApplied]+c[CountAcknowledged]+c[CountAckPending]+c[CountBatches]+c[CountAckFailed]+c[CountAckRefused]+c[CountPlatformError] == 0
+		quiet := c[CountApplied]+c[CountAcknowledged]+c[CountAckPending]+c[CountBatches]+c[CountAckFailed]+c[CountAckRefused]+c[CountPlatformError]+
+			c[CountUnfulfilled]+c[CountUnfulfilFailed]+c[CountUnfulfilRefused] == 0
 		if !last.Complete || len(last.Errors) > 0 {
 			complete = 0
 			continue
@@ -626,6 +627,11 @@ func (f turnFP) ListCommissions(ctx context.Context, filters url.Values, from in
 func (f turnFP) MarkFulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error) {
 	f.turn(ctx, "firstpromoter mark_fulfilled")
 	return f.ReconcileFirstPromoterAPI.MarkFulfilled(ctx, ids)
+}
+
+func (f turnFP) MarkUnfulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error) {
+	f.turn(ctx, "firstpromoter mark_unfulfilled")
+	return f.ReconcileFirstPromoterAPI.MarkUnfulfilled(ctx, ids)
 }
 
 func (f turnFP) BatchProcess(ctx context.Context, id string) (firstpromoter.BatchResult, error) {

@@ -94,6 +94,9 @@ type fpTruth struct {
 	// announced: every change of its account had a webhook, so that its
 	// webhooks alone (none lost) leave it where it must end.
 	announced bool
+	// undelivered: the merchant's delivery of it failed and it was not
+	// redelivered: out of available, and not fulfilled on the platform.
+	undelivered bool
 }
 
 // expectation is the ground truth a history must leave in the ledger.
@@ -201,9 +204,7 @@ func buildHistory(t testing.TB, rng *rand.Rand, h *harness, cfg propertyConfig) 
 	for i := 1; i <= cfg.commissions; i++ {
 		seq, after := g.firstPromoter(int64(i))
 		first = append(first, seq)
-		if after != nil {
-			afterDelivery = append(afterDelivery, *after)
-		}
+		afterDelivery = append(afterDelivery, after...)
 	}
 	for i := 1; i <= cfg.conversions; i++ {
 		first = append(first, g.conversion(fmt.Sprintf("conv_%d", i)))
@@ -323,7 +324,7 @@ func (g *generator) changeAccount(c *simulator.FPCommission, mustMove bool) {
 // makes it, and the webhooks follow (some lost). A delivered reward's
 // account may change afterwards: that step waits for the ledger to have
 // delivered it.
-func (g *generator) firstPromoter(id int64) ([]step, *step) {
+func (g *generator) firstPromoter(id int64) ([]step, []step) {
 	rng := g.rng
 	c := simulator.FPCommission{ID: id, Status: "pending", Unit: "points", Amount: int64(10 * (1 + rng.IntN(50))), PromoterID: int64(1 + rng.IntN(5)), RewardID: 3}
 	if rng.IntN(4) == 0 {
@@ -420,6 +421,11 @@ func (g *generator) firstPromoter(id int64) ([]step, *step) {
 		t.maxFulfilled += c.Amount
 	}
 	g.want.at(first)
+	if (kind == fpApproved || kind == fpCreatedApproved) && rng.IntN(5) == 0 {
+		after := g.failedDelivery(name, c.Amount, acct, &want)
+		g.want.firstPromoter[id] = want
+		return seq, after
+	}
 	g.want.firstPromoter[id] = want
 	if (kind != fpApproved && kind != fpCreatedApproved) || rng.IntN(4) != 0 {
 		return seq, nil
@@ -435,7 +441,71 @@ func (g *generator) firstPromoter(id int64) ([]step, *step) {
 		stored, err := g.store.Commission(ctx, reward.FirstPromoter, name)
 		return err == nil && stored.Status == reward.Approved
 	}
-	return seq, &after
+	return seq, []step{after}
+}
+
+// failedDelivery is the merchant reporting, through the ledger's write as
+// the Rewards API does, that its delivery of a delivered reward failed,
+// and half the time redelivering it later.
+func (g *generator) failedDelivery(name string, amount int64, acct reward.Account, want *fpTruth) []step {
+	stored := func(ctx context.Context, ok func(reward.Commission) bool) bool {
+		c, err := g.store.Commission(ctx, reward.FirstPromoter, name)
+		return err == nil && ok(c)
+	}
+	fail := step{
+		ready: func(ctx context.Context) bool {
+			return stored(ctx, func(c reward.Commission) bool { return c.Status == reward.Approved })
+		},
+		do: func(at time.Time) []Message {
+			g.merchant(name, at, func(c reward.Commission, at time.Time) (reward.Change, error) {
+				return reward.PlanUndelivered(c, "the merchant's delivery failed", "merchant", at)
+			})
+			return nil
+		},
+	}
+	if g.rng.IntN(2) == 0 {
+		want.undelivered = true
+		t := g.want.at(acct)
+		t.available -= amount
+		t.minFulfilled -= amount
+		t.maxFulfilled -= amount
+		return []step{fail}
+	}
+	redeliver := step{
+		ready: func(ctx context.Context) bool {
+			return stored(ctx, func(c reward.Commission) bool { return c.Undelivered })
+		},
+		do: func(at time.Time) []Message {
+			g.merchant(name, at, func(c reward.Commission, at time.Time) (reward.Change, error) {
+				return reward.PlanRedelivered(c, "merchant", at)
+			})
+			return nil
+		},
+	}
+	return []step{fail, redeliver}
+}
+
+// merchant writes a change the merchant asks of a commission, planned from
+// the stored state and planned again when another write got in first.
+func (g *generator) merchant(name string, at time.Time, plan func(reward.Commission, time.Time) (reward.Change, error)) {
+	ctx := context.Background()
+	var err error
+	for range 50 {
+		var cur reward.Commission
+		if cur, err = g.store.Commission(ctx, reward.FirstPromoter, name); err != nil {
+			continue
+		}
+		var c reward.Change
+		if c, err = plan(cur, at); err != nil || c.Outcome != reward.Applied {
+			break
+		}
+		if err = g.store.Apply(ctx, reward.EventRecord{}, c); err == nil {
+			return
+		}
+	}
+	if err != nil {
+		g.t.Errorf("commission %s: the merchant's write failed: %v", name, err)
+	}
 }
 
 // fpStep puts snapshot on the platform (creating it, or changing it in

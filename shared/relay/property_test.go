@@ -57,6 +57,8 @@ func propertySeeds(t *testing.T, n int) []uint64 {
 // stopped making something is noticed.
 type coverage struct {
 	seeds, stoppedRuns, moved, keptAfterDelivery, heldApprovals, refused, stale, faults int
+	// undelivered are rewards whose delivery failed and stayed failed.
+	undelivered int
 }
 
 func (c *coverage) add(o coverage) {
@@ -68,6 +70,7 @@ func (c *coverage) add(o coverage) {
 	c.refused += o.refused
 	c.stale += o.stale
 	c.faults += o.faults
+	c.undelivered += o.undelivered
 }
 
 // runProperty plays one seed's history and checks the ledger against its
@@ -217,6 +220,11 @@ func (d *driver) check(last reward.Run) coverage {
 			if !drifted(last, name, "refuses") {
 				t.Errorf("commission %d: the last run reports no refusal in %+v", id, last.Drift)
 			}
+		case w.undelivered:
+			cov.undelivered++
+			if !c.Undelivered || p.Fulfilled || c.Fulfilment != reward.Unfulfilled && c.Fulfilment != reward.Withdrawn {
+				t.Errorf("undelivered commission %d: undelivered %v, fulfilment %q, fulfilled on the platform %v; want undelivered, unfulfilled or withdrawn, not fulfilled\n%s", id, c.Undelivered, c.Fulfilment, p.Fulfilled, d.linesAbout(name))
+			}
 		case w.status == reward.Approved:
 			if c.Fulfilment != reward.Acknowledged || !p.Fulfilled {
 				t.Errorf("approved commission %d: fulfilment %q, fulfilled on the platform %v; want both\n%s", id, c.Fulfilment, p.Fulfilled, d.linesAbout(name))
@@ -232,6 +240,9 @@ func (d *driver) check(last reward.Run) coverage {
 	}
 	if out, err := h.store.Outbox(ctx, reward.FirstPromoter, 100); err != nil || len(out) > 0 {
 		t.Errorf("outbox after settling: %v %v; want it empty", out, err)
+	}
+	if out, err := h.store.UnfulfilOutbox(ctx, reward.FirstPromoter, 100); err != nil || len(out) > 0 {
+		t.Errorf("failed deliveries after settling: %v %v; want none left to tell", out, err)
 	}
 	if b, err := h.store.Batches(ctx, reward.FirstPromoter); err != nil || len(b) > 0 {
 		t.Errorf("batches after settling: %v %v; want none", b, err)
@@ -350,7 +361,7 @@ func TestPropertyAgainstTheFake(t *testing.T) {
 		})
 	}
 	t.Logf("coverage: %+v", cov)
-	if cov.seeds >= 10 && (cov.stoppedRuns == 0 || cov.moved == 0 || cov.keptAfterDelivery == 0 || cov.heldApprovals == 0 || cov.refused == 0 || cov.stale == 0 || cov.faults == 0) {
+	if cov.seeds >= 10 && (cov.stoppedRuns == 0 || cov.moved == 0 || cov.keptAfterDelivery == 0 || cov.heldApprovals == 0 || cov.refused == 0 || cov.stale == 0 || cov.faults == 0 || cov.undelivered == 0) {
 		t.Errorf("the histories no longer make everything happen: %+v", cov)
 	}
 }

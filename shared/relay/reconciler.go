@@ -23,6 +23,7 @@ type ReconcileFirstPromoterAPI interface {
 	BatchProcess(ctx context.Context, id string) (firstpromoter.BatchResult, error)
 	Approve(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
 	Standings(ctx context.Context, ids []int64) (map[int64]firstpromoter.Standing, error)
+	MarkUnfulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
 }
 
 // BatchProgressAPI is what a FirstPromoter client may offer besides: the
@@ -86,7 +87,8 @@ const (
 	// errors say which).
 	CountCutShort = "lists_cut_short"
 	// GaugeOutboxAge is the age in seconds of the oldest unacknowledged
-	// delivery when the run looked (0 for an empty outbox).
+	// delivery, or failed delivery the platform is still to be told of,
+	// when the run looked (0 for an empty outbox).
 	GaugeOutboxAge = "outbox_oldest_seconds"
 )
 
@@ -138,6 +140,7 @@ func (rc *Reconciler) Run(ctx context.Context) reward.Run {
 		{"firstpromoter denied", rc.fpDenied, rc.FirstPromoter != nil},
 		{"firstpromoter fulfilled", rc.fpFulfilled, rc.FirstPromoter != nil},
 		{"firstpromoter outbox", rc.outbox, rc.FirstPromoter != nil},
+		{"firstpromoter failed deliveries", rc.unfulfil, rc.FirstPromoter != nil},
 		{"agentref holds", rc.arHolds, rc.AgentRef != nil},
 		{"agentref conversions", rc.arConversions, rc.AgentRef != nil},
 		{"agentref payouts", rc.arPayouts, rc.AgentRef != nil},
@@ -383,7 +386,10 @@ func (rc *Reconciler) fpFulfilled(ctx context.Context, r *run) error {
 			return err
 		case stored.Status != reward.Approved && stored.Status != reward.Reversed:
 			r.drift(reward.FirstPromoter, stored.ID, fmt.Sprintf("the platform shows it fulfilled; the ledger has it %s", stored.Status))
-		case stored.Fulfilment == reward.Refused:
+		case stored.Fulfilment == reward.Refused,
+			// Withdrawn by a failed delivery while its acknowledgement was
+			// on its way: booked, and the platform is told of the failure.
+			stored.Undelivered && stored.Fulfilment == reward.Withdrawn:
 			// Refused, then fulfilled on the platform (by an operator): the
 			// platform confirms it now.
 			rc.recorder(r).acknowledged(ctx, stored)

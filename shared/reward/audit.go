@@ -21,10 +21,12 @@ func (v Violation) String() string { return v.Subject + ": " + v.Problem }
 //     if the platform says so: it is reported, not hidden);
 //   - each commission's entries in its account add up to what its status
 //     says: pending -> its effective amount pending; approved -> its
-//     effective amount available; denied -> nothing; reversed -> its amount
+//     effective amount available (nothing while it is undelivered);
+//     denied -> nothing; reversed -> its amount
 //     reversed; and in any other account (one its pending credit moved
 //     from) to nothing;
-//   - an acknowledged commission has exactly its delivered amount fulfilled.
+//   - an acknowledged commission (Fulfilment.Booked) has exactly its
+//     delivered amount fulfilled.
 //
 // Entries of commissions absent from commissions are checked only against
 // balances; pass every commission of the accounts audited.
@@ -71,12 +73,12 @@ func Audit(entries []Entry, balances []Balance, commissions []Commission) []Viol
 		case Pending:
 			want.Pending = c.Effective()
 		case Approved:
-			want.Available = c.Effective()
+			want.Available = c.inAvailable(c.Effective())
 			want.Reversed = c.Refunded
 		case Reversed:
 			want.Reversed = c.Amount
 		}
-		if c.Fulfilment == Acknowledged {
+		if c.Fulfilment.Booked() {
 			want.Fulfilled = c.Amount
 		}
 		if got != want {

@@ -19,3 +19,10 @@ func (c Commission) KeepFulfilment(stored Commission) Commission {
 func FulfilmentHolds(stored *Commission, c Change) bool {
 	return !c.FulfilmentChanged || stored == nil || c.Before == nil || stored.Fulfilment == c.Before.Fulfilment
 }
+
+// SameLane reports whether two fulfilment states wait in the same lane of
+// the outbox (acknowledgements, or failed deliveries the platform is to be
+// told of): a delivery that stays in its lane keeps the time it entered it.
+func SameLane(a, b Fulfilment) bool {
+	return a.Outstanding() && b.Outstanding() || a.Unfulfilling() && b.Unfulfilling()
+}

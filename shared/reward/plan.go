@@ -63,6 +63,10 @@ type Change struct {
 	// AccountChange is set when the intent names another account than the
 	// stored commission's: to be reported, whether or not value moved.
 	AccountChange *AccountChange
+	// Covered is set when the write must find the available balance
+	// covering what the entries take from it (a reward taken back out of
+	// available must still be there: not redeemed).
+	Covered bool
 }
 
 // AccountChange is a commission whose platform account (recipient or unit)
@@ -318,7 +322,7 @@ func (p *planner) from(cur Commission) {
 		case TargetDenied:
 			p.applied(Reversed)
 			a.Refunded = cur.Amount
-			p.entry(KindReverse, Deltas{Available: -eff, Reversed: eff}, 0)
+			p.entry(KindReverse, Deltas{Available: -cur.inAvailable(eff), Reversed: eff}, 0)
 		case TargetRefunded:
 			if in.Amount >= eff {
 				p.duplicate()
@@ -331,7 +335,7 @@ func (p *planner) from(cur Commission) {
 			}
 			p.applied(status)
 			a.Refunded += diff
-			p.entry(KindReverse, Deltas{Available: -diff, Reversed: diff}, in.Amount)
+			p.entry(KindReverse, Deltas{Available: -cur.inAvailable(diff), Reversed: diff}, in.Amount)
 		}
 	case Denied, Reversed:
 		if in.Target == TargetRefunded && in.Amount > 0 {
@@ -377,6 +381,15 @@ func (p *planner) partialRefund(cur Commission) {
 	p.change.Entries = append(voids, approval.change.Entries...)
 }
 
+// inAvailable is how much of amount a reversal takes from available: all of
+// it, or nothing when the reward is undelivered (it left available then).
+func (c Commission) inAvailable(amount int64) int64 {
+	if c.Undelivered {
+		return 0
+	}
+	return amount
+}
+
 // Posts reports whether the intent may post a reward: an approval, or a
 // partial refund (which follows one). The recipient's hold must be known.
 func (in Intent) Posts() bool {
@@ -384,25 +397,37 @@ func (in Intent) Posts() bool {
 }
 
 // Acknowledge plans the platform's acknowledgement of a delivered reward:
-// the fulfilled balance takes the delivered amount once.
+// the fulfilled balance takes the delivered amount once. Confirmed after
+// the merchant reported the delivery failed, it is booked all the same and
+// the platform is to be told of the failure (UnfulfilRequested).
 func Acknowledge(cur Commission, eventID string, at time.Time) (Change, error) {
 	c := Change{Before: &cur, After: cur}
 	switch {
-	case cur.Fulfilment == Acknowledged:
+	case cur.Fulfilment.Booked():
 		c.Outcome = Duplicate
 		return c, nil
 	case cur.Status != Approved && cur.Status != Reversed:
 		return Change{}, fmt.Errorf("acknowledge %s/%s: commission is %s, not delivered: %w", cur.Provider, cur.ID, cur.Status, ErrInvalid)
+	case cur.Undelivered && cur.Fulfilment != Withdrawn:
+		// The platform has been told of the failure since: an older answer.
+		c.Outcome, c.Reason = Stale, "the platform was told the delivery failed"
+		return c, nil
 	}
 	c.Outcome = Applied
 	c.FulfilmentChanged = true
 	c.After.Fulfilment = Acknowledged
 	c.After.FulfilmentError = ""
+	if cur.Undelivered {
+		// Confirmed after the merchant's delivery failed (an answer that
+		// was late or lost): booked, and the platform is to be told of the
+		// failure.
+		c.After.Fulfilment, c.After.RequestedAt = UnfulfilRequested, at
+	}
 	c.After.Version++
 	c.After.UpdatedAt = at
 	subject := "commission:" + cur.ID
 	c.Entries = []Entry{{
-		ID: entryID(cur.Provider, subject, KindAck), Account: cur.Account, Subject: subject, Kind: KindAck,
+		ID: ackEntryID(cur), Account: cur.Account, Subject: subject, Kind: KindAck,
 		Deltas: Deltas{Fulfilled: cur.Amount}, EventID: eventID, At: at,
 	}}
 	return c, nil

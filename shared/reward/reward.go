@@ -154,6 +154,13 @@ type Commission struct {
 	// (the platform named another recipient or unit): it numbers the move
 	// entries, so that each move has ids of its own.
 	Moves int64
+	// Undelivered marks a delivered reward the merchant's own delivery
+	// failed to give (UndeliveredReason says why): it is out of available
+	// until it is redelivered. Undeliveries counts the failures: it
+	// numbers their entries.
+	Undelivered       bool
+	UndeliveredReason string
+	Undeliveries      int64
 
 	Fulfilment      Fulfilment
 	FulfilmentBatch string // platform batch process id, when asynchronous

@@ -74,12 +74,15 @@ type Store interface {
 	// and then only if they are still Before's: see FulfilmentHolds) with
 	// ev.ID added to the ids of the events applied to it (none when ev.ID
 	// is empty), the new entries (each only if its id is new) and the
-	// balance deltas. No event record of its own is written: an exact
-	// redelivery is refused by the commission's ids, any other replay is
-	// planned again from the stored state. Errors: ErrDuplicateEvent when
-	// the commission has applied ev.ID; *Mismatch; ErrEntryConflict when
-	// an entry id exists with other content; ErrConflict when a concurrent
-	// write got in the way (retry).
+	// balance deltas (with change.Covered, only if the available balance
+	// covers what the entries take from it). No event record of its own is
+	// written: an exact redelivery is refused by the commission's ids, any
+	// other replay is planned again from the stored state. Errors:
+	// ErrDuplicateEvent when the commission has applied ev.ID; *Mismatch;
+	// ErrEntryConflict when an entry id exists with other content;
+	// ErrConflict when a concurrent write got in the way (retry);
+	// *Insufficient when change.Covered and the available balance does not
+	// cover the entries.
 	Apply(ctx context.Context, ev EventRecord, change Change) error
 	// ApplyPayout is Apply for payouts (*PayoutMismatch on a state change).
 	ApplyPayout(ctx context.Context, ev EventRecord, change PayoutChange) error
@@ -125,6 +128,10 @@ type Store interface {
 	// Outbox lists up to limit commissions of p whose delivery is not yet
 	// acknowledged (requested or failed), oldest RequestedAt first.
 	Outbox(ctx context.Context, p Provider, limit int) ([]Commission, error)
+	// UnfulfilOutbox lists up to limit commissions of p whose failed
+	// delivery the platform is still to be told of (Fulfilment.Unfulfilling),
+	// oldest RequestedAt first.
+	UnfulfilOutbox(ctx context.Context, p Provider, limit int) ([]Commission, error)
 	// Ledger returns everything the audit needs: all entries, balances and
 	// commissions.
 	Ledger(ctx context.Context) (Ledger, error)
@@ -178,13 +185,14 @@ func (l Ledger) Audit() []Violation {
 // SameState reports whether two commission states plan alike: the fields
 // Store.Apply's condition compares. The account and the move count are
 // part of it: entries planned for one account must never be written
-// against a commission whose credit is in another.
+// against a commission whose credit is in another; so is whether the
+// reward is undelivered (its entries take from where the reward is).
 func SameState(a, b *Commission) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
 	return a.Status == b.Status && a.Amount == b.Amount && a.Refunded == b.Refunded && a.HeldApproval == b.HeldApproval && a.Reduced == b.Reduced &&
-		a.Account == b.Account && a.Moves == b.Moves
+		a.Account == b.Account && a.Moves == b.Moves && a.Undelivered == b.Undelivered && a.Undeliveries == b.Undeliveries
 }
 
 // SamePayoutState reports whether two payout states plan alike: the fields

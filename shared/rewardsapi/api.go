@@ -22,6 +22,10 @@ import (
 // Store is what the API reads and writes.
 type Store interface {
 	reward.RedemptionStore
+	// Commission and Apply are the ledger's (reward.Store): a commission's
+	// delivery fails or is made again through the ledger's own write.
+	Commission(ctx context.Context, p reward.Provider, id string) (reward.Commission, error)
+	Apply(ctx context.Context, ev reward.EventRecord, change reward.Change) error
 }
 
 // Route keys of the API, as the HTTP API names its routes.
@@ -36,7 +40,7 @@ const (
 
 // Routes lists every route the API serves.
 func Routes() []string {
-	return []string{RouteBalances, RouteEntries, RouteRedemptions, RouteCapture, RouteVoid, RouteReverse}
+	return []string{RouteBalances, RouteEntries, RouteRedemptions, RouteCapture, RouteVoid, RouteReverse, RouteDeliveryFailed, RouteRedeliver}
 }
 
 // Entry listing limits.
@@ -98,6 +102,10 @@ func (a API) Serve(ctx context.Context, r Request) Response {
 		return a.transition(ctx, r, reward.ActionVoid)
 	case RouteReverse:
 		return a.transition(ctx, r, reward.ActionReverse)
+	case RouteDeliveryFailed:
+		return a.deliveryFailed(ctx, r)
+	case RouteRedeliver:
+		return a.redeliver(ctx, r)
 	}
 	return failure(errNoRoute)
 }

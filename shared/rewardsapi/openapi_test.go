@@ -131,6 +131,10 @@ func (down) RecipientBalances(context.Context, reward.Recipient) ([]reward.Balan
 func (down) RecipientEntries(context.Context, reward.Recipient, int, string) ([]reward.Entry, string, error) {
 	return nil, "", errDown
 }
+func (down) Commission(context.Context, reward.Provider, string) (reward.Commission, error) {
+	return reward.Commission{}, errDown
+}
+func (down) Apply(context.Context, reward.EventRecord, reward.Change) error { return errDown }
 
 // TestTheOpenAPIDocumentDescribesTheHandler drives every route through
 // each of its answers and holds openapi.yaml to what the handler does: the
@@ -153,6 +157,13 @@ func TestTheOpenAPIDocumentDescribesTheHandler(t *testing.T) {
 		method, path, _ := strings.Cut(route, " ")
 		return d.Paths[path][strings.ToLower(method)]
 	}
+	var reasonFields []string
+	for k := range d.schema(op(RouteDeliveryFailed).RequestBody.Content["application/json"].Schema).Properties {
+		reasonFields = append(reasonFields, k)
+	}
+	if !slices.Equal(reasonFields, []string{"reason"}) {
+		t.Errorf("documented delivery failure fields %v, the handler reads reason", reasonFields)
+	}
 	var requestFields []string
 	for k := range d.schema(op(RouteRedemptions).RequestBody.Content["application/json"].Schema).Properties {
 		requestFields = append(requestFields, k)
@@ -167,6 +178,23 @@ func TestTheOpenAPIDocumentDescribesTheHandler(t *testing.T) {
 	c, _ := reward.Plan(nil, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "1", Target: reward.TargetApproved,
 		Account: reward.Account{Provider: reward.FirstPromoter, Recipient: reward.Promoter("1"), Unit: reward.Points}, Amount: 100, At: now})
 	if err := store.Apply(t.Context(), reward.EventRecord{}, c); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"2", "3"} {
+		d, _ := reward.Plan(nil, reward.Intent{Provider: reward.FirstPromoter, CommissionID: id, Target: reward.TargetApproved, Acknowledge: id == "2",
+			Account: reward.Account{Provider: reward.FirstPromoter, Recipient: reward.Promoter(id), Unit: reward.Points}, Amount: 100, At: now})
+		if err := store.Apply(t.Context(), reward.EventRecord{}, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acked, _ := store.Commission(t.Context(), reward.FirstPromoter, "2")
+	ack, _ := reward.Acknowledge(acked, "", now)
+	if err := store.Apply(t.Context(), reward.EventRecord{}, ack); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := reward.Plan(nil, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "4", Target: reward.TargetPending,
+		Account: reward.Account{Provider: reward.FirstPromoter, Recipient: reward.Promoter("4"), Unit: reward.Points}, Amount: 100, At: now})
+	if err := store.Apply(t.Context(), reward.EventRecord{}, p); err != nil {
 		t.Fatal(err)
 	}
 	answered := map[string]bool{}
@@ -223,9 +251,26 @@ func TestTheOpenAPIDocumentDescribesTheHandler(t *testing.T) {
 	voidable := serve(api, RouteRedemptions, one, "", "k4", redeem).Body.(RedemptionBody)
 	serve(api, RouteVoid, map[string]string{"id": voidable.ID}, "", "", "")
 	serve(api, RouteCapture, map[string]string{"id": voidable.ID}, "", "", "")
+	fp := func(id string) map[string]string { return map[string]string{"provider": "firstpromoter", "id": id} }
+	reason := `{"reason":"the gift card service is down"}`
+	serve(api, RouteDeliveryFailed, fp("2"), "", "", reason) // 202: the platform is told
+	serve(api, RouteDeliveryFailed, fp("2"), "", "", reason) // 200: the same state
+	serve(api, RouteDeliveryFailed, fp("2"), "", "", `{"why":"x"}`)
+	serve(api, RouteDeliveryFailed, fp("none"), "", "", reason)
+	serve(api, RouteDeliveryFailed, fp("4"), "", "", reason)
+	serve(api, RouteRedemptions, map[string]string{"recipient": "promoter:3"}, "", "k5", `{"provider":"firstpromoter","unit":"points","amount":100}`)
+	serve(api, RouteDeliveryFailed, fp("3"), "", "", reason) // 409: redeemed
+	serve(api, RouteRedeliver, fp("2"), "", "", "")
+	serve(api, RouteRedeliver, fp("3"), "", "", "")
+	serve(api, RouteRedeliver, fp("none"), "", "", "")
+	serve(api, RouteRedeliver, fp("4"), "", "", "")
 	unreachable := API{Store: down{}, Now: api.Now}
 	for _, route := range Routes() {
-		serve(unreachable, route, map[string]string{"recipient": "promoter:1", "id": held.ID}, "", "k9", redeem)
+		body := redeem
+		if route == RouteDeliveryFailed {
+			body = reason
+		}
+		serve(unreachable, route, map[string]string{"recipient": "promoter:1", "id": held.ID, "provider": "firstpromoter"}, "", "k9", body)
 	}
 	for _, route := range Routes() {
 		for code := range op(route).Responses {

@@ -18,6 +18,8 @@ var failures = []struct {
 	answer  string // "" answers the error's own text (request errors only)
 }{
 	{errNoRoute, http.StatusNotFound, "not_found", "no such route"},
+	{errNoCommission, http.StatusNotFound, "not_found", "no such commission"},
+	{reward.ErrNotDelivered, http.StatusConflict, "conflict", ""},
 	{reward.ErrNotFound, http.StatusNotFound, "not_found", "no such redemption"},
 	{reward.ErrKeyReused, http.StatusUnprocessableEntity, "key_reused", "the Idempotency-Key was used with another request"},
 	{reward.ErrHoldExpired, http.StatusConflict, "conflict", "the hold has expired"},
@@ -56,5 +58,5 @@ func failure(err error) Response {
 // transitionText is the domain's reason for a refused transition
 // ("capture a redemption that is voided"), without the sentinel's text.
 func transitionText(err error) string {
-	return strings.TrimSuffix(err.Error(), ": "+reward.ErrTransition.Error())
+	return strings.TrimSuffix(strings.TrimSuffix(err.Error(), ": "+reward.ErrTransition.Error()), ": "+reward.ErrNotDelivered.Error())
 }

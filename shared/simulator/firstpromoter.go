@@ -25,6 +25,9 @@ type FPCommission struct {
 	// whether the merchant delivered; FulfilledAt is when it first did.
 	Fulfilled   bool      `json:"fulfilled"`
 	FulfilledAt time.Time `json:"fulfilled_at,omitzero"`
+	// Unfulfilments counts what mark_unfulfilled did to it: the merchant
+	// said its delivery failed.
+	Unfulfilments int `json:"unfulfilments,omitzero"`
 }
 
 // apiObject is the commission in the API's documented shape: every
@@ -87,9 +90,9 @@ func (s *Simulator) UpdateCommission(id int64, change func(c *FPCommission)) boo
 	if !ok {
 		return false
 	}
-	fulfilled, at := c.Fulfilled, c.FulfilledAt
+	fulfilled, at, unfulfilments := c.Fulfilled, c.FulfilledAt, c.Unfulfilments
 	change(c)
-	c.Fulfilled, c.FulfilledAt = fulfilled, at
+	c.Fulfilled, c.FulfilledAt, c.Unfulfilments = fulfilled, at, unfulfilments
 	return true
 }
 
@@ -382,9 +385,13 @@ func (s *Simulator) batchAction(w http.ResponseWriter, r *http.Request, action s
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not found", "code": "not_found"})
 		return
 	}
-	if s.refuseWhole && action == "mark_fulfilled" {
+	if s.refuseWhole && (action == "mark_fulfilled" || action == "mark_unfulfilled") {
+		refusal := s.refusal
+		if action == "mark_unfulfilled" {
+			refusal = s.unfulfilRefusal
+		}
 		for _, id := range body.IDs {
-			if msg := s.refusal(id); msg != "" {
+			if msg := refusal(id); msg != "" {
 				writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"message": msg, "code": "invalid_params"})
 				return
 			}
@@ -426,6 +433,21 @@ func (s *Simulator) refusal(id int64) string {
 	return ""
 }
 
+// unfulfilRefusal is why mark_unfulfilled cannot work on id ("" when it
+// can): the API marks non-monetary commissions unfulfilled.
+func (s *Simulator) unfulfilRefusal(id int64) string {
+	c, ok := s.commissions[id]
+	switch {
+	case !ok:
+		return "commission not found"
+	case s.failUnfulfil[id] != "":
+		return s.failUnfulfil[id]
+	case c.Unit == "cash":
+		return "only non-monetary commissions can be marked unfulfilled"
+	}
+	return ""
+}
+
 // apply performs one id of a batch action; a non-empty result is its error.
 func (s *Simulator) apply(action string, id int64) string {
 	c, ok := s.commissions[id]
@@ -451,7 +473,11 @@ func (s *Simulator) apply(action string, id int64) string {
 			c.Fulfilled, c.FulfilledAt = true, s.Now()
 		}
 	case "mark_unfulfilled":
+		if msg := s.unfulfilRefusal(id); msg != "" {
+			return msg
+		}
 		c.Fulfilled, c.FulfilledAt = false, time.Time{}
+		c.Unfulfilments++
 	}
 	return ""
 }

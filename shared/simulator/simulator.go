@@ -66,6 +66,9 @@ type Simulator struct {
 	failFulfil  map[int64]string
 	custIDs     map[int64]string
 	refuseWhole bool
+
+	// failUnfulfil is failFulfil for mark_unfulfilled.
+	failUnfulfil map[int64]string
 	// AgentRef's answers: cursors left out, status filters refused, lists
 	// cut short, and the request ids of meta.requestId.
 	noCursors     bool
@@ -96,6 +99,7 @@ func New() *Simulator {
 		custIDs:     map[int64]string{},
 
 		refusedStatus: map[string]bool{},
+		failUnfulfil:  map[int64]string{},
 	}
 }
 
@@ -128,8 +132,21 @@ func (s *Simulator) FailFulfilment(id int64, message string) {
 	s.failFulfil[id] = message
 }
 
-// RefuseWholeRequests sets how mark_fulfilled answers for an id it cannot
-// fulfil, the two ways a platform might: on, 422 for the whole request and
+// FailUnfulfilment makes mark_unfulfilled refuse id with message; an empty
+// message clears it.
+func (s *Simulator) FailUnfulfilment(id int64, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if message == "" {
+		delete(s.failUnfulfil, id)
+		return
+	}
+	s.failUnfulfil[id] = message
+}
+
+// RefuseWholeRequests sets how mark_fulfilled (and mark_unfulfilled)
+// answers for an id it cannot work on, the two ways a platform might: on,
+// 422 for the whole request and
 // nothing applied; off (the default), the batch completes and reports one
 // message, without the id, per such id.
 func (s *Simulator) RefuseWholeRequests(on bool) {

@@ -231,10 +231,11 @@ func TestFunctionsMayMakeOnlyTheCallsTheyMake(t *testing.T) {
 						t.Errorf("%s: %s on %s, want the ledger table only", id, a, r)
 					}
 				}
-				// The Rewards API writes redemptions, their entries and
-				// balances, never a commission, payout or event record.
+				// The Rewards API writes redemptions, commissions' failed
+				// deliveries, their entries and balances, never a payout,
+				// hold or event record.
 				if id == "RewardsApiFunction" && (a == "dynamodb:PutItem" || a == "dynamodb:UpdateItem") &&
-					toString(s["Condition"]) != `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["REDEMPTION#*","BALANCE#*","firstpromoter#redemption:*","agentref#redemption:*"]}}` {
+					toString(s["Condition"]) != `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["REDEMPTION#*","BALANCE#*","firstpromoter#redemption:*","agentref#redemption:*","firstpromoter#commission:*","agentref#commission:*"]}}` {
 					t.Errorf("%s may %s any item (condition %v)", id, a, s["Condition"])
 				}
 				if a == "dynamodb:DeleteItem" && toString(s["Condition"]) != `{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["BATCH#*"]}}` {

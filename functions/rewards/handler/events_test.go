@@ -15,15 +15,19 @@ import (
 // TestReplaySamples decodes the committed samples (events/rewards-*.json,
 // for sam local invoke) into the real aws-lambda-go type and runs them, in
 // this order, through the handler over a ledger where promoter 1001 has
-// 500 points: the caller's ARN from the IAM authorizer is the actor.
+// 500 points, acknowledged by FirstPromoter: the caller's ARN from the IAM
+// authorizer is the actor.
 func TestReplaySamples(t *testing.T) {
 	a := newAPI(t, fake.NewStore())
 	a.deliver(t, reward.Promoter("1001"), "41001", 500)
+	a.acknowledge(t, "41001")
 	for _, s := range []struct {
 		file   string
 		status int
 	}{
 		{"rewards-balances.json", 200},
+		{"rewards-delivery-failed.json", 202}, // FirstPromoter is to be told
+		{"rewards-redeliver.json", 202},
 		{"rewards-redeem-hold.json", 201},
 		{"rewards-capture.json", 200},
 		{"rewards-entries.json", 200},
@@ -43,7 +47,7 @@ func TestReplaySamples(t *testing.T) {
 	}
 	l, _ := a.store.Ledger(t.Context())
 	for _, e := range l.Entries {
-		if e.Kind == reward.KindRedeemCapture && e.Actor != "arn:aws:sts::123456789012:assumed-role/shop/shop-backend" {
+		if (e.Kind == reward.KindRedeemCapture || e.Kind == reward.KindUndelivered || e.Kind == reward.KindRedelivered) && e.Actor != "arn:aws:sts::123456789012:assumed-role/shop/shop-backend" {
 			t.Errorf("capture entry actor %q", e.Actor)
 		}
 	}
@@ -51,7 +55,7 @@ func TestReplaySamples(t *testing.T) {
 		t.Errorf("audit: %v", v)
 	}
 	files, _ := filepath.Glob("../../../events/rewards-*.json")
-	if len(files) != 4 {
-		t.Errorf("events/ has %d rewards samples, this test replays 4", len(files))
+	if len(files) != 6 {
+		t.Errorf("events/ has %d rewards samples, this test replays 6", len(files))
 	}
 }

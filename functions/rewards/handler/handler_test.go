@@ -379,6 +379,12 @@ func (unreachable) RecipientEntries(context.Context, reward.Recipient, int, stri
 func (unreachable) ExpiredHolds(context.Context, time.Time, int) ([]reward.Redemption, error) {
 	return nil, errInternal
 }
+func (unreachable) Commission(context.Context, reward.Provider, string) (reward.Commission, error) {
+	return reward.Commission{}, errInternal
+}
+func (unreachable) Apply(context.Context, reward.EventRecord, reward.Change) error {
+	return errInternal
+}
 
 func TestAnUnreachableLedgerIs503WithoutItsError(t *testing.T) {
 	t.Run("fake", func(t *testing.T) { run503(t, unreachable{}) })
@@ -397,6 +403,8 @@ func run503(t *testing.T, s rewardsapi.Store) {
 		{RouteKey: rewardsapi.RouteEntries, PathParameters: map[string]string{"recipient": "promoter:1"}},
 		{RouteKey: rewardsapi.RouteRedemptions, PathParameters: map[string]string{"recipient": "promoter:1"}, Headers: map[string]string{"idempotency-key": "k"}, Body: `{"provider":"firstpromoter","unit":"points","amount":1}`},
 		{RouteKey: rewardsapi.RouteCapture, PathParameters: map[string]string{"id": "rdm_00000000000000000000000000000000"}},
+		{RouteKey: rewardsapi.RouteDeliveryFailed, PathParameters: map[string]string{"provider": "firstpromoter", "id": "1"}, Body: `{"reason":"x"}`},
+		{RouteKey: rewardsapi.RouteRedeliver, PathParameters: map[string]string{"provider": "firstpromoter", "id": "1"}},
 	} {
 		resp, err := h.Handle(t.Context(), req)
 		if err != nil || resp.StatusCode != 503 || resp.Body != `{"error":"the ledger is unavailable; retry later"}` {

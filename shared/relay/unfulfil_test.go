@@ -1,0 +1,198 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
+	"github.com/rewardrelay/rewardrelay/shared/reward"
+)
+
+// undeliver reports the merchant's failed delivery of commissions, as the
+// Rewards API writes it.
+func (h *harness) undeliver(t *testing.T, ids ...int64) { h.undeliverAt(t, t0, ids...) }
+
+func (h *harness) undeliverAt(t *testing.T, at time.Time, ids ...int64) {
+	t.Helper()
+	for _, id := range ids {
+		c, err := reward.PlanUndelivered(h.fulfilment(t, id), "the gift card service is down", "arn:aws:iam::123456789012:user/shop", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.store.Apply(t.Context(), reward.EventRecord{}, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (h *harness) redeliver(t *testing.T, id int64) {
+	t.Helper()
+	c, err := reward.PlanRedelivered(h.fulfilment(t, id), "arn:aws:iam::123456789012:user/shop", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.Apply(t.Context(), reward.EventRecord{}, c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAFailedDeliveryIsToldToThePlatformAndARedeliveryAcknowledgedAgain(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		ids := span(1, 7)
+		if res := h.p.Process(t.Context(), h.approvals(ids...)); res.Counts[CountAckPending] != len(ids) {
+			t.Fatalf("delivery: %+v", res)
+		}
+		h.reconciler(t).Run(t.Context()) // polls the acknowledgement's batch
+		h.checkAcknowledged(t, ids, ids...)
+		h.undeliver(t, ids...)
+		if b := h.balance(t, promoter7); b != (reward.Deltas{Fulfilled: 3500}) {
+			t.Errorf("balance before the platform heard %+v", b)
+		}
+		before := h.sim.CallCount("POST /firstpromoter/api/v2/company/commissions/mark_unfulfilled")
+		run := h.reconciler(t).Run(t.Context())
+		if run.Counts[CountUnfulfilled] != len(ids) || len(run.Errors) > 0 || len(run.Drift) > 0 {
+			t.Fatalf("run: %+v", run)
+		}
+		// Within the synchronous limit: 7 ids are two requests.
+		if n := h.sim.CallCount("POST /firstpromoter/api/v2/company/commissions/mark_unfulfilled") - before; n != 2 {
+			t.Errorf("%d mark_unfulfilled requests, want 2", n)
+		}
+		for _, id := range ids {
+			if c, _ := h.sim.Commission(id); c.Fulfilled || c.Unfulfilments != 1 {
+				t.Errorf("commission %d on the platform: %+v", id, c)
+			}
+			if c := h.fulfilment(t, id); c.Fulfilment != reward.Unfulfilled || !c.Undelivered {
+				t.Errorf("commission %d in the ledger: %s", id, c.Fulfilment)
+			}
+		}
+		if b := h.balance(t, promoter7); b != (reward.Deltas{}) {
+			t.Errorf("balance once the platform confirmed %+v", b)
+		}
+		// Nothing is sent again.
+		if run := h.reconciler(t).Run(t.Context()); run.Counts[CountUnfulfilled] != 0 {
+			t.Errorf("second run: %+v", run.Counts)
+		}
+		h.redeliver(t, 3)
+		if run := h.reconciler(t).Run(t.Context()); run.Counts[CountAcknowledged] != 1 || len(run.Errors) > 0 {
+			t.Fatalf("run after the redelivery: %+v", run)
+		}
+		h.checkAcknowledged(t, ids, 3)
+		if b := h.balance(t, promoter7); b != (reward.Deltas{Available: 500, Fulfilled: 500}) {
+			t.Errorf("balance after the redelivery %+v", b)
+		}
+		_, entries, err := h.store.History(t.Context(), reward.FirstPromoter, "3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var acks []string
+		for _, e := range entries {
+			if e.Kind == reward.KindAck {
+				acks = append(acks, e.ID)
+			}
+		}
+		if strings.Join(acks, " ") != "firstpromoter#commission:3#ack firstpromoter#commission:3#ack#2" {
+			t.Errorf("acknowledgement entries %v", acks)
+		}
+	})
+}
+
+func TestAFailedDeliveryThePlatformRefusesIsDriftAndDoesNotHoldBackTheOthers(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		ids := span(1, 4)
+		if res := h.p.Process(t.Context(), h.approvals(ids...)); res.Counts[CountAcknowledged] != len(ids) {
+			t.Fatalf("delivery: %+v", res)
+		}
+		h.undeliver(t, ids...)
+		h.sim.FailUnfulfilment(2, "the payout was paid out")
+		h.sim.RefuseWholeRequests(true)
+		run := h.reconciler(t).Run(t.Context())
+		if run.Counts[CountUnfulfilled] != 3 || run.Counts[CountUnfulfilRefused] != 1 || len(run.Drift) != 1 || run.Drift[0].CommissionID != "2" {
+			t.Fatalf("run: %+v", run)
+		}
+		for _, id := range ids {
+			want := reward.Unfulfilled
+			if id == 2 {
+				want = reward.UnfulfilRefused
+			}
+			c := h.fulfilment(t, id)
+			if c.Fulfilment != want {
+				t.Errorf("commission %d: %s (%s), want %s", id, c.Fulfilment, c.FulfilmentError, want)
+			}
+			if id == 2 && !strings.Contains(c.FulfilmentError, "the payout was paid out") {
+				t.Errorf("commission 2's reason %q", c.FulfilmentError)
+			}
+		}
+		// Refused: it keeps its fulfilled amount, as the platform shows.
+		if b := h.balance(t, promoter7); b != (reward.Deltas{Fulfilled: 500}) {
+			t.Errorf("balance %+v", b)
+		}
+		if lane, _ := h.store.UnfulfilOutbox(t.Context(), reward.FirstPromoter, 10); len(lane) != 0 {
+			t.Errorf("lane after the run: %d", len(lane))
+		}
+		// Redelivered after the refusal: acknowledged again, once.
+		h.redeliver(t, 2)
+		h.sim.RefuseWholeRequests(false)
+		if run := h.reconciler(t).Run(t.Context()); run.Counts[CountAcknowledged] != 1 {
+			t.Errorf("run after the redelivery: %+v", run.Counts)
+		}
+		if b := h.balance(t, promoter7); b != (reward.Deltas{Available: 500, Fulfilled: 500}) {
+			t.Errorf("balance after the redelivery %+v", b)
+		}
+	})
+}
+
+func TestAnAcknowledgementThatArrivedAfterTheFailureIsTakenBack(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		h.deliverUnacknowledged(t, 1)
+		// mark_fulfilled reached the platform, its answer never came back;
+		// then the merchant's delivery failed.
+		if _, err := h.p.FirstPromoter.MarkFulfilled(t.Context(), []int64{1}); err != nil {
+			t.Fatal(err)
+		}
+		h.undeliver(t, 1)
+		if c := h.fulfilment(t, 1); c.Fulfilment != reward.Withdrawn {
+			t.Fatalf("fulfilment %s, want withdrawn", c.Fulfilment)
+		}
+		run := h.reconciler(t).Run(t.Context())
+		if run.Counts[CountUnfulfilled] != 1 || len(run.Errors) > 0 {
+			t.Fatalf("run: %+v", run)
+		}
+		if p, _ := h.sim.Commission(1); p.Fulfilled {
+			t.Errorf("the platform still shows it fulfilled: %+v", p)
+		}
+		if c := h.fulfilment(t, 1); c.Fulfilment != reward.Unfulfilled || !c.Undelivered {
+			t.Errorf("ledger: %+v", c)
+		}
+		if b := h.balance(t, promoter7); b != (reward.Deltas{}) {
+			t.Errorf("balance %+v", b)
+		}
+	})
+}
+
+func TestTheOutboxAgeIncludesFailedDeliveriesThePlatformIsStillToBeToldOf(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		if res := h.p.Process(t.Context(), h.approvals(1)); res.Counts[CountAcknowledged] != 1 {
+			t.Fatalf("delivery: %+v", res)
+		}
+		h.undeliverAt(t, t0.Add(-time.Hour), 1)
+		rc := h.reconciler(t)
+		rc.FirstPromoter = unfulfilUnreachable{rc.FirstPromoter}
+		run := rc.Run(t.Context())
+		if got := run.Counts[GaugeOutboxAge]; got != 3600 {
+			t.Errorf("outbox age %d s, want 3600 (%+v)", got, run)
+		}
+		if c := h.fulfilment(t, 1); c.Fulfilment != reward.UnfulfilRequested {
+			t.Errorf("fulfilment %s after a platform error, want unfulfil_requested", c.Fulfilment)
+		}
+	})
+}
+
+// unfulfilUnreachable is a platform whose mark_unfulfilled cannot be reached.
+type unfulfilUnreachable struct{ ReconcileFirstPromoterAPI }
+
+func (unfulfilUnreachable) MarkUnfulfilled(context.Context, []int64) (firstpromoter.BatchResult, error) {
+	return firstpromoter.BatchResult{}, errors.New("connection refused")
+}
