@@ -2,9 +2,13 @@ package handler
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"strings"
-
+	"sync"
 	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/rewardsapi"
@@ -66,5 +70,112 @@ func TestForgedCursorsAreRefusedOrHarmless(t *testing.T) {
 				}
 			}
 		}
+	})
+}
+
+// signed is a request as API Gateway passes it after SigV4.
+func signed(route string, params, header map[string]string, body string) events.APIGatewayV2HTTPRequest {
+	return events.APIGatewayV2HTTPRequest{
+		RouteKey: route, PathParameters: params, Headers: header, Body: body,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{UserARN: shop}}},
+	}
+}
+
+// TestCaptureRacingVoidEndsInOneState fires captures and voids of one hold
+// at once: every answer is 200 or 409, the 200s all name the state that
+// stays, and the ledger audits clean.
+func TestCaptureRacingVoidEndsInOneState(t *testing.T) {
+	onBothStores(t, func(t *testing.T, a *api) {
+		a.deliver(t, reward.Promoter("801"), "1", 1000)
+		got := a.redeem(t, "promoter:801", "h", `{"provider":"firstpromoter","unit":"points","amount":100,"hold":true}`)
+		want(t, got, 201)
+		id := got.body["id"].(string)
+		const n = 24
+		answers := make([]events.APIGatewayV2HTTPResponse, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			route := rewardsapi.RouteCapture
+			if i%2 == 1 {
+				route = rewardsapi.RouteVoid
+			}
+			wg.Go(func() {
+				answers[i], _ = a.h.Handle(t.Context(), signed(route, map[string]string{"id": id}, nil, ""))
+			})
+		}
+		wg.Wait()
+		final, err := a.store.Redemption(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range answers {
+			var body map[string]any
+			_ = json.Unmarshal([]byte(r.Body), &body)
+			switch {
+			case r.StatusCode == 200 && body["status"] != string(final.Status):
+				t.Errorf("answer %d: 200 %s, but the redemption is %s", i, r.Body, final.Status)
+			case r.StatusCode != 200 && r.StatusCode != 409:
+				t.Errorf("answer %d: %d %s, want 200 or 409", i, r.StatusCode, r.Body)
+			}
+		}
+		audit(t, a)
+	})
+}
+
+// TestOneKeyWithTwoBodiesAtOnceMakesOneRedemption sends one idempotency
+// key with two different bodies at once, many times: one redemption is
+// made, each answer is it (201) or a 422, never a 5xx, and the balance
+// moves once.
+func TestOneKeyWithTwoBodiesAtOnceMakesOneRedemption(t *testing.T) {
+	onBothStores(t, func(t *testing.T, a *api) {
+		a.deliver(t, reward.Promoter("801"), "1", 1000)
+		const n = 24
+		answers := make([]events.APIGatewayV2HTTPResponse, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			body := fmt.Sprintf(`{"provider":"firstpromoter","unit":"points","amount":%d}`, 100+i%2)
+			wg.Go(func() {
+				answers[i], _ = a.h.Handle(t.Context(), signed(rewardsapi.RouteRedemptions, map[string]string{"recipient": "promoter:801"}, map[string]string{"idempotency-key": "same"}, body))
+			})
+		}
+		wg.Wait()
+		ids := map[any]bool{}
+		for i, r := range answers {
+			var body map[string]any
+			_ = json.Unmarshal([]byte(r.Body), &body)
+			switch r.StatusCode {
+			case 201:
+				ids[body["id"]] = true
+			case 422:
+			default:
+				t.Errorf("answer %d: %d %s, want 201 or 422", i, r.StatusCode, r.Body)
+			}
+		}
+		if len(ids) != 1 {
+			t.Errorf("redemptions %v, want one", ids)
+		}
+		bs, err := a.store.RecipientBalances(t.Context(), reward.Promoter("801"))
+		if err != nil || len(bs) != 1 || bs[0].Redeemed != 100 && bs[0].Redeemed != 101 {
+			t.Errorf("balances %+v %v, want one redemption of 100 or 101", bs, err)
+		}
+		audit(t, a)
+	})
+}
+
+// TestAReplayIsAnsweredWhenTheBalanceNoLongerCoversIt replays a redemption
+// after the rest of the balance was spent: the replay is the redemption
+// (with the replay header), not a 409.
+func TestAReplayIsAnsweredWhenTheBalanceNoLongerCoversIt(t *testing.T) {
+	onBothStores(t, func(t *testing.T, a *api) {
+		a.deliver(t, reward.Promoter("801"), "1", 100)
+		body := `{"provider":"firstpromoter","unit":"points","amount":100}`
+		first := a.redeem(t, "promoter:801", "k", body)
+		want(t, first, 201)
+		again := a.redeem(t, "promoter:801", "k", body)
+		if again.status != 201 || again.body["id"] != first.body["id"] || again.header["idempotent-replayed"] != "true" {
+			t.Errorf("replay: %d %v %s, want 201 with the same id and the replay header", again.status, again.header, again.raw)
+		}
+		want(t, a.redeem(t, "promoter:801", "k", `{"provider":"firstpromoter","unit":"points","amount":99}`), 422)
+		audit(t, a)
 	})
 }
