@@ -345,16 +345,33 @@ func (s *Store) eventParts(ev reward.EventRecord) ([]part, error) {
 }
 
 // Apply implements reward.Store: the event id is added to the commission's
-// set, whose condition refuses it a second time.
+// set, whose condition refuses it a second time, and the transaction checks
+// that no record of the id exists (an event that changed nothing when it
+// first came is the same event when it comes again).
 func (s *Store) Apply(ctx context.Context, ev reward.EventRecord, c reward.Change) error {
 	cp, err := s.commissionPart(ev, c)
 	if err != nil {
 		return err
 	}
-	if c.Covered {
-		return s.writeCovered(ctx, fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID), []part{cp}, c.Entries)
+	parts := []part{cp}
+	if ev.ID != "" {
+		parts = []part{s.unrecordedPart(ev), cp}
 	}
-	return s.write(ctx, fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID), []part{cp}, c.Entries)
+	if c.Covered {
+		return s.writeCovered(ctx, fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID), parts, c.Entries)
+	}
+	return s.write(ctx, fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID), parts, c.Entries)
+}
+
+// unrecordedPart is the condition that ev has no event record.
+func (s *Store) unrecordedPart(ev reward.EventRecord) part {
+	return part{
+		item: types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			TableName: aws.String(s.Table), Key: key(eventPK(ev.Provider, ev.ID), skEvent),
+			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}},
+		onCCF: func(map[string]types.AttributeValue) error { return reward.ErrDuplicateEvent },
+	}
 }
 
 // ApplyPayout implements reward.Store.

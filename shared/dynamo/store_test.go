@@ -96,10 +96,11 @@ func (c *countingAPI) TransactWriteItems(ctx context.Context, in *dynamodb.Trans
 	return c.API.TransactWriteItems(ctx, in, optFns...)
 }
 
-// TestAStateChangeIsOneTransactionOfThreeItems: a creation and an approval
+// TestAStateChangeIsOneTransactionOfFourItems: a creation and an approval
 // each write the commission (the event id on it), one entry and one
-// balance, at 2 write units an item; no event record of their own.
-func TestAStateChangeIsOneTransactionOfThreeItems(t *testing.T) {
+// balance, and check that the event has no record (an event that changed
+// nothing when it first came); no event record of their own.
+func TestAStateChangeIsOneTransactionOfFourItems(t *testing.T) {
 	client, table := awstest.Table(t)
 	api := &countingAPI{API: client}
 	s := &Store{Client: api, Table: table}
@@ -128,7 +129,7 @@ func TestAStateChangeIsOneTransactionOfThreeItems(t *testing.T) {
 	if err := s.Apply(t.Context(), ev("e2"), approved); err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{3, 3}; !slices.Equal(api.items, want) {
+	if want := []int{4, 4}; !slices.Equal(api.items, want) {
 		t.Errorf("transactions of %v items, want %v", api.items, want)
 	}
 }

@@ -155,6 +155,21 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
 		apply(t, s, ev("e42"), plan(t, nil, other))
 	})
 
+	t.Run("an event recorded as changing nothing is refused when it would change something later", func(t *testing.T) {
+		s := newStore(t)
+		apply(t, s, ev("created"), plan(t, nil, in(reward.TargetPending, 500)))
+		if err := s.RecordEvent(t.Context(), ev("again")); err != nil {
+			t.Fatal(err)
+		}
+		pending, _ := s.Commission(t.Context(), reward.FirstPromoter, "41")
+		if err := s.Apply(t.Context(), ev("again"), plan(t, &pending, in(reward.TargetApproved, 500))); !errors.Is(err, reward.ErrDuplicateEvent) {
+			t.Errorf("Apply of a recorded event: %v, want ErrDuplicateEvent", err)
+		}
+		if b := balance(t, s); b != (reward.Deltas{Pending: 500}) {
+			t.Errorf("balance %+v, want 500 pending", b)
+		}
+	})
+
 	t.Run("a change planned on an old state is refused with the current one", func(t *testing.T) {
 		s := newStore(t)
 		apply(t, s, ev("e1"), plan(t, nil, in(reward.TargetPending, 500)))

@@ -103,7 +103,8 @@ func (s *Store) admit(ev reward.EventRecord) error {
 }
 
 // Apply keeps the event id with the commission it changed, as the
-// DynamoDB store does: an id the commission has applied is refused.
+// DynamoDB store does: an id the commission has applied, or one recorded
+// as an event that changed nothing, is refused.
 func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -111,7 +112,7 @@ func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change)
 		return err
 	}
 	k := key(c.After.Provider, c.After.ID)
-	if ev.ID != "" && s.applied[k][ev.ID] {
+	if ev.ID != "" && s.applied[k][ev.ID] || s.seen(ev) {
 		return reward.ErrDuplicateEvent
 	}
 	cur, ok := s.commissions[k]

@@ -86,3 +86,32 @@ func TestAnOldCreationRedeliveredAfterTheAffiliateChangedMovesNothing(t *testing
 		}
 	})
 }
+
+// TestAnEventThatChangedNothingRedeliveredAfterAMoveMovesNothing: an
+// event whose content was already the stored state (a second event id for
+// it) changes nothing and is recorded; delivered again after a later event
+// moved the pending credit, it is the same event, and must not move it
+// back.
+func TestAnEventThatChangedNothingRedeliveredAfterAMoveMovesNothing(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		conv := func(affiliate string) map[string]any {
+			return map[string]any{"id": "conv_1", "affiliateId": affiliate, "amount": 10000, "currency": "usd", "commissionAmount": 2000, "status": "pending"}
+		}
+		h.process(t, h.arEvent(t, "msg_1", "conversion.created", conv("aff_1")))
+		again := h.arEvent(t, "msg_1b", "conversion.created", conv("aff_1"))
+		if res := h.p.Process(t.Context(), []Message{again}); res.Counts[CountApplied] != 0 {
+			t.Fatalf("the same content under another id: %+v, want nothing applied", res.Counts)
+		}
+		h.process(t, h.arEvent(t, "msg_2", "conversion.created", conv("aff_2")))
+		res := h.p.Process(t.Context(), []Message{again})
+		if len(res.Failed) != 0 || res.Counts[CountApplied] != 0 || res.Counts[CountDuplicate] != 1 {
+			t.Errorf("msg_1b redelivered: %+v, want a duplicate", res.Counts)
+		}
+		if b := h.recipientBalance(t, reward.Affiliate("aff_2")); b != (reward.Deltas{Pending: 2000}) {
+			t.Errorf("aff_2 holds %+v after the redelivery, want the pending credit", b)
+		}
+		if b := h.recipientBalance(t, reward.Affiliate("aff_1")); b != (reward.Deltas{}) {
+			t.Errorf("aff_1 holds %+v after the redelivery, want nothing", b)
+		}
+	})
+}

@@ -72,3 +72,45 @@ func TestTheReconcilerVoidsExpiredHolds(t *testing.T) {
 		}
 	})
 }
+
+// TestAnExpiryFromAStaleListingLeavesACapturedHold voids a hold as an
+// eventually consistent index may still list it (held) after it was
+// captured: the capture stays, and the balance moves once.
+func TestAnExpiryFromAStaleListingLeavesACapturedHold(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		rs := h.store.(reward.RedemptionStore)
+		c, err := reward.Plan(nil, reward.Intent{Provider: reward.FirstPromoter, CommissionID: "1", Target: reward.TargetApproved, Account: promoter7, Amount: 500, At: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.store.Apply(t.Context(), reward.EventRecord{}, c); err != nil {
+			t.Fatal(err)
+		}
+		hc, err := reward.PlanRedemption(reward.RedemptionRequest{Account: promoter7, Amount: 100, Hold: true, HoldTTL: time.Minute, Key: "k", Actor: "shop", At: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rs.Redeem(t.Context(), hc); err != nil {
+			t.Fatal(err)
+		}
+		listed := hc.After
+		capture, err := reward.PlanRedemptionTransition(listed, reward.ActionCapture, "shop", t0.Add(59*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rs.TransitionRedemption(t.Context(), capture); err != nil {
+			t.Fatal(err)
+		}
+		rc := &Reconciler{Processor: h.p, Redemptions: rs}
+		voided, err := rc.expireHold(t.Context(), listed, t0.Add(2*time.Minute))
+		if err != nil || voided {
+			t.Errorf("expiry of a captured hold: voided %v, %v; want false, nil", voided, err)
+		}
+		if got, _ := rs.Redemption(t.Context(), listed.ID); got.Status != reward.RedemptionPosted {
+			t.Errorf("status %s, want posted", got.Status)
+		}
+		if b := h.balance(t, promoter7); b != (reward.Deltas{Available: 400, Redeemed: 100}) {
+			t.Errorf("balance %+v", b)
+		}
+	})
+}

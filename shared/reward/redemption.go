@@ -290,6 +290,12 @@ func AuditRedemptions(entries []Entry, redemptions []Redemption) []Violation {
 // stores' sort keys, so that they sort as strings.
 const entryCursorTime = "2006-01-02T15:04:05.000000000Z"
 
+// maxEntrySortKey bounds an entry's sort key: DynamoDB keeps it, after
+// "E#", in an index sort key of at most 1,024 bytes, so no stored entry has
+// a longer cursor, and a longer one is refused here rather than by the
+// store's query.
+const maxEntrySortKey = 1022
+
 // EntrySortKey orders a recipient's entries: by time, then id. Newest
 // first is this key descending.
 func EntrySortKey(e Entry) string {
@@ -306,7 +312,7 @@ func EntryCursor(e Entry) string {
 // names; ErrInvalid for anything EntryCursor did not write.
 func ParseEntryCursor(c string) (sortKey, id string, err error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) <= len(entryCursorTime)+1 || b[len(entryCursorTime)] != '#' {
+	if err != nil || len(b) <= len(entryCursorTime)+1 || len(b) > maxEntrySortKey || b[len(entryCursorTime)] != '#' {
 		return "", "", fmt.Errorf("cursor: %w", ErrInvalid)
 	}
 	if _, err := time.Parse(entryCursorTime, string(b[:len(entryCursorTime)])); err != nil {

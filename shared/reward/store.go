@@ -68,7 +68,9 @@ func (h Hold) Supersedes(old *Hold) bool { return old == nil || old.At.Before(h.
 // errors of this package; any other error is transient and worth a retry.
 type Store interface {
 	// Apply writes a planned change in one atomic step: the commission
-	// (only if it has not applied ev.ID, and is still in the state of
+	// (only if it has not applied ev.ID, no record of ev.ID exists (an
+	// event that changed nothing, redelivered after a later change, is
+	// still the same event), and it is still in the state of
 	// change.Before, as SameState compares it, or absent when Before is
 	// nil; its fulfilment fields change only with change.FulfilmentChanged,
 	// and then only if they are still Before's: see FulfilmentHolds) with
@@ -78,11 +80,11 @@ type Store interface {
 	// covers what the entries take from it). No event record of its own is
 	// written: an exact redelivery is refused by the commission's ids, any
 	// other replay is planned again from the stored state. Errors:
-	// ErrDuplicateEvent when the commission has applied ev.ID; *Mismatch;
-	// ErrEntryConflict when an entry id exists with other content;
-	// ErrConflict when a concurrent write got in the way (retry);
-	// *Insufficient when change.Covered and the available balance does not
-	// cover the entries.
+	// ErrDuplicateEvent when the commission has applied ev.ID or ev.ID is
+	// recorded; *Mismatch; ErrEntryConflict when an entry id exists with
+	// other content; ErrConflict when a concurrent write got in the way
+	// (retry); *Insufficient when change.Covered and the available balance
+	// does not cover the entries.
 	Apply(ctx context.Context, ev EventRecord, change Change) error
 	// ApplyPayout is Apply for payouts (*PayoutMismatch on a state change).
 	ApplyPayout(ctx context.Context, ev EventRecord, change PayoutChange) error
