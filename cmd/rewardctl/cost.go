@@ -22,7 +22,8 @@ type costCounts struct {
 	// platform (FirstPromoter's: 2,000 of the 3,000).
 	AcknowledgedShare float64
 	// DeliveryItems is the items of a delivery's TransactWriteItems:
-	// commission (with the event id), entry, balance.
+	// the condition check that its event has no record, the commission
+	// (with the event id), entry, balance.
 	DeliveryItems float64
 	// OtherRequestsPerDelivery is the rest of the 1.73 DynamoDB requests per
 	// delivery, counted as one-item writes.
@@ -62,7 +63,27 @@ type costCounts struct {
 	// batch line.
 	WebhookLineBytes, AccessLineBytes, PlatformLinesBytes, EventLineBytes, BatchLineBytes float64
 	// Memory sizes in MB, read from the template.
-	WebhookMB, ProcessorMB, ReconcilerMB float64
+	WebhookMB, ProcessorMB, ReconcilerMB, EventsMB, RewardsMB float64
+
+	// The Rewards API, per request rather than per reward: a redemption
+	// is one TransactWriteItems of three items (redemption, entry,
+	// balance) and the entry's recipient index write; RedeemMs is the
+	// handler's p50 with 10 ms added to each DynamoDB request (the
+	// benchmark); RewardsLineBytes its line.
+	RedeemItems, RedeemIndexWrites, RedeemMs, RewardsLineBytes float64
+
+	// The events function, from the load run (3,994 events published in
+	// 101 invocations, 2.02 s busy in all, for 3,000 commissions): its
+	// events (PutEvents entries), invocations and milliseconds per reward.
+	EventsPerReward, EventsInvocationsPerReward, EventsMsPerReward float64
+	// EventsLookupsPerReward is its FirstPromoter lookups (a promoter's
+	// cust_id, a referral's uid), each one UpdateItem of the budget: at
+	// most one of each per invocation (TestMerchantUserIDsComeFromThePlatformOncePerBatch),
+	// counted at that most (the load run's 44 accounts were known after
+	// their first batch).
+	EventsLookupsPerReward float64
+	// EventsBatchLineBytes is its line per invocation.
+	EventsBatchLineBytes float64
 
 	// RewardsPerMonth are the volumes at which the table adds the fixed
 	// monthly cost to the variable one.
@@ -75,8 +96,8 @@ type costCounts struct {
 	// template's provisioned mode keeps, table and outbox index together.
 	ProvisionedMinWCU, ProvisionedMinRCU float64
 	// MetricSeries is the custom metrics the functions write (each billed
-	// by the month): the processor's and the reconciler's, and Webhooks by
-	// provider and outcome.
+	// by the month): the processor's and the reconciler's, Webhooks by
+	// outcome and RewardsRequests.
 	MetricSeries float64
 	// AlarmMetrics is the metrics the template's alarms watch, Dashboards
 	// its dashboards, Secrets its secrets.
@@ -88,38 +109,49 @@ type costCounts struct {
 
 func defaultCostCounts() costCounts {
 	return costCounts{
-		WebhooksPerReward:         4900.0 / 3000,
-		AcknowledgedShare:         2000.0 / 3000,
-		DeliveryItems:             3,
-		OtherRequestsPerDelivery:  0.73,
-		AckItems:                  3,
-		AckReads:                  1,
-		OutboxIndexWrites:         2,
-		RecipientIndexWrites:      1,
-		PlatformRequestsPerReward: 0.113,
-		MessagesPerBatch:          98,
-		MessagesPerReceive:        10,
-		WebhookMs:                 9.2,
-		ProcessorMsPerDelivery:    1000 / (228.0 / 2),
-		ReconcilerMsPerReward:     1000 / 214.0,
-		WebhookLineBytes:          510,
-		AccessLineBytes:           390,
-		PlatformLinesBytes:        500,
-		EventLineBytes:            0,
-		BatchLineBytes:            980,
-		WebhookMB:                 256,
-		ProcessorMB:               256,
-		ReconcilerMB:              256,
-		RewardsPerMonth:           []float64{1e5, 1e6, 1e7},
-		ProvisionedUtilization:    0.5,
-		ProvisionedMinWCU:         10,
-		ProvisionedMinRCU:         2,
-		MetricSeries:              24,
-		AlarmMetrics:              16,
-		Dashboards:                1,
-		Secrets:                   2,
-		ReconcileRunsPerMonth:     30 * 24 * 60 / 5,
-		ReconcilerIdleRunMs:       2000,
+		WebhooksPerReward:          4900.0 / 3000,
+		AcknowledgedShare:          2000.0 / 3000,
+		DeliveryItems:              4,
+		OtherRequestsPerDelivery:   0.73,
+		AckItems:                   3,
+		AckReads:                   1,
+		OutboxIndexWrites:          2,
+		RecipientIndexWrites:       1,
+		PlatformRequestsPerReward:  0.113,
+		MessagesPerBatch:           98,
+		MessagesPerReceive:         10,
+		WebhookMs:                  9.2,
+		ProcessorMsPerDelivery:     1000 / (228.0 / 2),
+		ReconcilerMsPerReward:      1000 / 214.0,
+		WebhookLineBytes:           510,
+		AccessLineBytes:            390,
+		PlatformLinesBytes:         500,
+		EventLineBytes:             0,
+		BatchLineBytes:             980,
+		WebhookMB:                  256,
+		ProcessorMB:                256,
+		ReconcilerMB:               256,
+		EventsMB:                   256,
+		EventsPerReward:            3994.0 / 3000,
+		EventsInvocationsPerReward: 101.0 / 3000,
+		EventsMsPerReward:          2020.0 / 3000,
+		EventsLookupsPerReward:     2 * 101.0 / 3000,
+		RewardsMB:                  256,
+		RedeemItems:                3,
+		RedeemIndexWrites:          1,
+		RedeemMs:                   75,
+		RewardsLineBytes:           460,
+		EventsBatchLineBytes:       330,
+		RewardsPerMonth:            []float64{1e5, 1e6, 1e7},
+		ProvisionedUtilization:     0.5,
+		ProvisionedMinWCU:          10,
+		ProvisionedMinRCU:          2,
+		MetricSeries:               25,
+		AlarmMetrics:               21,
+		Dashboards:                 1,
+		Secrets:                    2,
+		ReconcileRunsPerMonth:      30 * 24 * 60 / 5,
+		ReconcilerIdleRunMs:        2000,
 	}
 }
 
@@ -138,6 +170,7 @@ type costPrices struct {
 	AlarmPerMonth       float64 // standard-resolution alarm metric
 	DashboardPerMonth   float64
 	SchedulerPerMillion float64 // EventBridge Scheduler invocations
+	PutEventsPerMillion float64 // EventBridge custom events (64 KB chunks)
 	SecretPerMonth      float64 // Secrets Manager
 	WCUPerHour          float64 // DynamoDB provisioned write capacity unit
 	RCUPerHour          float64 // DynamoDB provisioned read capacity unit
@@ -156,6 +189,7 @@ var awsPrices = costPrices{
 	AlarmPerMonth:       0.10,
 	DashboardPerMonth:   3.00,
 	SchedulerPerMillion: 1.00,
+	PutEventsPerMillion: 1.00,
 	SecretPerMonth:      0.40,
 	WCUPerHour:          0.00065,
 	RCUPerHour:          0.00013,
@@ -184,7 +218,8 @@ func (c costCounts) writeUnits() float64 {
 	// A transaction writes 2 units per item under 1 KB, a single write 1.
 	return webhooks*(2*c.DeliveryItems+c.OtherRequestsPerDelivery+c.RecipientIndexWrites) +
 		million*c.AcknowledgedShare*(2*c.AckItems+c.OutboxIndexWrites+c.RecipientIndexWrites) +
-		million*c.PlatformRequestsPerReward
+		million*c.PlatformRequestsPerReward +
+		million*c.EventsLookupsPerReward
 }
 
 // variable is what a million rewards cost, whatever the month.
@@ -192,22 +227,27 @@ func (c costCounts) variable(p costPrices) []costTerm {
 	const million = 1e6
 	webhooks := c.WebhooksPerReward * million
 	batches := webhooks / c.MessagesPerBatch
+	streamBatches := million * c.EventsInvocationsPerReward
 	gbSeconds := webhooks*c.WebhookMs/1000*c.WebhookMB/1024 +
 		webhooks*c.ProcessorMsPerDelivery/1000*c.ProcessorMB/1024 +
-		million*c.ReconcilerMsPerReward/1000*c.ReconcilerMB/1024
+		million*c.ReconcilerMsPerReward/1000*c.ReconcilerMB/1024 +
+		million*c.EventsMsPerReward/1000*c.EventsMB/1024
+	published := million * c.EventsPerReward
 	sqs := webhooks * (1 + 2/c.MessagesPerReceive) // send, receive, delete
 	writes := c.writeUnits()
 	reads := million * c.AcknowledgedShare * c.AckReads
 	logBytes := webhooks*(c.WebhookLineBytes+c.AccessLineBytes+c.PlatformLinesBytes+c.EventLineBytes) +
-		batches*(c.BatchLineBytes+c.PlatformLinesBytes)
+		batches*(c.BatchLineBytes+c.PlatformLinesBytes) +
+		streamBatches*(c.EventsBatchLineBytes+c.PlatformLinesBytes)
 	gb := logBytes / (1 << 30)
 	return []costTerm{
 		{"API Gateway HTTP API requests", webhooks, "requests", webhooks / million * p.HTTPAPIPerMillion},
-		{"Lambda requests (webhook, processor)", webhooks + batches, "requests", (webhooks + batches) / million * p.LambdaPerMillion},
+		{"Lambda requests (webhook, processor, events)", webhooks + batches + streamBatches, "requests", (webhooks + batches + streamBatches) / million * p.LambdaPerMillion},
 		{"Lambda duration, arm64", gbSeconds, "GB-seconds", gbSeconds * p.LambdaPerGBSecond},
 		{"SQS requests (send, receive, delete)", sqs, "requests", sqs / million * p.SQSPerMillion},
 		{"DynamoDB writes (transactions at 2 units an item)", writes, "write units", writes / million * p.WriteUnitPerMillion},
 		{"DynamoDB reads", reads, "read units", reads / million * p.ReadUnitPerMillion},
+		{"EventBridge PutEvents entries", published, "events", published / million * p.PutEventsPerMillion},
 		{"CloudWatch Logs ingestion (EMF metrics included)", gb, "GB", gb * p.LogsPerGB},
 	}
 }
@@ -222,6 +262,17 @@ func (c costCounts) fixed(p costPrices) []costTerm {
 		{"EventBridge Scheduler and idle reconciler runs", runs, "runs", runs/1e6*(p.SchedulerPerMillion+p.LambdaPerMillion) + idleGBSeconds*p.LambdaPerGBSecond},
 		{"Secrets Manager", c.Secrets, "secrets", c.Secrets * p.SecretPerMonth},
 	}
+}
+
+// redemptions is what a million Rewards API redemptions cost: the API's
+// own cost, per request, beside the rewards'.
+func (c costCounts) redemptions(p costPrices) float64 {
+	const million = 1e6
+	gbSeconds := million * c.RedeemMs / 1000 * c.RewardsMB / 1024
+	writes := million * (2*c.RedeemItems + c.RedeemIndexWrites)
+	gb := million * (c.RewardsLineBytes + c.AccessLineBytes + c.PlatformLinesBytes) / (1 << 30)
+	return p.HTTPAPIPerMillion + p.LambdaPerMillion + gbSeconds*p.LambdaPerGBSecond +
+		writes/million*p.WriteUnitPerMillion + gb*p.LogsPerGB
 }
 
 // provisionedWrites is what a million rewards' write units cost on
@@ -270,6 +321,8 @@ func costTable(c costCounts, p costPrices) string {
 	} else {
 		b.WriteString(": it never pays.\n")
 	}
+	fmt.Fprintf(&b, "The Rewards API, per request: a million redemptions cost %.2f (HTTP API, Lambda at %.0f ms, %.0f write units each, logs), on top of the rewards.\n",
+		c.redemptions(p), c.RedeemMs, 2*c.RedeemItems+c.RedeemIndexWrites)
 	return b.String()
 }
 
@@ -303,7 +356,7 @@ func templateMemory(tpl *stack.Template, id string) (float64, error) {
 // interval and the least provisioned capacity from the template (its
 // defaults).
 func (c *costCounts) fromTemplate(tpl *stack.Template) error {
-	for id, mb := range map[string]*float64{"WebhookFunction": &c.WebhookMB, "ProcessorFunction": &c.ProcessorMB, "ReconcilerFunction": &c.ReconcilerMB} {
+	for id, mb := range map[string]*float64{"WebhookFunction": &c.WebhookMB, "ProcessorFunction": &c.ProcessorMB, "ReconcilerFunction": &c.ReconcilerMB, "EventsFunction": &c.EventsMB, "RewardsApiFunction": &c.RewardsMB} {
 		v, err := templateMemory(tpl, id)
 		if err != nil {
 			return err

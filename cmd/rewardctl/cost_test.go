@@ -16,9 +16,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/rewardrelay/rewardrelay/cmd/rewardctl/internal/localstack"
+	eventshandler "github.com/rewardrelay/rewardrelay/functions/events/handler"
 	processorhandler "github.com/rewardrelay/rewardrelay/functions/processor/handler"
 	reconcilerhandler "github.com/rewardrelay/rewardrelay/functions/reconciler/handler"
+	rewardshandler "github.com/rewardrelay/rewardrelay/functions/rewards/handler"
 	webhookhandler "github.com/rewardrelay/rewardrelay/functions/webhook/handler"
+	"github.com/rewardrelay/rewardrelay/shared/announce"
+	"github.com/rewardrelay/rewardrelay/shared/bus"
 	"github.com/rewardrelay/rewardrelay/shared/fake"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
@@ -31,6 +35,13 @@ type discardQueue struct{}
 
 func (discardQueue) Send(context.Context, webhook.Delivery) error { return nil }
 
+// acceptingBus takes every event in one PutEvents request.
+type acceptingBus struct{}
+
+func (acceptingBus) Publish(_ context.Context, evs []bus.Event) ([]error, bus.Stats) {
+	return make([]error, len(evs)), bus.Stats{Requests: 1}
+}
+
 type oneRun struct{ run reward.Run }
 
 func (r oneRun) Run(context.Context) reward.Run { return r.run }
@@ -40,14 +51,16 @@ func inLambda(ctx context.Context) context.Context {
 	return lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: "6d68ca91-49c9-448d-89b8-7ca3e6dc66aa"})
 }
 
-// functionLines are the log lines the three functions write for the
-// samples in events/, as Lambda would store them.
+// functionLines are the log lines the functions write for the samples in
+// events/, as Lambda would store them.
 type functionLines struct {
 	webhook    []string // one accepted FirstPromoter delivery
 	events     []string // the processor's lines besides the batch line
 	deliveries int      // the processor's batch
 	batch      string   // the processor's batch line
 	reconciler string   // a run summary
+	stream     string   // the events function's line for a stream batch
+	rewards    string   // a Rewards API request's line
 }
 
 func writeLines(t *testing.T) functionLines {
@@ -96,6 +109,23 @@ func writeLines(t *testing.T) functionLines {
 		t.Fatal(err)
 	}
 	out.reconciler = lines()[0]
+
+	var records events.DynamoDBEvent
+	readJSON(t, "../../events/dynamodb-ledger-stream.json", &records)
+	eh := eventshandler.Handler{Announcer: &announce.Announcer{Bus: acceptingBus{}, Log: log, Now: time.Now}, Log: log, Now: time.Now}
+	if resp, err := eh.Handle(inLambda(t.Context()), records); err != nil || len(resp.BatchItemFailures) > 0 {
+		t.Fatalf("stream sample: %+v %v", resp, err)
+	}
+	out.stream = lines()[0]
+
+	// A request without an IAM caller is refused before the API is
+	// called; its line is the line of any request, metric included.
+	rw := rewardshandler.Handler{Log: log, Now: time.Now}
+	unsigned := events.APIGatewayV2HTTPRequest{RouteKey: "POST /v1/recipients/{recipient}/redemptions", PathParameters: map[string]string{"recipient": "promoter:1001"}}
+	if resp, _ := rw.Handle(inLambda(t.Context()), unsigned); resp.StatusCode != 403 {
+		t.Fatalf("unsigned request answered %d", resp.StatusCode)
+	}
+	out.rewards = lines()[0]
 	return out
 }
 
@@ -155,6 +185,12 @@ func TestCostModelCountsWhatTheFunctionsWrite(t *testing.T) {
 	if got := size(lines.batch); !near(c.BatchLineBytes, got, 0.15) {
 		t.Errorf("the processor writes %v bytes a batch; the model counts %v", got, c.BatchLineBytes)
 	}
+	if got := size(lines.rewards); !near(c.RewardsLineBytes, got, 0.15) {
+		t.Errorf("the Rewards API writes %v bytes a request; the model counts %v", got, c.RewardsLineBytes)
+	}
+	if got := size(lines.stream); !near(c.EventsBatchLineBytes, got, 0.15) {
+		t.Errorf("the events function writes %v bytes a batch; the model counts %v", got, c.EventsBatchLineBytes)
+	}
 
 	// The access log line, with the values of a real request.
 	tpl, err := stack.Load("../../template.yaml")
@@ -180,7 +216,9 @@ func TestCostModelCountsWhatTheFunctionsWrite(t *testing.T) {
 		t.Errorf("an access log line is %v bytes; the model counts %v", got, c.AccessLineBytes)
 	}
 
-	// Billed metrics: each function's, Webhooks by 3 outcomes.
+	// Billed metrics: each function's, Webhooks by 3 outcomes (the events
+	// function writes none: its alarms watch Lambda's and the failure
+	// queue's).
 	metrics := func(line string) float64 {
 		var r struct {
 			AWS struct {
@@ -192,13 +230,16 @@ func TestCostModelCountsWhatTheFunctionsWrite(t *testing.T) {
 		}
 		return float64(len(r.AWS.CloudWatchMetrics[0].Metrics))
 	}
-	if got := metrics(lines.batch) + metrics(lines.reconciler) + 3*metrics(lines.webhook[0]); got != c.MetricSeries {
+	if strings.Contains(lines.stream, `"_aws"`) {
+		t.Errorf("the events function's line is an EMF record the model does not count: %s", lines.stream)
+	}
+	if got := metrics(lines.batch) + metrics(lines.reconciler) + 3*metrics(lines.webhook[0]) + metrics(lines.rewards); got != c.MetricSeries {
 		t.Errorf("the functions write %v custom metrics; the model counts %v", got, c.MetricSeries)
 	}
 
 	want := templateCosts(t)
 	for name, pair := range map[string][2]float64{
-		"webhook memory": {c.WebhookMB, want.WebhookMB}, "processor memory": {c.ProcessorMB, want.ProcessorMB}, "reconciler memory": {c.ReconcilerMB, want.ReconcilerMB},
+		"webhook memory": {c.WebhookMB, want.WebhookMB}, "processor memory": {c.ProcessorMB, want.ProcessorMB}, "reconciler memory": {c.ReconcilerMB, want.ReconcilerMB}, "events memory": {c.EventsMB, want.EventsMB}, "rewards memory": {c.RewardsMB, want.RewardsMB},
 		"alarm metrics": {c.AlarmMetrics, want.AlarmMetrics}, "dashboards": {c.Dashboards, want.Dashboards}, "reconciler runs": {c.ReconcileRunsPerMonth, want.ReconcileRunsPerMonth},
 		"least provisioned write capacity": {c.ProvisionedMinWCU, want.ProvisionedMinWCU},
 	} {
@@ -235,7 +276,10 @@ func dashboardRow(row []any, prev []string) []string {
 func TestEveryBilledMetricIsWatched(t *testing.T) {
 	lines := writeLines(t)
 	written := map[string]bool{}
-	for fn, line := range map[string]string{"processor": lines.batch, "reconciler": lines.reconciler, "": lines.webhook[0]} {
+	// The webhook's and the Rewards API's metrics have no function
+	// dimension.
+	for _, fl := range [][2]string{{"processor", lines.batch}, {"reconciler", lines.reconciler}, {"", lines.webhook[0]}, {"", lines.rewards}} {
+		fn, line := fl[0], fl[1]
 		var r struct {
 			AWS struct {
 				CloudWatchMetrics []struct{ Metrics []struct{ Name string } }

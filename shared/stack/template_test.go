@@ -387,6 +387,27 @@ func TestOnCallAlarms(t *testing.T) {
 			t.Errorf("no alarm watches %s", want)
 		}
 	}
+	// Every function: its failures and its throttles; every function a
+	// stream feeds: how far behind the stream it reads.
+	for id, r := range tpl.Resources {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		for _, metric := range []string{"Errors", "Throttles"} {
+			if want := "AWS/Lambda " + metric + " FunctionName={Ref:" + id + "}"; !slices.Contains(all, want) {
+				t.Errorf("no alarm watches %s", want)
+			}
+		}
+		events, _ := r.Properties["Events"].(map[string]any)
+		for _, e := range events {
+			if e.(map[string]any)["Type"] != "DynamoDB" {
+				continue
+			}
+			if want := "AWS/Lambda IteratorAge FunctionName={Ref:" + id + "}"; !slices.Contains(all, want) {
+				t.Errorf("no alarm watches %s", want)
+			}
+		}
+	}
 	for id, a := range alarms(tpl) {
 		if toString(a["OKActions"]) != toString(a["AlarmActions"]) || a["AlarmActions"] == nil {
 			t.Errorf("%s: AlarmActions %v, OKActions %v; on call hears when it fires and when it recovers", id, a["AlarmActions"], a["OKActions"])

@@ -1,0 +1,90 @@
+package dynamo
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/rewardrelay/rewardrelay/shared/awstest"
+	"github.com/rewardrelay/rewardrelay/shared/reward"
+)
+
+// itemSize is an item's size by DynamoDB's rules: each attribute's name
+// and value; a string's UTF-8 bytes, a number's significant digits over two
+// plus one, a list or map 3 bytes and 1 a member besides their members.
+func itemSize(item map[string]types.AttributeValue) int {
+	n := 0
+	for name, v := range item {
+		n += len(name) + valueSize(v)
+	}
+	return n
+}
+
+func valueSize(v types.AttributeValue) int {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return len(v.Value)
+	case *types.AttributeValueMemberN:
+		digits := strings.TrimLeft(strings.NewReplacer("-", "", ".", "").Replace(v.Value), "0")
+		digits = strings.TrimRight(digits, "0")
+		return (len(digits)+1)/2 + 1
+	case *types.AttributeValueMemberBOOL, *types.AttributeValueMemberNULL:
+		return 1
+	case *types.AttributeValueMemberL:
+		n := 3 + len(v.Value)
+		for _, m := range v.Value {
+			n += valueSize(m)
+		}
+		return n
+	case *types.AttributeValueMemberM:
+		return 3 + len(v.Value) + itemSize(v.Value)
+	}
+	return 0
+}
+
+// TestABalanceItemWithItsEntriesStaysUnderOneKilobyte: a transaction
+// writes 2 units per KB of each item. The balance item a delivery leaves,
+// with identifiers as long as the platforms' (UUIDs) and its entry, stays
+// under 1 KB with one entry and with two, so the cost model's 2 units an
+// item hold.
+func TestABalanceItemWithItsEntriesStaysUnderOneKilobyte(t *testing.T) {
+	client, table := awstest.Table(t)
+	s := &Store{Client: client, Table: table}
+	at := time.Date(2026, 11, 20, 12, 0, 0, 123456789, time.UTC)
+	acct := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("3f2a9c1e-7b4d-4e8a-9c2f-1d6b8e0a5f37"), Unit: reward.Cash, Currency: "usd"}
+	in := reward.Intent{Provider: reward.AgentRef, CommissionID: "c0a8012e-5f3b-4d9a-8e7c-2b1f6a4d9e80", Target: reward.TargetApproved, Account: acct, Amount: 123456, At: at}
+	c, err := reward.Plan(nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := reward.EventRecord{Provider: reward.AgentRef, ID: "9d1e4b7a-2c6f-4a8e-b3d5-7f0c1a9e6b24", Type: "conversion.approved", ReceivedAt: at, ExpiresAt: at.Add(time.Hour)}
+	if err := s.Apply(t.Context(), ev, c); err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(balancePK(acct), skBalance), ConsistentRead: aws.Bool(true)})
+	if err != nil || out.Item == nil {
+		t.Fatalf("balance item: %v %v", out, err)
+	}
+	entries, _ := out.Item["entries"].(*types.AttributeValueMemberL)
+	if entries == nil || len(entries.Value) == 0 {
+		t.Fatalf("balance item %v: want the write's entry", out.Item)
+	}
+	size := itemSize(out.Item)
+	// A write of two entries to one account (a redemption captured, a
+	// reversal with its void): the same item with its entry twice.
+	two := map[string]types.AttributeValue{}
+	for k, v := range out.Item {
+		two[k] = v
+	}
+	two["entries"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{entries.Value[0], entries.Value[0]}}
+	t.Logf("balance item: %d bytes with %d entry, %d with two", size, len(entries.Value), itemSize(two))
+	for _, n := range []int{size, itemSize(two)} {
+		if n >= 1024 {
+			t.Errorf("a balance item is %d bytes: its transaction writes cost 4 units, not 2", n)
+		}
+	}
+}
