@@ -580,6 +580,8 @@ func (s *Store) SetFulfilment(ctx context.Context, c reward.Commission, from rew
 	if from == reward.NotRequested {
 		cond = expression.AttributeExists(expression.Name("pk")).And(expression.AttributeNotExists(expression.Name("fulfilment")))
 	}
+	// An answer about one failed delivery never settles a later one.
+	cond = cond.And(undeliveryIs(c))
 	e, err := build(expression.NewBuilder().WithUpdate(upd).WithCondition(cond))
 	if err != nil {
 		return err

@@ -254,7 +254,7 @@ func (s *Store) SetFulfilment(_ context.Context, c reward.Commission, from rewar
 	}
 	k := key(c.Provider, c.ID)
 	cur, ok := s.commissions[k]
-	if !ok || cur.Fulfilment != from {
+	if !ok || cur.Fulfilment != from || cur.Undelivered != c.Undelivered || cur.Undeliveries != c.Undeliveries {
 		if !ok {
 			return &reward.Mismatch{}
 		}

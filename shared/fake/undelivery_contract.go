@@ -208,4 +208,27 @@ func RunUndeliveryContract(t *testing.T, newStore func(t *testing.T) LedgerStore
 			t.Errorf("balance %+v", b)
 		}
 	})
+
+	t.Run("the platform's answer about one failed delivery is not stored on a later one", func(t *testing.T) {
+		s := newStore(t)
+		delivered(t, s, "95", 200, true, at)
+		must(t, apply(t, s, func() (reward.Change, error) {
+			return reward.PlanUndelivered(commission(t, s, "95"), "failed", actor, at)
+		}))
+		first := commission(t, s, "95")
+		must(t, apply(t, s, func() (reward.Change, error) { return reward.PlanRedelivered(commission(t, s, "95"), actor, at) }))
+		must(t, apply(t, s, func() (reward.Change, error) { return reward.Acknowledge(commission(t, s, "95"), "", at) }))
+		must(t, apply(t, s, func() (reward.Change, error) {
+			return reward.PlanUndelivered(commission(t, s, "95"), "failed again", actor, at)
+		}))
+		refused := first
+		refused.Fulfilment, refused.FulfilmentError = reward.UnfulfilRefused, "refused"
+		if err := s.SetFulfilment(t.Context(), refused, first.Fulfilment); !errors.As(err, new(*reward.Mismatch)) {
+			t.Errorf("an answer about the first failure stored on the second: %v, want *Mismatch", err)
+		}
+		if lane, err := s.UnfulfilOutbox(t.Context(), reward.FirstPromoter, 10); err != nil || ids(lane) != "[95]" {
+			t.Errorf("lane %s (%v), want the second failure in it", ids(lane), err)
+		}
+		audit(t, s)
+	})
 }

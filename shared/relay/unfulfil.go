@@ -203,7 +203,8 @@ func (rc *Reconciler) recordUnfulfilled(ctx context.Context, r *run, cs []reward
 }
 
 // confirmUnfulfilled books the platform's confirmation, from the stored
-// state when the commission changed since it was read.
+// state when the commission changed since it was read, as long as the
+// failed delivery it confirms is still the stored one.
 func (rc *Reconciler) confirmUnfulfilled(ctx context.Context, r *run, c reward.Commission) {
 	store, now := rc.Processor.Store, rc.Processor.Now()
 	for range maxAttempts {
@@ -219,6 +220,11 @@ func (rc *Reconciler) confirmUnfulfilled(ctx context.Context, r *run, c reward.C
 			rc.audit(ctx, r, c.Provider, c.ID)
 			return
 		case errors.As(err, &mm) && mm.Current != nil:
+			if mm.Current.Undeliveries != c.Undeliveries {
+				// Redelivered and failed again since: the platform has
+				// not been told of that failure yet.
+				return
+			}
 			c = *mm.Current
 			continue
 		}

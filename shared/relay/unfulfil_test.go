@@ -196,3 +196,75 @@ type unfulfilUnreachable struct{ ReconcileFirstPromoterAPI }
 func (unfulfilUnreachable) MarkUnfulfilled(context.Context, []int64) (firstpromoter.BatchResult, error) {
 	return firstpromoter.BatchResult{}, errors.New("connection refused")
 }
+
+// unfulfilThenMeanwhile is a platform whose answers to mark_unfulfilled
+// reach the reconciler only after meanwhile has run, once.
+type unfulfilThenMeanwhile struct {
+	ReconcileFirstPromoterAPI
+	meanwhile *func()
+}
+
+func (f unfulfilThenMeanwhile) MarkUnfulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error) {
+	res, err := f.ReconcileFirstPromoterAPI.MarkUnfulfilled(ctx, ids)
+	if m := *f.meanwhile; m != nil {
+		*f.meanwhile = nil
+		m()
+	}
+	return res, err
+}
+
+// While the platform's answer to mark_unfulfilled is on its way, the
+// merchant redelivers, the platform acknowledges the redelivery and the
+// merchant's delivery fails again: the answer is about the first failure
+// and must not settle the second, which the platform has not been told of.
+func TestAnAnswerAboutAnEarlierFailedDeliveryDoesNotSettleALaterOne(t *testing.T) {
+	for _, refuse := range []bool{false, true} {
+		t.Run(map[bool]string{false: "confirmed", true: "refused"}[refuse], func(t *testing.T) {
+			onBothStores(t, func(t *testing.T, h *harness) {
+				if res := h.p.Process(t.Context(), h.approvals(1)); res.Counts[CountAcknowledged] != 1 {
+					t.Fatalf("delivery: %+v", res)
+				}
+				h.undeliver(t, 1)
+				if refuse {
+					h.sim.FailUnfulfilment(1, "the payout was paid out")
+					h.sim.RefuseWholeRequests(true)
+				}
+				meanwhile := func() {
+					h.redeliver(t, 1)
+					if _, err := h.p.FirstPromoter.MarkFulfilled(t.Context(), []int64{1}); err != nil {
+						t.Fatal(err)
+					}
+					ack, err := reward.Acknowledge(h.fulfilment(t, 1), "", t0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := h.store.Apply(t.Context(), reward.EventRecord{}, ack); err != nil {
+						t.Fatal(err)
+					}
+					h.undeliver(t, 1)
+				}
+				rc := h.reconciler(t)
+				rc.FirstPromoter = unfulfilThenMeanwhile{rc.FirstPromoter, &meanwhile}
+				rc.Run(t.Context())
+				if c := h.fulfilment(t, 1); c.Undeliveries != 2 || !c.Undelivered || !c.Fulfilment.Unfulfilling() {
+					t.Fatalf("after the answer about the first failure: %s (%s), undeliveries %d; want the second still to be told",
+						c.Fulfilment, c.FulfilmentError, c.Undeliveries)
+				}
+				h.sim.RefuseWholeRequests(false)
+				h.sim.FailUnfulfilment(1, "")
+				run := h.reconciler(t).Run(t.Context())
+				if len(run.Errors) > 0 {
+					t.Fatalf("run: %+v", run)
+				}
+				p, _ := h.sim.Commission(1)
+				c := h.fulfilment(t, 1)
+				if p.Fulfilled || c.Fulfilment != reward.Unfulfilled {
+					t.Errorf("platform fulfilled %v, ledger %s: the second failure must reach the platform", p.Fulfilled, c.Fulfilment)
+				}
+				if b := h.balance(t, promoter7); b != (reward.Deltas{}) {
+					t.Errorf("balance %+v", b)
+				}
+			})
+		})
+	}
+}

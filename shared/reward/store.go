@@ -107,7 +107,8 @@ type Store interface {
 	Payout(ctx context.Context, p Provider, id string) (Payout, error)
 	// SetFulfilment stores c's fulfilment fields (state, batch, error;
 	// RequestedAt is kept) if the stored commission's fulfilment is still
-	// from; *Mismatch otherwise.
+	// from and its failed deliveries are still c's (an answer about one
+	// failure never settles a later one); *Mismatch otherwise.
 	SetFulfilment(ctx context.Context, c Commission, from Fulfilment) error
 	// RecordBatch remembers an asynchronous acknowledgement batch of the
 	// platform for polling: one write however many commissions it covers.
