@@ -32,6 +32,8 @@ type UnfulfilmentAPI interface {
 // Fulfilments tells FirstPromoter of delivered rewards through API.
 type Fulfilments struct{ API FulfilmentAPI }
 
+var _ reward.Acknowledger = Fulfilments{}
+
 // Acknowledge sends ids to mark_fulfilled and settles the answer. A
 // request refused whole (422) is sent again with only the ids the platform
 // lists as approved and unfulfilled, split in halves until the id it
@@ -61,6 +63,8 @@ func SettleBatch(ctx context.Context, api StandingsAPI, ids []string, res BatchR
 
 // Unfulfilments tells FirstPromoter of failed deliveries through API.
 type Unfulfilments struct{ API UnfulfilmentAPI }
+
+var _ reward.Unfulfiller = Unfulfilments{}
 
 // Unfulfil sends ids to mark_unfulfilled and settles the answer as
 // Acknowledge does, the other way round: an id is confirmed (acknowledged)

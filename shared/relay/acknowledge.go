@@ -10,22 +10,6 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
-// Acknowledger is the port through which a platform is told of rewards
-// delivered: it sends the commissions' ids and settles the platform's
-// answer (acknowledged, refused for good, unconfirmed, or an asynchronous
-// batch to poll). The error is the platform's when it could not be reached
-// or asked: the ids it concerns have no verdict.
-type Acknowledger interface {
-	Acknowledge(ctx context.Context, commissionIDs []string) (*reward.Settlement, error)
-}
-
-// Unfulfiller is the port through which a platform is told of failed
-// deliveries; in its settlement, acknowledged holds the ids the platform
-// confirmed no longer fulfilled.
-type Unfulfiller interface {
-	Unfulfil(ctx context.Context, commissionIDs []string) (*reward.Settlement, error)
-}
-
 // acknowledge tells FirstPromoter, in one call, about every reward this
 // batch delivered. The ledger is already right whatever happens here: on a
 // platform failure the commissions stay in the outbox for the reconciler,
@@ -34,7 +18,7 @@ func (p *Processor) acknowledge(ctx context.Context, b *batchState) {
 	if len(b.delivered) == 0 || p.FirstPromoter == nil {
 		return
 	}
-	var ack Acknowledger = firstpromoter.Fulfilments{API: p.FirstPromoter}
+	var ack reward.Acknowledger = firstpromoter.Fulfilments{API: p.FirstPromoter}
 	s, err := ack.Acknowledge(ctx, commissionIDs(b.delivered))
 	rec := recorder{store: p.Store, now: p.Now(), count: b.count, log: p.Log}
 	rec.record(ctx, b.delivered, s)
@@ -84,7 +68,12 @@ func (r recorder) record(ctx context.Context, delivered []reward.Commission, s *
 			r.count(CountAckPending)
 		}
 	}
+	// Each commission once, in its last state.
+	byID := map[string]reward.Commission{}
 	for _, c := range delivered {
+		byID[c.ID] = c
+	}
+	for _, c := range byID {
 		if s.Acknowledged[c.ID] {
 			r.acknowledged(ctx, c)
 			continue

@@ -515,7 +515,7 @@ func (rc *Reconciler) outbox(ctx context.Context, r *run) error {
 			return err
 		}
 		chunk := todo[start:min(start+firstpromoter.MaxPerPage, len(todo))]
-		var ack Acknowledger = firstpromoter.Fulfilments{API: rc.FirstPromoter}
+		var ack reward.Acknowledger = firstpromoter.Fulfilments{API: rc.FirstPromoter}
 		s, err := ack.Acknowledge(ctx, commissionIDs(chunk))
 		rc.recorder(r).record(ctx, chunk, s)
 		if err != nil {

@@ -42,7 +42,7 @@ func (rc *Reconciler) unfulfil(ctx context.Context, r *run) error {
 			return err
 		}
 		chunk := todo[start:min(start+unfulfilChunk, len(todo))]
-		var unfulfil Unfulfiller = firstpromoter.Unfulfilments{API: rc.FirstPromoter}
+		var unfulfil reward.Unfulfiller = firstpromoter.Unfulfilments{API: rc.FirstPromoter}
 		s, err := unfulfil.Unfulfil(ctx, commissionIDs(chunk))
 		rc.recordUnfulfilled(ctx, r, chunk, s)
 		if err != nil {
