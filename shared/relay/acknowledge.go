@@ -3,21 +3,12 @@ package relay
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
-
-// fulfilmentAPI is what acknowledging a delivery asks of FirstPromoter.
-type fulfilmentAPI interface {
-	MarkFulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
-	Standings(ctx context.Context, ids []int64) (map[int64]firstpromoter.Standing, error)
-}
 
 // acknowledge tells FirstPromoter, in one call, about every reward this
 // batch delivered. The ledger is already right whatever happens here: on a
@@ -27,7 +18,8 @@ func (p *Processor) acknowledge(ctx context.Context, b *batchState) {
 	if len(b.delivered) == 0 || p.FirstPromoter == nil {
 		return
 	}
-	s, err := markFulfilled(ctx, p.FirstPromoter, commissionIDs(b.delivered))
+	var ack reward.Acknowledger = firstpromoter.Fulfilments{API: p.FirstPromoter}
+	s, err := ack.Acknowledge(ctx, commissionIDs(b.delivered))
 	rec := recorder{store: p.Store, now: p.Now(), count: b.count, log: p.Log}
 	rec.record(ctx, b.delivered, s)
 	if err != nil {
@@ -39,192 +31,13 @@ func (p *Processor) acknowledge(ctx context.Context, b *batchState) {
 	}
 }
 
-// commissionIDs returns the platform ids of FirstPromoter commissions.
-func commissionIDs(cs []reward.Commission) []int64 {
-	ids := make([]int64, 0, len(cs))
+// commissionIDs returns the commissions' platform ids.
+func commissionIDs(cs []reward.Commission) []string {
+	ids := make([]string, 0, len(cs))
 	for _, c := range cs {
-		if id, err := strconv.ParseInt(c.ID, 10, 64); err == nil {
-			ids = append(ids, id)
-		}
+		ids = append(ids, c.ID)
 	}
 	return ids
-}
-
-// settlement is what the platform said of commissions sent to
-// mark_fulfilled. An id in none of its parts got no answer (the platform
-// could not be reached): it stays in the outbox as it was.
-type settlement struct {
-	// acknowledged: the platform confirmed them fulfilled.
-	acknowledged map[int64]bool
-	// refused: the platform failed them one by one and still shows them
-	// approved and unfulfilled: it will not fulfil them, and trying again
-	// would not change that.
-	refused map[int64]string
-	// unconfirmed: neither confirmed nor refused for good; tried again.
-	unconfirmed map[int64]string
-	// batches are asynchronous batches to poll, by platform id.
-	batches map[string][]int64
-}
-
-func newSettlement() *settlement {
-	return &settlement{acknowledged: map[int64]bool{}, refused: map[int64]string{}, unconfirmed: map[int64]string{}, batches: map[string][]int64{}}
-}
-
-// markFulfilled sends ids to mark_fulfilled and settles the answer. A
-// request refused whole (422) is sent again with only the ids the platform
-// lists as approved and unfulfilled, split in halves until the id it
-// refuses is alone, so one commission never holds back the others. The
-// error is the platform's when it could not be reached or asked: the ids
-// it concerns have no verdict.
-func markFulfilled(ctx context.Context, api fulfilmentAPI, ids []int64) (*settlement, error) {
-	s := newSettlement()
-	if len(ids) == 0 {
-		return s, nil
-	}
-	return s, s.send(ctx, api, ids, nil)
-}
-
-// send sends ids; standing, when known, is where the platform showed them.
-func (s *settlement) send(ctx context.Context, api fulfilmentAPI, ids []int64, standing map[int64]firstpromoter.Standing) error {
-	res, err := api.MarkFulfilled(ctx, ids)
-	switch {
-	case errors.Is(err, firstpromoter.ErrInvalid):
-		return s.refusedWhole(ctx, api, ids, standing, err)
-	case err != nil:
-		return fmt.Errorf("mark_fulfilled %d commissions: %w", len(ids), err)
-	case res.Async:
-		if res.ID != "" {
-			s.batches[string(res.ID)] = ids
-		}
-		return nil
-	}
-	return s.settle(ctx, api, ids, answerOf(res))
-}
-
-// refusedWhole settles a request the platform refused whole: ids it shows
-// fulfilled (a repeat it refuses) are acknowledged, ids it does not list
-// approved wait for their reversal, and the rest are sent again, in halves
-// when they were all in the refused request; one refused alone is refused.
-func (s *settlement) refusedWhole(ctx context.Context, api fulfilmentAPI, ids []int64, standing map[int64]firstpromoter.Standing, refusal error) error {
-	reason := "the platform refused the request"
-	var apiErr *firstpromoter.APIError
-	if errors.As(refusal, &apiErr) && (apiErr.Message != "" || apiErr.Code != "") {
-		reason = bounded(strings.TrimSpace(apiErr.Code + " " + apiErr.Message))
-	}
-	if standing == nil {
-		var err error
-		if standing, err = api.Standings(ctx, ids); err != nil {
-			return fmt.Errorf("ask which of %d commissions are fulfilled: %w", len(ids), err)
-		}
-	}
-	var open []int64
-	for _, id := range ids {
-		switch standing[id] {
-		case firstpromoter.Fulfilled:
-			s.acknowledged[id] = true
-		case firstpromoter.Unfulfillable:
-			s.unconfirmed[id] = "the platform does not show it approved: " + reason
-		default:
-			open = append(open, id)
-		}
-	}
-	switch {
-	case len(open) == 0:
-		return nil
-	case len(open) < len(ids):
-		return s.send(ctx, api, open, standing)
-	case len(open) == 1:
-		s.refused[open[0]] = reason
-		return nil
-	}
-	half := len(open) / 2
-	return errors.Join(s.send(ctx, api, open[:half], standing), s.send(ctx, api, open[half:], standing))
-}
-
-// answer is what the platform said of a set of ids.
-type answer struct {
-	confirmed bool
-	// refusals is how many of the ids it failed one by one; named are
-	// those whose id it gave.
-	refusals int
-	named    map[int64]string
-	// outcome describes the answer; messages are its error messages.
-	outcome  string
-	messages string
-}
-
-// answerOf reads a finished batch.
-func answerOf(res firstpromoter.BatchResult) answer {
-	return answer{
-		confirmed: res.Confirmed(), refusals: res.Refusals(), named: res.FailedIDs(),
-		outcome:  fmt.Sprintf("batch %s, %d of %d failed", res.Status, res.FailedCount, res.Total),
-		messages: strings.Join(res.Messages(), "; "),
-	}
-}
-
-// reason is why an id was not confirmed: its own message, else the
-// answer's messages, else the answer, bounded (a batch of 100 may carry 100
-// messages).
-func (a answer) reason(id int64) string {
-	msg := a.named[id]
-	if msg == "" {
-		msg = a.messages
-	}
-	if msg == "" {
-		msg = a.outcome
-	}
-	return bounded(msg)
-}
-
-// maxReason bounds a stored reason: a batch of 100 may carry 100 messages.
-const maxReason = 300
-
-func bounded(reason string) string {
-	if len(reason) > maxReason {
-		// Cut on a character boundary: DynamoDB stores only valid UTF-8.
-		return strings.ToValidUTF8(reason[:maxReason], "") + "..."
-	}
-	return reason
-}
-
-// settle records a finished answer for ids. Anything short of a plain
-// success is checked against the platform's state: an id is acknowledged
-// only when the platform shows it fulfilled.
-func (s *settlement) settle(ctx context.Context, api fulfilmentAPI, ids []int64, a answer) error {
-	if a.confirmed {
-		for _, id := range ids {
-			s.acknowledged[id] = true
-		}
-		return nil
-	}
-	standing, err := api.Standings(ctx, ids)
-	if err != nil {
-		return fmt.Errorf("ask which of %d commissions are fulfilled: %w", len(ids), err)
-	}
-	var left []int64
-	for _, id := range ids {
-		if standing[id] == firstpromoter.Fulfilled {
-			s.acknowledged[id] = true
-		} else {
-			left = append(left, id)
-		}
-	}
-	// Refusals that add up to the ids left unfulfilled name them.
-	accounted := a.refusals > 0 && a.refusals == len(left)
-	for _, id := range left {
-		_, named := a.named[id]
-		switch {
-		case standing[id] == firstpromoter.Unfulfillable:
-			// Denied or removed on the platform: its reversal takes it out
-			// of the outbox.
-			s.unconfirmed[id] = "the platform does not show it approved: " + a.reason(id)
-		case named || accounted:
-			s.refused[id] = a.reason(id)
-		default:
-			s.unconfirmed[id] = "not confirmed by the platform (" + a.outcome + ")"
-		}
-	}
-	return nil
 }
 
 // recorder stores settlements in the ledger.
@@ -244,18 +57,9 @@ type recorder struct {
 // ones leave it with their reason, unconfirmed ones stay in it with
 // theirs, and each asynchronous batch is recorded once for polling (its
 // commissions stay in the outbox until then).
-func (r recorder) record(ctx context.Context, delivered []reward.Commission, s *settlement) {
-	byID := map[int64]reward.Commission{}
-	for _, c := range delivered {
-		if id, err := strconv.ParseInt(c.ID, 10, 64); err == nil {
-			byID[id] = c
-		}
-	}
-	for id, ids := range s.batches {
-		b := reward.Batch{Provider: reward.FirstPromoter, ID: id, At: r.now}
-		for _, n := range ids {
-			b.CommissionIDs = append(b.CommissionIDs, strconv.FormatInt(n, 10))
-		}
+func (r recorder) record(ctx context.Context, delivered []reward.Commission, s *reward.Settlement) {
+	for id, ids := range s.Batches {
+		b := reward.Batch{Provider: reward.FirstPromoter, ID: id, At: r.now, CommissionIDs: ids}
 		if err := r.store.RecordBatch(ctx, b); err != nil {
 			r.log.WarnContext(ctx, "could not record the platform's batch; the reconciler will acknowledge from the outbox", "batch_id", b.ID, "error", err.Error())
 			continue
@@ -264,15 +68,20 @@ func (r recorder) record(ctx context.Context, delivered []reward.Commission, s *
 			r.count(CountAckPending)
 		}
 	}
-	for id, c := range byID {
-		if s.acknowledged[id] {
+	// Each commission once, in its last state.
+	byID := map[string]reward.Commission{}
+	for _, c := range delivered {
+		byID[c.ID] = c
+	}
+	for _, c := range byID {
+		if s.Acknowledged[c.ID] {
 			r.acknowledged(ctx, c)
 			continue
 		}
-		reason, refused := s.refused[id]
+		reason, refused := s.Refused[c.ID]
 		if !refused {
 			var ok bool
-			if reason, ok = s.unconfirmed[id]; !ok {
+			if reason, ok = s.Unconfirmed[c.ID]; !ok {
 				continue
 			}
 		}

@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
@@ -233,16 +231,6 @@ func TestRequestRefusedWholeIsSentAgainWithoutWhatCannotBeFulfilled(t *testing.T
 			t.Errorf("commission 3: %q %q, want it left in the outbox", c.Fulfilment, c.FulfilmentError)
 		}
 	})
-}
-
-func TestRefusalReasonsAreBounded(t *testing.T) {
-	long := strings.Repeat("é", maxReason)
-	if got := bounded(long); len(got) > maxReason+len("...") || !utf8.ValidString(got) {
-		t.Errorf("bounded to %d bytes, valid UTF-8 %v", len(got), utf8.ValidString(got))
-	}
-	if got := bounded("payout missing"); got != "payout missing" {
-		t.Errorf("a short reason became %q", got)
-	}
 }
 
 // deliverUnacknowledged delivers approvals while the platform cannot be

@@ -452,15 +452,9 @@ func (rc *Reconciler) pollBatches(ctx context.Context, r *run) error {
 		}
 		// The whole batch is settled, so that its failure count is read
 		// against every id it covered.
-		ids := make([]int64, 0, len(b.CommissionIDs))
-		for _, id := range b.CommissionIDs {
-			if n, err := strconv.ParseInt(id, 10, 64); err == nil {
-				ids = append(ids, n)
-			}
-		}
-		s := newSettlement()
+		s := reward.NewSettlement()
 		if len(delivered) > 0 {
-			if err := s.settle(ctx, rc.FirstPromoter, ids, answerOf(res)); err != nil {
+			if s, err = firstpromoter.SettleBatch(ctx, rc.FirstPromoter, b.CommissionIDs, res); err != nil {
 				r.count(CountPlatformError)
 				return fmt.Errorf("batch %s: %w", b.ID, err)
 			}
@@ -521,7 +515,8 @@ func (rc *Reconciler) outbox(ctx context.Context, r *run) error {
 			return err
 		}
 		chunk := todo[start:min(start+firstpromoter.MaxPerPage, len(todo))]
-		s, err := markFulfilled(ctx, rc.FirstPromoter, commissionIDs(chunk))
+		var ack reward.Acknowledger = firstpromoter.Fulfilments{API: rc.FirstPromoter}
+		s, err := ack.Acknowledge(ctx, commissionIDs(chunk))
 		rc.recorder(r).record(ctx, chunk, s)
 		if err != nil {
 			r.count(CountPlatformError)

@@ -3,20 +3,10 @@ package relay
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
-
-// unfulfilmentAPI is what telling FirstPromoter of failed deliveries asks
-// of it.
-type unfulfilmentAPI interface {
-	MarkUnfulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
-	Standings(ctx context.Context, ids []int64) (map[int64]firstpromoter.Standing, error)
-}
 
 // Counters of the failed deliveries the platform is told of.
 const (
@@ -52,7 +42,8 @@ func (rc *Reconciler) unfulfil(ctx context.Context, r *run) error {
 			return err
 		}
 		chunk := todo[start:min(start+unfulfilChunk, len(todo))]
-		s, err := markUnfulfilled(ctx, rc.FirstPromoter, commissionIDs(chunk))
+		var unfulfil reward.Unfulfiller = firstpromoter.Unfulfilments{API: rc.FirstPromoter}
+		s, err := unfulfil.Unfulfil(ctx, commissionIDs(chunk))
 		rc.recordUnfulfilled(ctx, r, chunk, s)
 		if err != nil {
 			r.count(CountPlatformError)
@@ -62,121 +53,22 @@ func (rc *Reconciler) unfulfil(ctx context.Context, r *run) error {
 	return nil
 }
 
-// markUnfulfilled sends ids to mark_unfulfilled and settles the answer as
-// markFulfilled does, the other way round: an id is confirmed when the
-// platform no longer shows it fulfilled; a request refused whole (422) is
-// sent again with the ids it still shows fulfilled, in halves, until the id
-// it refuses is alone. In the settlement, acknowledged holds the confirmed
-// ids.
-func markUnfulfilled(ctx context.Context, api unfulfilmentAPI, ids []int64) (*settlement, error) {
-	s := newSettlement()
-	if len(ids) == 0 {
-		return s, nil
-	}
-	return s, s.sendUnfulfil(ctx, api, ids, nil)
-}
-
-func (s *settlement) sendUnfulfil(ctx context.Context, api unfulfilmentAPI, ids []int64, standing map[int64]firstpromoter.Standing) error {
-	res, err := api.MarkUnfulfilled(ctx, ids)
-	switch {
-	case errors.Is(err, firstpromoter.ErrInvalid):
-		return s.unfulfilRefusedWhole(ctx, api, ids, standing, err)
-	case err != nil:
-		return fmt.Errorf("mark_unfulfilled %d commissions: %w", len(ids), err)
-	case res.Async:
-		// Not expected within the synchronous limit; the next run sends
-		// them again (mark_unfulfilled twice leaves them unfulfilled).
-		for _, id := range ids {
-			s.unconfirmed[id] = "the platform is still processing mark_unfulfilled (batch " + string(res.ID) + ")"
-		}
-		return nil
-	}
-	a := answerOf(res)
-	if a.confirmed {
-		for _, id := range ids {
-			s.acknowledged[id] = true
-		}
-		return nil
-	}
-	if standing, err = api.Standings(ctx, ids); err != nil {
-		return fmt.Errorf("ask which of %d commissions are fulfilled: %w", len(ids), err)
-	}
-	var left []int64
-	for _, id := range ids {
-		if standing[id] != firstpromoter.Fulfilled {
-			s.acknowledged[id] = true
-		} else {
-			left = append(left, id)
-		}
-	}
-	accounted := a.refusals > 0 && a.refusals == len(left)
-	for _, id := range left {
-		if _, named := a.named[id]; named || accounted {
-			s.refused[id] = a.reason(id)
-		} else {
-			s.unconfirmed[id] = "not confirmed by the platform (" + a.outcome + ")"
-		}
-	}
-	return nil
-}
-
-// unfulfilRefusedWhole settles a mark_unfulfilled the platform refused
-// whole: ids it no longer shows fulfilled are confirmed, the rest are sent
-// again, in halves when they were all in the refused request; one refused
-// alone is refused.
-func (s *settlement) unfulfilRefusedWhole(ctx context.Context, api unfulfilmentAPI, ids []int64, standing map[int64]firstpromoter.Standing, refusal error) error {
-	reason := "the platform refused the request"
-	var apiErr *firstpromoter.APIError
-	if errors.As(refusal, &apiErr) && (apiErr.Message != "" || apiErr.Code != "") {
-		reason = bounded(strings.TrimSpace(apiErr.Code + " " + apiErr.Message))
-	}
-	if standing == nil {
-		var err error
-		if standing, err = api.Standings(ctx, ids); err != nil {
-			return fmt.Errorf("ask which of %d commissions are fulfilled: %w", len(ids), err)
-		}
-	}
-	var open []int64
-	for _, id := range ids {
-		if standing[id] == firstpromoter.Fulfilled {
-			open = append(open, id)
-		} else {
-			s.acknowledged[id] = true
-		}
-	}
-	switch {
-	case len(open) == 0:
-		return nil
-	case len(open) < len(ids):
-		return s.sendUnfulfil(ctx, api, open, standing)
-	case len(open) == 1:
-		s.refused[open[0]] = reason
-		return nil
-	}
-	half := len(open) / 2
-	return errors.Join(s.sendUnfulfil(ctx, api, open[:half], standing), s.sendUnfulfil(ctx, api, open[half:], standing))
-}
-
 // recordUnfulfilled stores what the platform said of failed deliveries:
 // confirmed ones leave the lane and the fulfilled balance, refused ones
 // leave the lane with the platform's reason (drift of the run), unconfirmed
 // ones stay in it with theirs. Ids the platform could not be asked about
 // stay as they were.
-func (rc *Reconciler) recordUnfulfilled(ctx context.Context, r *run, cs []reward.Commission, s *settlement) {
+func (rc *Reconciler) recordUnfulfilled(ctx context.Context, r *run, cs []reward.Commission, s *reward.Settlement) {
 	store, now := rc.Processor.Store, rc.Processor.Now()
 	for _, c := range cs {
-		id, err := strconv.ParseInt(c.ID, 10, 64)
-		if err != nil {
-			continue
-		}
-		if s.acknowledged[id] {
+		if s.Acknowledged[c.ID] {
 			rc.confirmUnfulfilled(ctx, r, c)
 			continue
 		}
-		reason, refused := s.refused[id]
+		reason, refused := s.Refused[c.ID]
 		if !refused {
 			var ok bool
-			if reason, ok = s.unconfirmed[id]; !ok {
+			if reason, ok = s.Unconfirmed[c.ID]; !ok {
 				continue
 			}
 		}
@@ -185,7 +77,7 @@ func (rc *Reconciler) recordUnfulfilled(ctx context.Context, r *run, cs []reward
 		if refused {
 			next.Fulfilment = reward.UnfulfilRefused
 		}
-		err = store.SetFulfilment(ctx, next, c.Fulfilment)
+		err := store.SetFulfilment(ctx, next, c.Fulfilment)
 		if errors.As(err, new(*reward.Mismatch)) {
 			continue // redelivered, or a concurrent run got there first
 		}
