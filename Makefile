@@ -52,7 +52,7 @@ rewardctl: ## bin/rewardctl, the operator CLI
 # summary line (packages, tests, which emulator they ran against, time).
 test: ## every test against the emulators, started and stopped for the run
 	go build -o bin/testsummary ./.ci/testsummary
-	emulators/with-emulators.sh bin/testsummary go test -count=1 -json $(TESTFLAGS) ./... ./.ci/testsummary
+	emulators/with-emulators.sh bin/testsummary go test -count=1 -timeout 30m -json $(TESTFLAGS) ./... ./.ci/testsummary
 
 lint: ## gofmt, go vet, staticcheck, the dependency rule, cfn-lint
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
