@@ -359,11 +359,18 @@ func (s *Store) History(_ context.Context, p reward.Provider, id string) (reward
 }
 
 func (s *Store) Outbox(_ context.Context, p reward.Provider, limit int) ([]reward.Commission, error) {
+	return s.lane(p, reward.Fulfilment.Outstanding, limit), nil
+}
+
+// lane lists up to limit commissions of p in an outbox lane (in reports
+// whether a fulfilment state is in it), oldest RequestedAt first, as the
+// DynamoDB store's outbox index orders them.
+func (s *Store) lane(p reward.Provider, in func(reward.Fulfilment) bool, limit int) []reward.Commission {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []reward.Commission
 	for _, c := range s.commissions {
-		if c.Provider == p && c.Fulfilment.Outstanding() {
+		if c.Provider == p && in(c.Fulfilment) {
 			out = append(out, c)
 		}
 	}
@@ -376,7 +383,7 @@ func (s *Store) Outbox(_ context.Context, p reward.Provider, limit int) ([]rewar
 	if len(out) > limit {
 		out = out[:limit]
 	}
-	return out, nil
+	return out
 }
 
 func (s *Store) Ledger(context.Context) (reward.Ledger, error) {

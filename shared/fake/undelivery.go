@@ -2,7 +2,6 @@ package fake
 
 import (
 	"context"
-	"sort"
 
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
@@ -28,22 +27,5 @@ func (s *Store) covers(c reward.Change) error {
 
 // UnfulfilOutbox implements reward.Store.
 func (s *Store) UnfulfilOutbox(_ context.Context, p reward.Provider, limit int) ([]reward.Commission, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []reward.Commission
-	for _, c := range s.commissions {
-		if c.Provider == p && c.Fulfilment.Unfulfilling() {
-			out = append(out, c)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].RequestedAt.Equal(out[j].RequestedAt) {
-			return out[i].RequestedAt.Before(out[j].RequestedAt)
-		}
-		return out[i].ID < out[j].ID
-	})
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return s.lane(p, reward.Fulfilment.Unfulfilling, limit), nil
 }
