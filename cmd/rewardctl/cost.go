@@ -21,9 +21,10 @@ type costCounts struct {
 	// AcknowledgedShare is the share of rewards acknowledged on the
 	// platform (FirstPromoter's: 2,000 of the 3,000).
 	AcknowledgedShare float64
-	// DeliveryItems is the items of a delivery's TransactWriteItems:
-	// the condition check that its event has no record, the commission
-	// (with the event id), entry, balance.
+	// DeliveryItems is the items of a delivery's TransactWriteItems: the
+	// commission (with the event id), entry, balance. An event that
+	// changed nothing is kept on its commission, so no state change checks
+	// for a record of its own.
 	DeliveryItems float64
 	// OtherRequestsPerDelivery is the rest of the 1.73 DynamoDB requests per
 	// delivery, counted as one-item writes.
@@ -111,7 +112,7 @@ func defaultCostCounts() costCounts {
 	return costCounts{
 		WebhooksPerReward:          4900.0 / 3000,
 		AcknowledgedShare:          2000.0 / 3000,
-		DeliveryItems:              4,
+		DeliveryItems:              3,
 		OtherRequestsPerDelivery:   0.73,
 		AckItems:                   3,
 		AckReads:                   1,

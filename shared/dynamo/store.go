@@ -345,33 +345,19 @@ func (s *Store) eventParts(ev reward.EventRecord) ([]part, error) {
 }
 
 // Apply implements reward.Store: the event id is added to the commission's
-// set, whose condition refuses it a second time, and the transaction checks
-// that no record of the id exists (an event that changed nothing when it
-// first came is the same event when it comes again).
+// set, whose condition refuses it a second time (an id RecordEvent kept
+// there too). A state change is one transaction of the commission, its
+// entries and the balance: no item of the event's own, not even a check.
 func (s *Store) Apply(ctx context.Context, ev reward.EventRecord, c reward.Change) error {
 	cp, err := s.commissionPart(ev, c)
 	if err != nil {
 		return err
 	}
-	parts := []part{cp}
-	if ev.ID != "" {
-		parts = []part{s.unrecordedPart(ev), cp}
-	}
+	what := fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID)
 	if c.Covered {
-		return s.writeCovered(ctx, fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID), parts, c.Entries)
+		return s.writeCovered(ctx, what, []part{cp}, c.Entries)
 	}
-	return s.write(ctx, fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID), parts, c.Entries)
-}
-
-// unrecordedPart is the condition that ev has no event record.
-func (s *Store) unrecordedPart(ev reward.EventRecord) part {
-	return part{
-		item: types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-			TableName: aws.String(s.Table), Key: key(eventPK(ev.Provider, ev.ID), skEvent),
-			ConditionExpression: aws.String("attribute_not_exists(pk)"),
-		}},
-		onCCF: func(map[string]types.AttributeValue) error { return reward.ErrDuplicateEvent },
-	}
+	return s.write(ctx, what, []part{cp}, c.Entries)
 }
 
 // ApplyPayout implements reward.Store.
@@ -426,8 +412,15 @@ func (s *Store) ApplyPayout(ctx context.Context, ev reward.EventRecord, c reward
 	return s.write(ctx, fmt.Sprintf("apply payout %s/%s", a.Provider, a.ID), parts, c.Entries)
 }
 
-// RecordEvent implements reward.Store.
+// RecordEvent implements reward.Store: on the commission when it exists
+// (one UpdateItem), else a record of its own (one PutItem).
 func (s *Store) RecordEvent(ctx context.Context, ev reward.EventRecord) error {
+	if ev.CommissionID != "" {
+		err := s.keepOnCommission(ctx, ev)
+		if !errors.Is(err, errNoCommission) {
+			return err
+		}
+	}
 	p, err := s.eventPart(ev)
 	if err != nil {
 		return err
@@ -439,6 +432,37 @@ func (s *Store) RecordEvent(ctx context.Context, ev reward.EventRecord) error {
 	}
 	if err != nil {
 		return fmt.Errorf("record event %s/%s: %w", ev.Provider, ev.ID, err)
+	}
+	return nil
+}
+
+// errNoCommission: the commission an event record names does not exist.
+var errNoCommission = errors.New("dynamo: no such commission")
+
+// keepOnCommission adds ev.ID to the set of its commission's event ids,
+// where Apply's condition finds it. Nothing else of the commission changes
+// (not its version: this is no state change).
+func (s *Store) keepOnCommission(ctx context.Context, ev reward.EventRecord) error {
+	e, err := build(expression.NewBuilder().
+		WithUpdate(expression.Add(expression.Name(attrEvents), expression.Value(&types.AttributeValueMemberSS{Value: []string{ev.ID}}))).
+		WithCondition(expression.AttributeExists(expression.Name("pk")).And(expression.Not(expression.Contains(expression.Name(attrEvents), ev.ID)))))
+	if err != nil {
+		return err
+	}
+	_, err = s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: key(commissionPK(ev.Provider, ev.CommissionID), skState),
+		UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf) && len(ccf.Item) == 0:
+		return errNoCommission
+	case errors.As(err, &ccf):
+		return reward.ErrDuplicateEvent
+	case err != nil:
+		return fmt.Errorf("record event %s/%s on commission %s: %w", ev.Provider, ev.ID, ev.CommissionID, err)
 	}
 	return nil
 }

@@ -158,12 +158,44 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
 	t.Run("an event recorded as changing nothing is refused when it would change something later", func(t *testing.T) {
 		s := newStore(t)
 		apply(t, s, ev("created"), plan(t, nil, in(reward.TargetPending, 500)))
-		if err := s.RecordEvent(t.Context(), ev("again")); err != nil {
+		again := ev("again")
+		again.CommissionID = "41"
+		if err := s.RecordEvent(t.Context(), again); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.RecordEvent(t.Context(), again); !errors.Is(err, reward.ErrDuplicateEvent) {
+			t.Errorf("RecordEvent of an event kept on its commission: %v, want ErrDuplicateEvent", err)
+		}
+		created := ev("created")
+		created.CommissionID = "41"
+		if err := s.RecordEvent(t.Context(), created); !errors.Is(err, reward.ErrDuplicateEvent) {
+			t.Errorf("RecordEvent of an event the commission applied: %v, want ErrDuplicateEvent", err)
+		}
 		pending, _ := s.Commission(t.Context(), reward.FirstPromoter, "41")
+		if pending.Version != 1 {
+			t.Errorf("commission at version %d after events kept on it, want 1: keeping an event is no state change", pending.Version)
+		}
 		if err := s.Apply(t.Context(), ev("again"), plan(t, &pending, in(reward.TargetApproved, 500))); !errors.Is(err, reward.ErrDuplicateEvent) {
 			t.Errorf("Apply of a recorded event: %v, want ErrDuplicateEvent", err)
+		}
+		if b := balance(t, s); b != (reward.Deltas{Pending: 500}) {
+			t.Errorf("balance %+v, want 500 pending", b)
+		}
+	})
+
+	t.Run("an event recorded while its commission did not exist applies when it comes again", func(t *testing.T) {
+		s := newStore(t)
+		early := ev("early")
+		early.CommissionID = "41"
+		if err := s.RecordEvent(t.Context(), early); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordEvent(t.Context(), early); !errors.Is(err, reward.ErrDuplicateEvent) {
+			t.Errorf("RecordEvent again, the commission still absent: %v, want ErrDuplicateEvent", err)
+		}
+		apply(t, s, ev("early"), plan(t, nil, in(reward.TargetPending, 500)))
+		if err := s.Apply(t.Context(), ev("early"), plan(t, nil, in(reward.TargetPending, 500))); !errors.Is(err, reward.ErrDuplicateEvent) {
+			t.Errorf("Apply of the event once more: %v, want ErrDuplicateEvent", err)
 		}
 		if b := balance(t, s); b != (reward.Deltas{Pending: 500}) {
 			t.Errorf("balance %+v, want 500 pending", b)

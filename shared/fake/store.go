@@ -18,7 +18,8 @@ type Store struct {
 	mu          sync.Mutex
 	events      map[string]reward.EventRecord
 	commissions map[string]reward.Commission
-	// applied holds, per commission, the ids of the events applied to it.
+	// applied holds, per commission, the ids of the events applied to it
+	// or kept on it as changing nothing.
 	applied     map[string]map[string]bool
 	payouts     map[string]reward.Payout
 	entries     map[string]reward.Entry
@@ -103,8 +104,9 @@ func (s *Store) admit(ev reward.EventRecord) error {
 }
 
 // Apply keeps the event id with the commission it changed, as the
-// DynamoDB store does: an id the commission has applied, or one recorded
-// as an event that changed nothing, is refused.
+// DynamoDB store does: an id the commission has applied, or kept as an
+// event that changed nothing, is refused; a record of its own is not
+// looked at.
 func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,7 +114,7 @@ func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change)
 		return err
 	}
 	k := key(c.After.Provider, c.After.ID)
-	if ev.ID != "" && s.applied[k][ev.ID] || s.seen(ev) {
+	if ev.ID != "" && s.applied[k][ev.ID] {
 		return reward.ErrDuplicateEvent
 	}
 	cur, ok := s.commissions[k]
@@ -133,10 +135,7 @@ func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change)
 		return err
 	}
 	if ev.ID != "" {
-		if s.applied[k] == nil {
-			s.applied[k] = map[string]bool{}
-		}
-		s.applied[k][ev.ID] = true
+		s.keep(k, ev.ID)
 	}
 	after := c.After
 	after.Version = cur.Version + 1
@@ -151,6 +150,15 @@ func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change)
 	s.commissions[k] = after
 	s.writeEntries(c.Entries)
 	return nil
+}
+
+// keep adds an event id to the ids commission k has applied or kept (lock
+// held).
+func (s *Store) keep(k, id string) {
+	if s.applied[k] == nil {
+		s.applied[k] = map[string]bool{}
+	}
+	s.applied[k][id] = true
 }
 
 func (s *Store) ApplyPayout(_ context.Context, ev reward.EventRecord, c reward.PayoutChange) error {
@@ -184,8 +192,20 @@ func (s *Store) ApplyPayout(_ context.Context, ev reward.EventRecord, c reward.P
 func (s *Store) RecordEvent(_ context.Context, ev reward.EventRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.admit(ev); err != nil {
+	if err := s.fail(); err != nil {
 		return err
+	}
+	if k := key(ev.Provider, ev.CommissionID); ev.CommissionID != "" {
+		if _, ok := s.commissions[k]; ok {
+			if s.applied[k][ev.ID] {
+				return reward.ErrDuplicateEvent
+			}
+			s.keep(k, ev.ID)
+			return nil
+		}
+	}
+	if s.seen(ev) {
+		return reward.ErrDuplicateEvent
 	}
 	s.events[key(ev.Provider, ev.ID)] = ev
 	return nil

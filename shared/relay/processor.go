@@ -342,12 +342,20 @@ func (p *Processor) enrich(ctx context.Context, items []item) (map[int64]firstpr
 }
 
 func (p *Processor) record(ctx context.Context, b *batchState, d webhook.Delivery, outcome reward.Outcome, counter string) error {
+	return p.recordOn(ctx, b, d, "", outcome, counter)
+}
+
+// recordOn remembers an event that changed nothing, on the commission it
+// was planned against when there is one.
+func (p *Processor) recordOn(ctx context.Context, b *batchState, d webhook.Delivery, commissionID string, outcome reward.Outcome, counter string) error {
 	if d.EventID == "" {
 		// The reconciler's changes have no event to remember.
 		b.count(counter)
 		return nil
 	}
-	err := p.Store.RecordEvent(ctx, p.eventRecord(d, outcome))
+	ev := p.eventRecord(d, outcome)
+	ev.CommissionID = commissionID
+	err := p.Store.RecordEvent(ctx, ev)
 	switch {
 	case errors.Is(err, reward.ErrDuplicateEvent):
 		b.count(CountDuplicate)
@@ -483,7 +491,8 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 			if change.Outcome == reward.Stale {
 				counter = CountStale
 			}
-			return change, p.record(ctx, b, d, change.Outcome, counter)
+			// Kept on the commission: a later change cannot apply it.
+			return change, p.recordOn(ctx, b, d, in.CommissionID, change.Outcome, counter)
 		}
 		err = p.Store.Apply(ctx, p.eventRecord(d, reward.Applied), change)
 		var mm *reward.Mismatch

@@ -17,6 +17,9 @@ type EventRecord struct {
 	Outcome    Outcome
 	ReceivedAt time.Time
 	ExpiresAt  time.Time
+	// CommissionID is the commission an event that changed nothing was
+	// planned against (empty: none): RecordEvent keeps the id on it.
+	CommissionID string
 }
 
 // Mismatch is the error Store.Apply returns when the commission is not in
@@ -68,9 +71,9 @@ func (h Hold) Supersedes(old *Hold) bool { return old == nil || old.At.Before(h.
 // errors of this package; any other error is transient and worth a retry.
 type Store interface {
 	// Apply writes a planned change in one atomic step: the commission
-	// (only if it has not applied ev.ID, no record of ev.ID exists (an
-	// event that changed nothing, redelivered after a later change, is
-	// still the same event), and it is still in the state of
+	// (only if it has not applied ev.ID nor kept it as an event that
+	// changed nothing (see RecordEvent: redelivered after a later change,
+	// it is still the same event), and it is still in the state of
 	// change.Before, as SameState compares it, or absent when Before is
 	// nil; its fulfilment fields change only with change.FulfilmentChanged,
 	// and then only if they are still Before's: see FulfilmentHolds) with
@@ -79,18 +82,24 @@ type Store interface {
 	// balance deltas (with change.Covered, only if the available balance
 	// covers what the entries take from it). No event record of its own is
 	// written: an exact redelivery is refused by the commission's ids, any
-	// other replay is planned again from the stored state. Errors:
-	// ErrDuplicateEvent when the commission has applied ev.ID or ev.ID is
-	// recorded; *Mismatch; ErrEntryConflict when an entry id exists with
+	// other replay is planned again from the stored state. A record of
+	// ev.ID of its own (written while the commission did not exist) does
+	// not stop it: such an event applies when it comes again, as if it had
+	// come late. Errors: ErrDuplicateEvent when the commission has applied
+	// or kept ev.ID; *Mismatch; ErrEntryConflict when an entry id exists with
 	// other content; ErrConflict when a concurrent write got in the way
 	// (retry); *Insufficient when change.Covered and the available balance
 	// does not cover the entries.
 	Apply(ctx context.Context, ev EventRecord, change Change) error
 	// ApplyPayout is Apply for payouts (*PayoutMismatch on a state change).
 	ApplyPayout(ctx context.Context, ev EventRecord, change PayoutChange) error
-	// RecordEvent stores an event record alone (a stale or duplicate
-	// transition, an event that only needs acknowledging). ErrDuplicateEvent
-	// if it exists.
+	// RecordEvent remembers an event that changed nothing (a stale or
+	// duplicate transition, an event that only needs acknowledging). With
+	// ev.CommissionID naming a stored commission, the id is kept on the
+	// commission with the ids it applied (Apply refuses it later; no item
+	// of its own, so that no state change needs to check one); otherwise
+	// it is a record of its own that expires at ev.ExpiresAt.
+	// ErrDuplicateEvent if the commission has the id or the record exists.
 	RecordEvent(ctx context.Context, ev EventRecord) error
 	// SetHold records whether a recipient is on hold, with its event
 	// (skipped when ev.ID is empty), only if h supersedes the stored hold.
