@@ -1,6 +1,7 @@
 // Package bus publishes events on an EventBridge bus: PutEvents calls of at
-// most 10 entries, the entries a call reports failed sent again with
-// jittered backoff, and which events could not be published said per event.
+// most 10 entries and less than 256 KB, the entries a call reports failed
+// sent again with jittered backoff, and which events could not be published
+// said per event.
 package bus
 
 import (
@@ -17,6 +18,16 @@ import (
 
 // MaxEntries is the most entries one PutEvents call takes.
 const MaxEntries = 10
+
+// MaxRequestSize bounds one PutEvents call: its entries' sizes (EntrySize)
+// must add up to less than 256 KB.
+const MaxRequestSize = 256 * 1024
+
+// EntrySize is the size EventBridge counts for an event's entry: 14 bytes
+// for the time, and the UTF-8 bytes of the source, detail type and detail.
+func EntrySize(source string, e Event) int {
+	return 14 + len(source) + len(e.DetailType) + len(e.Detail)
+}
 
 // API is the part of the EventBridge client the publisher uses.
 type API interface {
@@ -49,15 +60,20 @@ type Publisher struct {
 // ErrRejected means EventBridge refused an entry every time it was sent.
 var ErrRejected = errors.New("bus: entry not accepted")
 
+// ErrTooLarge means an event's entry is too large for any PutEvents call:
+// it is never sent.
+var ErrTooLarge = errors.New("bus: entry too large for PutEvents")
+
 // Stats counts what one Publish did.
 type Stats struct {
 	Requests int // PutEvents calls
 	Retried  int // entries sent again
 }
 
-// Publish sends events in calls of at most MaxEntries and returns, in the
-// order of events, nil for each event EventBridge accepted and why for each
-// it did not after every attempt.
+// Publish sends events in calls of at most MaxEntries and less than
+// MaxRequestSize, in order, and returns, in the order of events, nil for
+// each event EventBridge accepted and why for each it did not after every
+// attempt.
 func (p *Publisher) Publish(ctx context.Context, events []Event) ([]error, Stats) {
 	errs := make([]error, len(events))
 	var st Stats
@@ -68,14 +84,17 @@ func (p *Publisher) Publish(ctx context.Context, events []Event) ([]error, Stats
 	if backoff <= 0 {
 		backoff = 100 * time.Millisecond
 	}
-	pending := make([]int, len(events))
-	for i := range events {
-		pending[i] = i
+	pending := make([]int, 0, len(events))
+	for i, e := range events {
+		if size := EntrySize(p.Source, e); size >= MaxRequestSize {
+			errs[i] = fmt.Errorf("%s entry of %d bytes: %w", e.DetailType, size, ErrTooLarge)
+			continue
+		}
+		pending = append(pending, i)
 	}
 	for attempt := 1; len(pending) > 0; attempt++ {
 		var failed []int
-		for start := 0; start < len(pending); start += MaxEntries {
-			chunk := pending[start:min(start+MaxEntries, len(pending))]
+		for _, chunk := range p.chunks(events, pending) {
 			st.Requests++
 			failed = append(failed, p.put(ctx, events, chunk, errs)...)
 		}
@@ -92,6 +111,25 @@ func (p *Publisher) Publish(ctx context.Context, events []Event) ([]error, Stats
 		pending = failed
 	}
 	return errs, st
+}
+
+// chunks splits pending, in order, into calls of at most MaxEntries whose
+// entries add up to less than MaxRequestSize.
+func (p *Publisher) chunks(events []Event, pending []int) [][]int {
+	var out [][]int
+	start, size := 0, 0
+	for k, i := range pending {
+		n := EntrySize(p.Source, events[i])
+		if k > start && (k-start == MaxEntries || size+n >= MaxRequestSize) {
+			out = append(out, pending[start:k])
+			start, size = k, 0
+		}
+		size += n
+	}
+	if start < len(pending) {
+		out = append(out, pending[start:])
+	}
+	return out
 }
 
 // put sends one call and returns the entries of chunk that failed, their

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,5 +112,41 @@ func TestACallThatFailsWholeFailsItsEntries(t *testing.T) {
 	}
 	if len(api.calls) != 4 {
 		t.Errorf("%d calls, want 2 per attempt", len(api.calls))
+	}
+}
+
+// TestCallsStayUnder256KilobytesAndAnOversizedEntryIsNeverSent: entries are
+// grouped by EventBridge's entry size as well as by count, in order, and an
+// entry no call can carry fails alone without a request.
+func TestCallsStayUnder256KilobytesAndAnOversizedEntryIsNeverSent(t *testing.T) {
+	api := &fakeAPI{}
+	p := &Publisher{Client: api, Source: "rewardrelay", Sleep: func(context.Context, time.Duration) error { return nil }}
+	big := func(dt string, n int) Event {
+		return Event{DetailType: dt, Detail: []byte(`"` + strings.Repeat("x", n) + `"`), Time: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)}
+	}
+	events := []Event{big("a", 100_000), big("b", 100_000), big("c", 100_000), big("huge", MaxRequestSize), big("d", 10), big("e", 10)}
+	errs, st := p.Publish(t.Context(), events)
+	for i, err := range errs {
+		if (i == 3) != (err != nil) {
+			t.Errorf("event %d (%s): %v", i, events[i].DetailType, err)
+		}
+	}
+	if !errors.Is(errs[3], ErrTooLarge) {
+		t.Errorf("the oversized entry: %v, want ErrTooLarge", errs[3])
+	}
+	var got [][]string
+	for _, c := range api.calls {
+		size, names := 0, []string{}
+		for _, e := range c {
+			size += 14 + len(aws.ToString(e.Source)) + len(aws.ToString(e.DetailType)) + len(aws.ToString(e.Detail))
+			names = append(names, aws.ToString(e.DetailType))
+		}
+		if size >= MaxRequestSize {
+			t.Errorf("a call of %d bytes of entries (%v): over EventBridge's 256 KB", size, names)
+		}
+		got = append(got, names)
+	}
+	if fmt.Sprint(got) != "[[a b] [c d e]]" || st.Requests != 2 {
+		t.Errorf("calls %v (%d requests), want [[a b] [c d e]]", got, st.Requests)
 	}
 }
