@@ -10,12 +10,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rewardrelay/rewardrelay/shared/httpretry"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
@@ -50,8 +52,15 @@ const (
 )
 
 // conflictRetries bounds the retries of a write that a concurrent
-// transaction got in the way of.
-const conflictRetries = 20
+// transaction got in the way of; conflictBackoff is the first wait's
+// ceiling, doubled after each conflict up to conflictBackoffMax, each wait
+// a random part of it (full jitter), so that writers on one hot balance
+// spread out instead of colliding again.
+const (
+	conflictRetries    = 20
+	conflictBackoff    = 2 * time.Millisecond
+	conflictBackoffMax = 100 * time.Millisecond
+)
 
 // Request is one call as the HTTP API routes it.
 type Request struct {
@@ -85,6 +94,20 @@ type Response struct {
 type API struct {
 	Store Store
 	Now   func() time.Time
+	// Sleep waits between retries of a conflicting write, or fails with
+	// the context (nil: a real wait).
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// backoff waits before retrying a write that met its conflicts-th
+// concurrent one (from 1).
+func (a API) backoff(ctx context.Context, conflicts int) error {
+	ceiling := min(conflictBackoff<<min(conflicts-1, 16), conflictBackoffMax)
+	d := rand.N(ceiling)
+	if a.Sleep != nil {
+		return a.Sleep(ctx, d)
+	}
+	return httpretry.Sleep(ctx, d)
 }
 
 // Serve answers one request.
@@ -204,10 +227,13 @@ func (a API) redeem(ctx context.Context, r Request) Response {
 	if err != nil {
 		return failure(err)
 	}
-	for range conflictRetries {
+	for attempt := 1; ; attempt++ {
 		err = a.Store.Redeem(ctx, c)
-		if !errors.Is(err, reward.ErrConflict) {
+		if !errors.Is(err, reward.ErrConflict) || attempt == conflictRetries {
 			break
+		}
+		if err = a.backoff(ctx, attempt); err != nil {
+			return failure(err)
 		}
 	}
 	var exists *reward.RedemptionExists
@@ -236,7 +262,7 @@ func (a API) transition(ctx context.Context, r Request, action reward.Redemption
 	if err != nil {
 		return failure(err)
 	}
-	for range conflictRetries {
+	for attempt := 1; attempt <= conflictRetries; attempt++ {
 		c, err := reward.PlanRedemptionTransition(cur, action, r.Actor, a.Now())
 		if err != nil {
 			return failure(err)
@@ -252,6 +278,9 @@ func (a API) transition(ctx context.Context, r Request, action reward.Redemption
 		case errors.As(err, &m):
 			cur = m.Current
 		case errors.Is(err, reward.ErrConflict):
+			if err := a.backoff(ctx, attempt); err != nil {
+				return failure(err)
+			}
 			if cur, err = a.Store.Redemption(ctx, id); err != nil {
 				return failure(err)
 			}

@@ -105,7 +105,7 @@ func (a API) delivery(ctx context.Context, r Request, plan func(reward.Commissio
 	if err != nil {
 		return failure(err)
 	}
-	for range conflictRetries {
+	for attempt := 1; attempt <= conflictRetries; attempt++ {
 		c, err := plan(cur, a.Now())
 		if err != nil {
 			return failure(err)
@@ -129,6 +129,9 @@ func (a API) delivery(ctx context.Context, r Request, plan func(reward.Commissio
 		case errors.As(err, &mm) && mm.Current != nil:
 			cur = *mm.Current
 		case errors.Is(err, reward.ErrConflict):
+			if err := a.backoff(ctx, attempt); err != nil {
+				return failure(err)
+			}
 			if cur, err = a.commission(ctx, r); err != nil {
 				return failure(err)
 			}

@@ -459,3 +459,108 @@ func audit(t *testing.T, a *api) {
 		t.Errorf("audit: %v", v)
 	}
 }
+
+// conflicting is a store whose writes meet a concurrent transaction the
+// first conflicts times, then go through.
+type conflicting struct {
+	fake.LedgerStore
+	conflicts int
+}
+
+func (c *conflicting) conflict() bool {
+	if c.conflicts > 0 {
+		c.conflicts--
+		return true
+	}
+	return false
+}
+
+func (c *conflicting) Redeem(ctx context.Context, ch reward.RedemptionChange) error {
+	if c.conflict() {
+		return fmt.Errorf("redeem: %w", reward.ErrConflict)
+	}
+	return c.LedgerStore.Redeem(ctx, ch)
+}
+
+func (c *conflicting) TransitionRedemption(ctx context.Context, ch reward.RedemptionChange) error {
+	if c.conflict() {
+		return fmt.Errorf("transition: %w", reward.ErrConflict)
+	}
+	return c.LedgerStore.TransitionRedemption(ctx, ch)
+}
+
+func (c *conflicting) Apply(ctx context.Context, ev reward.EventRecord, ch reward.Change) error {
+	if c.conflict() {
+		return fmt.Errorf("apply: %w", reward.ErrConflict)
+	}
+	return c.LedgerStore.Apply(ctx, ev, ch)
+}
+
+// TestWritesThatMeetConcurrentOnesBackOffBeforeTryingAgain: a redemption, a
+// capture and a failed delivery that meet concurrent transactions wait a
+// random part of a ceiling that doubles (2 ms, 4 ms, ... at most 100 ms)
+// before each new try, and succeed once the way is clear; a write that
+// keeps conflicting is answered 503 after its tries.
+func TestWritesThatMeetConcurrentOnesBackOffBeforeTryingAgain(t *testing.T) {
+	store := &conflicting{LedgerStore: fake.NewStore()}
+	a := newAPI(t, store)
+	var waits []time.Duration
+	a.h.API.Sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+	a.deliver(t, reward.Promoter("901"), "9", 1000)
+	a.deliver(t, reward.Promoter("902"), "10", 500)
+	call := func(route string, params map[string]string, key, body string) events.APIGatewayV2HTTPResponse {
+		t.Helper()
+		req := events.APIGatewayV2HTTPRequest{RouteKey: route, PathParameters: params, Body: body,
+			RequestContext: events.APIGatewayV2HTTPRequestContext{Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+				IAM: &events.APIGatewayV2HTTPRequestContextAuthorizerIAMDescription{UserARN: shop}}}}
+		if key != "" {
+			req.Headers = map[string]string{"idempotency-key": key}
+		}
+		resp, err := a.h.Handle(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	checkWaits := func(what string, n int) {
+		t.Helper()
+		if len(waits) != n {
+			t.Errorf("%s: %d waits %v, want %d", what, len(waits), waits, n)
+		}
+		for i, d := range waits {
+			if ceiling := min(2*time.Millisecond<<i, 100*time.Millisecond); d < 0 || d >= ceiling {
+				t.Errorf("%s: wait %d of %v, want under %v", what, i+1, d, ceiling)
+			}
+		}
+		waits = nil
+	}
+
+	store.conflicts = 3
+	resp := call(rewardsapi.RouteRedemptions, map[string]string{"recipient": "promoter:901"}, "k1", `{"provider":"firstpromoter","unit":"points","amount":100,"hold":true}`)
+	if resp.StatusCode != 201 {
+		t.Fatalf("redemption after 3 conflicts: %d %s", resp.StatusCode, resp.Body)
+	}
+	checkWaits("redemption", 3)
+	var rd struct{ ID string }
+	if err := json.Unmarshal([]byte(resp.Body), &rd); err != nil {
+		t.Fatal(err)
+	}
+
+	store.conflicts = 2
+	if resp := call(rewardsapi.RouteCapture, map[string]string{"id": rd.ID}, "", ""); resp.StatusCode != 200 {
+		t.Fatalf("capture after 2 conflicts: %d %s", resp.StatusCode, resp.Body)
+	}
+	checkWaits("capture", 2)
+
+	store.conflicts = 1
+	if resp := call(rewardsapi.RouteDeliveryFailed, map[string]string{"provider": "firstpromoter", "id": "10"}, "", `{"reason":"the account was closed"}`); resp.StatusCode/100 != 2 {
+		t.Fatalf("delivery-failed after a conflict: %d %s", resp.StatusCode, resp.Body)
+	}
+	checkWaits("delivery-failed", 1)
+
+	store.conflicts = 1000
+	if resp := call(rewardsapi.RouteRedemptions, map[string]string{"recipient": "promoter:901"}, "k2", `{"provider":"firstpromoter","unit":"points","amount":1}`); resp.StatusCode != 503 {
+		t.Errorf("a redemption that always conflicts: %d %s, want 503", resp.StatusCode, resp.Body)
+	}
+	checkWaits("a redemption that always conflicts", 19)
+}
