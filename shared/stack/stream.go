@@ -7,39 +7,69 @@ import (
 	"time"
 )
 
-// StreamSource returns the batch size, the batching window and the filter
-// pattern (the first of its FilterCriteria) of function logicalID's
-// DynamoDB event source event.
-func (t *Template) StreamSource(logicalID, event string) (size int, window time.Duration, pattern map[string]any, err error) {
+// StreamSource is a function's DynamoDB event source as the template
+// declares it.
+type StreamSource struct {
+	BatchSize int
+	// Window is MaximumBatchingWindowInSeconds.
+	Window time.Duration
+	// Pattern is the first filter of its FilterCriteria (empty: none).
+	Pattern map[string]any
+	// MaxRetries is MaximumRetryAttempts: how many times a failing batch
+	// is retried before it is described to the failure destination and
+	// skipped (-1, Lambda's default: until the records expire).
+	MaxRetries int
+	// MaxRecordAge is MaximumRecordAgeInSeconds (0: no limit).
+	MaxRecordAge time.Duration
+}
+
+// StreamSource returns function logicalID's DynamoDB event source event.
+func (t *Template) StreamSource(logicalID, event string) (StreamSource, error) {
+	src := StreamSource{MaxRetries: -1, Pattern: map[string]any{}}
 	r, ok := t.Resources[logicalID]
 	if !ok {
-		return 0, 0, nil, fmt.Errorf("function %s: %w", logicalID, ErrNotFound)
+		return src, fmt.Errorf("function %s: %w", logicalID, ErrNotFound)
 	}
 	evs, _ := r.Properties["Events"].(map[string]any)
 	ev, _ := evs[event].(map[string]any)
 	props, _ := ev["Properties"].(map[string]any)
 	if ev["Type"] != "DynamoDB" || props == nil {
-		return 0, 0, nil, fmt.Errorf("function %s: event %s is not a DynamoDB event source: %w", logicalID, event, ErrNotFound)
+		return src, fmt.Errorf("function %s: event %s is not a DynamoDB event source: %w", logicalID, event, ErrNotFound)
 	}
-	if size, err = strconv.Atoi(fmt.Sprint(props["BatchSize"])); err != nil {
-		return 0, 0, nil, fmt.Errorf("function %s: event %s: BatchSize: %w", logicalID, event, err)
-	}
-	if w, ok := props["MaximumBatchingWindowInSeconds"]; ok {
-		secs, err := strconv.Atoi(fmt.Sprint(w))
-		if err != nil {
-			return 0, 0, nil, fmt.Errorf("function %s: event %s: MaximumBatchingWindowInSeconds: %w", logicalID, event, err)
+	number := func(name string, into *int) error {
+		v, ok := props[name]
+		if !ok {
+			return nil
 		}
-		window = time.Duration(secs) * time.Second
+		n, err := strconv.Atoi(fmt.Sprint(v))
+		if err != nil {
+			return fmt.Errorf("function %s: event %s: %s: %w", logicalID, event, name, err)
+		}
+		*into = n
+		return nil
+	}
+	var window, age int
+	for name, into := range map[string]*int{"BatchSize": &src.BatchSize, "MaximumBatchingWindowInSeconds": &window, "MaximumRetryAttempts": &src.MaxRetries, "MaximumRecordAgeInSeconds": &age} {
+		if err := number(name, into); err != nil {
+			return src, err
+		}
+	}
+	if src.BatchSize == 0 {
+		return src, fmt.Errorf("function %s: event %s: no BatchSize", logicalID, event)
+	}
+	src.Window, src.MaxRecordAge = time.Duration(window)*time.Second, time.Duration(age)*time.Second
+	if age == -1 {
+		src.MaxRecordAge = 0
 	}
 	criteria, _ := props["FilterCriteria"].(map[string]any)
 	filters, _ := criteria["Filters"].([]any)
 	if len(filters) == 0 {
-		return size, window, map[string]any{}, nil
+		return src, nil
 	}
 	f, _ := filters[0].(map[string]any)
 	raw, _ := f["Pattern"].(string)
-	if err := json.Unmarshal([]byte(raw), &pattern); err != nil {
-		return 0, 0, nil, fmt.Errorf("function %s: event %s: filter pattern: %w", logicalID, event, err)
+	if err := json.Unmarshal([]byte(raw), &src.Pattern); err != nil {
+		return src, fmt.Errorf("function %s: event %s: filter pattern: %w", logicalID, event, err)
 	}
-	return size, window, pattern, nil
+	return src, nil
 }

@@ -23,6 +23,9 @@ const (
 	// eventsName is the local event bus, whose events last as long as the
 	// ledger in DynamoDB Local's memory: one run.
 	eventsName = "events.jsonl"
+	// eventsFailuresName describes the event batches that failed past the
+	// event source's limits (EventsFailureQueue in AWS).
+	eventsFailuresName = "events-failures.jsonl"
 )
 
 // ErrRunning means another local stack holds the directory.
@@ -192,7 +195,7 @@ func (c *Claim) WriteState(s State) error {
 }
 
 func (c *Claim) removeState() {
-	for _, name := range []string{stateName, stateName + ".tmp", endpointsName, endpointsName + ".tmp", eventsName} {
+	for _, name := range []string{stateName, stateName + ".tmp", endpointsName, endpointsName + ".tmp", eventsName, eventsFailuresName} {
 		_ = os.Remove(c.Path(name))
 	}
 }

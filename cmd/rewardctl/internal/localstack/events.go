@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/announce"
 	"github.com/rewardrelay/rewardrelay/shared/bus"
 	"github.com/rewardrelay/rewardrelay/shared/dynamo"
+	"github.com/rewardrelay/rewardrelay/shared/stack"
 	"github.com/rewardrelay/rewardrelay/shared/wiring"
 )
 
@@ -54,6 +56,13 @@ var _ bus.API = (*Sink)(nil)
 func (s *Sink) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
 	if len(in.Entries) > bus.MaxEntries {
 		return nil, fmt.Errorf("PutEvents of %d entries: at most %d", len(in.Entries), bus.MaxEntries)
+	}
+	size := 0
+	for _, e := range in.Entries {
+		size += bus.EntrySize(aws.ToString(e.Source), bus.Event{DetailType: aws.ToString(e.DetailType), Detail: []byte(aws.ToString(e.Detail))})
+	}
+	if size >= bus.MaxRequestSize {
+		return nil, fmt.Errorf("PutEvents of %d bytes of entries: less than %d", size, bus.MaxRequestSize)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -124,19 +133,32 @@ func ReadEvents(path string, from int64) ([]SinkEvent, int64, error) {
 // StreamHandler is a Lambda handler for DynamoDB stream events.
 type StreamHandler func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 
+// streamReader is where the poller reads stream records from
+// (*dynamo.StreamReader).
+type streamReader interface {
+	Read(ctx context.Context, limit int32) ([]events.DynamoDBEventRecord, error)
+}
+
 // streamPoller feeds the ledger table's stream to the events function the
 // way Lambda's DynamoDB event source mapping does: the template's
 // FilterCriteria and batch size, partial batch failures sent again (the
-// failed record and those after it), until they are published.
+// failed record and those after it) until they are published or, past the
+// template's MaximumRetryAttempts or MaximumRecordAgeInSeconds, described
+// in the failures file (the template's on-failure queue) and skipped.
 type streamPoller struct {
-	reader    *dynamo.StreamReader
-	batchSize int
-	// window is how long records are gathered for a batch that is not
-	// full (MaximumBatchingWindowInSeconds).
-	window  time.Duration
-	filter  func(events.DynamoDBEventRecord) bool
-	handler StreamHandler
-	log     *slog.Logger
+	reader streamReader
+	source stack.StreamSource
+	filter func(events.DynamoDBEventRecord) bool
+	// streamARN names the stream in failure descriptions; failures is
+	// the file they are appended to, one JSON line each.
+	streamARN, failures string
+	handler             StreamHandler
+	log                 *slog.Logger
+	sleep               func(ctx context.Context, d time.Duration)
+	// tries counts the invocations that failed the record at the head of
+	// the waiting records, headSeq.
+	tries   int
+	headSeq string
 	// published counts the events the handler published, invocations its
 	// batches and busy the time it took (for the figures).
 	published, invocations, busy atomic.Int64
@@ -158,27 +180,27 @@ func (p *streamPoller) run(ctx context.Context) {
 				waiting = append(waiting, r)
 			}
 		}
-		if len(waiting) == 0 || len(waiting) < p.batchSize && time.Since(since) < p.window {
-			sleep(ctx, 100*time.Millisecond)
+		if len(waiting) == 0 || len(waiting) < p.source.BatchSize && time.Since(since) < p.source.Window {
+			p.sleep(ctx, 100*time.Millisecond)
 			continue
 		}
-		batch := waiting[:min(p.batchSize, len(waiting))]
+		batch := waiting[:min(p.source.BatchSize, len(waiting))]
 		start := time.Now()
 		resp, err := p.handler(ctx, events.DynamoDBEvent{Records: batch})
 		p.invocations.Add(1)
 		p.busy.Add(int64(time.Since(start)))
+		// Lambda goes on from the first failed record (from the first
+		// record when the function failed).
+		next := len(batch)
 		if err != nil {
 			p.log.Error("events function returned an error; the whole batch will be retried", "error", err.Error())
-			sleep(ctx, time.Second)
-			continue
+			next = 0
 		}
-		// Lambda goes on from the first failed record.
-		next := len(batch)
 		failed := map[string]bool{}
 		for _, f := range resp.BatchItemFailures {
 			failed[f.ItemIdentifier] = true
 		}
-		for i, r := range batch {
+		for i, r := range batch[:next] {
 			if failed[r.Change.SequenceNumber] {
 				next = i
 				break
@@ -186,10 +208,72 @@ func (p *streamPoller) run(ctx context.Context) {
 		}
 		waiting = waiting[next:]
 		since = time.Now()
-		if next < len(batch) {
-			sleep(ctx, time.Second)
+		if next == len(batch) {
+			continue
 		}
+		if p.giveUp(batch[next:]) {
+			waiting = waiting[len(batch)-next:]
+			continue
+		}
+		p.sleep(ctx, time.Second)
 	}
+}
+
+// giveUp counts a failed invocation of rest (the failed record and those
+// after it in its batch) and, once the template's limits are passed,
+// describes rest in the failures file as Lambda describes a batch to its
+// on-failure destination: the poller then goes on after it.
+func (p *streamPoller) giveUp(rest []events.DynamoDBEventRecord) bool {
+	head := rest[0].Change.SequenceNumber
+	if head != p.headSeq {
+		p.headSeq, p.tries = head, 0
+	}
+	p.tries++
+	condition := ""
+	switch first := rest[0].Change.ApproximateCreationDateTime.Time; {
+	case p.source.MaxRetries >= 0 && p.tries > p.source.MaxRetries:
+		condition = "RetryAttemptsExhausted"
+	case p.source.MaxRecordAge > 0 && !first.IsZero() && time.Since(first) > p.source.MaxRecordAge:
+		condition = "RecordAgeExceeded"
+	default:
+		return false
+	}
+	last := rest[len(rest)-1]
+	line, err := json.Marshal(map[string]any{
+		"version":        "1.0",
+		"timestamp":      time.Now().UTC().Format(time.RFC3339Nano),
+		"requestContext": map[string]any{"condition": condition, "approximateInvokeCount": p.tries},
+		"DDBStreamBatchInfo": map[string]any{
+			"streamArn": p.streamARN, "batchSize": len(rest),
+			"startSequenceNumber": head, "endSequenceNumber": last.Change.SequenceNumber,
+			"approximateArrivalOfFirstRecord": rest[0].Change.ApproximateCreationDateTime.UTC().Format(time.RFC3339),
+			"approximateArrivalOfLastRecord":  last.Change.ApproximateCreationDateTime.UTC().Format(time.RFC3339),
+		},
+	})
+	if err == nil {
+		err = appendLine(p.failures, line)
+	}
+	if err != nil {
+		p.log.Error("events function: a failing batch could not be described; it will be retried", "error", err.Error())
+		return false
+	}
+	p.log.Error("events function: a batch failed past the event source's limits; described in the failures file and skipped",
+		"condition", condition, "tries", p.tries, "records", len(rest), "start_sequence_number", head, "failures_file", p.failures)
+	p.headSeq, p.tries = "", 0
+	return true
+}
+
+// appendLine appends one line to a file.
+func appendLine(path string, line []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -220,7 +304,7 @@ func (s *Stack) streamPoller(ctx context.Context, sink *Sink, streams *dynamodbs
 	if err != nil {
 		return nil, err
 	}
-	batchSize, window, pattern, err := s.Template.StreamSource("EventsFunction", "Ledger")
+	src, err := s.Template.StreamSource("EventsFunction", "Ledger")
 	if err != nil {
 		return nil, err
 	}
@@ -231,8 +315,9 @@ func (s *Stack) streamPoller(ctx context.Context, sink *Sink, streams *dynamodbs
 	if fp := wiring.FirstPromoter(s.Get, cmpOr(s.EventsDB, s.DynamoDB), s.Table); fp != nil {
 		a.FirstPromoter = fp
 	}
-	p := &streamPoller{reader: &dynamo.StreamReader{Client: streams, ARN: arn}, batchSize: batchSize, window: window, log: s.Log,
-		filter: func(r events.DynamoDBEventRecord) bool { return matchPattern(pattern, r) }}
+	p := &streamPoller{reader: &dynamo.StreamReader{Client: streams, ARN: arn}, source: src, log: s.Log, sleep: sleep,
+		streamARN: arn, failures: filepath.Join(filepath.Dir(s.EventsFile), eventsFailuresName),
+		filter: func(r events.DynamoDBEventRecord) bool { return matchPattern(src.Pattern, r) }}
 	h := &eventshandler.Handler{Announcer: countingAnnouncer{a, p}, Log: s.Log, Now: time.Now}
 	p.handler = h.Handle
 	return p, nil

@@ -1,7 +1,11 @@
 package localstack
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -23,13 +27,14 @@ func TestTheTemplatesFilterLetsOnlyBalanceRecordsThrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	size, window, pattern, err := tpl.StreamSource("EventsFunction", "Ledger")
+	src, err := tpl.StreamSource("EventsFunction", "Ledger")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if size != 100 || window != time.Second {
-		t.Errorf("batch size %d, window %s; want the template's 100 and 1s", size, window)
+	if src.BatchSize != 100 || src.Window != time.Second || src.MaxRetries != 100 || src.MaxRecordAge != 6*time.Hour {
+		t.Errorf("batch size %d, window %s, %d retries, records up to %s old; want the template's 100, 1s, 100 and 6h", src.BatchSize, src.Window, src.MaxRetries, src.MaxRecordAge)
 	}
+	pattern := src.Pattern
 	rec := func(name, itemType string) events.DynamoDBEventRecord {
 		var r events.DynamoDBEventRecord
 		raw := `{"eventName":"` + name + `","dynamodb":{"NewImage":{"type":{"S":"` + itemType + `"}},"SequenceNumber":"1"}}`
@@ -82,5 +87,84 @@ func TestTheSinkKeepsEveryEntryOfEachCall(t *testing.T) {
 	}
 	if got[0].ID == got[1].ID {
 		t.Error("two events put with one id")
+	}
+}
+
+// recordsOnce hands its records to the first Read, then none.
+type recordsOnce struct{ recs []events.DynamoDBEventRecord }
+
+func (r *recordsOnce) Read(context.Context, int32) ([]events.DynamoDBEventRecord, error) {
+	out := r.recs
+	r.recs = nil
+	return out, nil
+}
+
+// TestABatchFailingPastTheRetryLimitIsDescribedAndSkipped: the local event
+// source retries the record the events function keeps failing (and the
+// records after it in its batch) MaximumRetryAttempts times, then writes
+// the batch's description to the failures file, as Lambda does to the
+// on-failure queue, and goes on with the records after it.
+func TestABatchFailingPastTheRetryLimitIsDescribedAndSkipped(t *testing.T) {
+	var recs []events.DynamoDBEventRecord
+	for i := 1; i <= 5; i++ {
+		var r events.DynamoDBEventRecord
+		r.Change.SequenceNumber = fmt.Sprint(i)
+		r.Change.ApproximateCreationDateTime = events.SecondsEpochTime{Time: time.Now()}
+		recs = append(recs, r)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var invoked [][]string
+	p := &streamPoller{
+		reader: &recordsOnce{recs: recs}, source: stack.StreamSource{BatchSize: 3, MaxRetries: 2, MaxRecordAge: time.Hour},
+		filter: func(events.DynamoDBEventRecord) bool { return true }, streamARN: "arn:local", failures: filepath.Join(dir, eventsFailuresName),
+		log: slog.New(slog.DiscardHandler), sleep: func(context.Context, time.Duration) {},
+		handler: func(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			var seqs []string
+			for _, r := range ev.Records {
+				seqs = append(seqs, r.Change.SequenceNumber)
+			}
+			invoked = append(invoked, seqs)
+			if seqs[0] == "5" {
+				cancel() // the last record: stop the poller
+			}
+			var resp events.DynamoDBEventResponse
+			for _, s := range seqs {
+				if s == "2" {
+					resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: s})
+				}
+			}
+			return resp, nil
+		},
+	}
+	p.run(ctx)
+	// 1,2,3 (2 fails); 2,3,4 and again (the 2 retries); then 2,3,4 is
+	// described and skipped; 5.
+	if got := fmt.Sprint(invoked); got != "[[1 2 3] [2 3 4] [2 3 4] [5]]" {
+		t.Errorf("invocations %s, want [[1 2 3] [2 3 4] [2 3 4] [5]]", got)
+	}
+	raw, err := os.ReadFile(p.failures)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failure struct {
+		RequestContext struct {
+			Condition              string
+			ApproximateInvokeCount int
+		}
+		DDBStreamBatchInfo struct {
+			StreamArn                              string
+			BatchSize                              int
+			StartSequenceNumber, EndSequenceNumber string
+		}
+	}
+	if err := json.Unmarshal(raw, &failure); err != nil {
+		t.Fatalf("failures file %q: %v", raw, err)
+	}
+	b := failure.DDBStreamBatchInfo
+	if failure.RequestContext.Condition != "RetryAttemptsExhausted" || failure.RequestContext.ApproximateInvokeCount != 3 ||
+		b.StreamArn != "arn:local" || b.BatchSize != 3 || b.StartSequenceNumber != "2" || b.EndSequenceNumber != "4" {
+		t.Errorf("failure description %s", raw)
 	}
 }
