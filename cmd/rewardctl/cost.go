@@ -26,6 +26,10 @@ type costCounts struct {
 	// changed nothing is kept on its commission, so no state change checks
 	// for a record of its own.
 	DeliveryItems float64
+	// HoldChecksPerReward is the postings that check their recipient's
+	// hold in the same transaction (AgentRef's approvals: 450 of the load
+	// run's 1,000 conversions for 3,000 commissions), one item each.
+	HoldChecksPerReward float64
 	// OtherRequestsPerDelivery is the rest of the 1.73 DynamoDB requests per
 	// delivery, counted as one-item writes.
 	OtherRequestsPerDelivery float64
@@ -113,6 +117,7 @@ func defaultCostCounts() costCounts {
 		WebhooksPerReward:          4900.0 / 3000,
 		AcknowledgedShare:          2000.0 / 3000,
 		DeliveryItems:              3,
+		HoldChecksPerReward:        450.0 / 3000,
 		OtherRequestsPerDelivery:   0.73,
 		AckItems:                   3,
 		AckReads:                   1,
@@ -219,6 +224,7 @@ func (c costCounts) writeUnits() float64 {
 	// A transaction writes 2 units per item under 1 KB, a single write 1.
 	return webhooks*(2*c.DeliveryItems+c.OtherRequestsPerDelivery+c.RecipientIndexWrites) +
 		million*c.AcknowledgedShare*(2*c.AckItems+c.OutboxIndexWrites+c.RecipientIndexWrites) +
+		million*2*c.HoldChecksPerReward +
 		million*c.PlatformRequestsPerReward +
 		million*c.EventsLookupsPerReward
 }

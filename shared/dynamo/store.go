@@ -347,17 +347,40 @@ func (s *Store) eventParts(ev reward.EventRecord) ([]part, error) {
 // Apply implements reward.Store: the event id is added to the commission's
 // set, whose condition refuses it a second time (an id RecordEvent kept
 // there too). A state change is one transaction of the commission, its
-// entries and the balance: no item of the event's own, not even a check.
+// entries and the balance: no item of the event's own, not even a check;
+// a change that depends on its recipient's hold (AgentRef's postings)
+// checks the hold item as well.
 func (s *Store) Apply(ctx context.Context, ev reward.EventRecord, c reward.Change) error {
 	cp, err := s.commissionPart(ev, c)
 	if err != nil {
 		return err
 	}
+	parts := []part{cp}
+	if c.Hold != nil {
+		parts = append(parts, s.holdPart(*c.Hold))
+	}
 	what := fmt.Sprintf("apply %s/%s", c.After.Provider, c.After.ID)
 	if c.Covered {
-		return s.writeCovered(ctx, what, []part{cp}, c.Entries)
+		return s.writeCovered(ctx, what, parts, c.Entries)
 	}
-	return s.write(ctx, what, []part{cp}, c.Entries)
+	return s.write(ctx, what, parts, c.Entries)
+}
+
+// holdPart is the condition that a recipient's hold is still h.Held (no
+// hold item: not held).
+func (s *Store) holdPart(h reward.HoldAssumption) part {
+	cond := "held = :held"
+	if !h.Held {
+		cond = "attribute_not_exists(pk) OR held = :held"
+	}
+	return part{
+		item: types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			TableName: aws.String(s.Table), Key: key(holdPK(h.Provider, h.Recipient), skHold),
+			ConditionExpression:       aws.String(cond),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":held": &types.AttributeValueMemberBOOL{Value: h.Held}},
+		}},
+		onCCF: func(map[string]types.AttributeValue) error { return reward.ErrHoldChanged },
+	}
 }
 
 // ApplyPayout implements reward.Store.

@@ -538,6 +538,53 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
 		}
 	})
 
+	t.Run("a posting planned with its recipient's hold is written only while the hold is as planned", func(t *testing.T) {
+		s := newStore(t)
+		a1 := reward.Affiliate("a1")
+		arAcct := reward.Account{Provider: reward.AgentRef, Recipient: a1, Unit: reward.Cash, Currency: "usd"}
+		conv := func(target reward.Target, held bool) reward.Intent {
+			return reward.Intent{Provider: reward.AgentRef, CommissionID: "c1", Target: target, Account: arAcct, Amount: 700, Held: held, HoldKnown: true, At: at}
+		}
+		hold := func(id string, held bool, minutes int) {
+			t.Helper()
+			ev := reward.EventRecord{Provider: reward.AgentRef, ID: id, ExpiresAt: at.Add(time.Hour)}
+			if err := s.SetHold(t.Context(), ev, reward.Hold{Provider: reward.AgentRef, Recipient: a1, Held: held, At: at.Add(time.Duration(minutes) * time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		arBalance := func() reward.Deltas {
+			t.Helper()
+			for _, b := range audit(t, s).Balances {
+				if b.Account == arAcct {
+					return b.Deltas
+				}
+			}
+			return reward.Deltas{}
+		}
+		apply(t, s, reward.EventRecord{}, plan(t, nil, reward.Intent{Provider: reward.AgentRef, CommissionID: "c1", Target: reward.TargetPending, Account: arAcct, Amount: 700, At: at}))
+		pending, _ := s.Commission(t.Context(), reward.AgentRef, "c1")
+		// Planned unheld (no hold item), blocked before the write.
+		post := plan(t, &pending, conv(reward.TargetApproved, false))
+		hold("block", true, 1)
+		if err := s.Apply(t.Context(), reward.EventRecord{}, post); !errors.Is(err, reward.ErrHoldChanged) {
+			t.Fatalf("a posting planned before a block: %v, want ErrHoldChanged", err)
+		}
+		if b := arBalance(); b != (reward.Deltas{Pending: 700}) {
+			t.Errorf("balance %+v after the refused posting, want 700 still pending", b)
+		}
+		// Planned held, released before the write.
+		heldBack := plan(t, &pending, conv(reward.TargetApproved, true))
+		hold("release", false, 2)
+		if err := s.Apply(t.Context(), reward.EventRecord{}, heldBack); !errors.Is(err, reward.ErrHoldChanged) {
+			t.Fatalf("an approval held back after a release: %v, want ErrHoldChanged", err)
+		}
+		// Planned with the hold as it is: written.
+		apply(t, s, reward.EventRecord{}, plan(t, &pending, conv(reward.TargetApproved, false)))
+		if b := arBalance(); b != (reward.Deltas{Available: 700}) {
+			t.Errorf("balance %+v, want 700 available", b)
+		}
+	})
+
 	t.Run("a hold changes only for a newer one", func(t *testing.T) {
 		s := newStore(t)
 		a1 := reward.Affiliate("a1")

@@ -128,6 +128,9 @@ func (s *Store) Apply(_ context.Context, ev reward.EventRecord, c reward.Change)
 	if !reward.FulfilmentHolds(curp, c) {
 		return &reward.Mismatch{Current: curp}
 	}
+	if h := c.Hold; h != nil && s.holds[key(h.Provider, string(h.Recipient))].Held != h.Held {
+		return reward.ErrHoldChanged
+	}
 	if err := s.checkEntries(c.Entries); err != nil {
 		return err
 	}

@@ -279,3 +279,45 @@ func TestAFlagWithoutItsResolutionIsRefusedNotIgnored(t *testing.T) {
 		}
 	})
 }
+
+// blockedBeforeTheWrite is a store where an affiliate is blocked (by
+// another invocation, say) after the processor read its hold and before
+// its first posting is written.
+type blockedBeforeTheWrite struct {
+	reward.Store
+	affiliate reward.Recipient
+	done      bool
+}
+
+func (s *blockedBeforeTheWrite) Apply(ctx context.Context, ev reward.EventRecord, c reward.Change) error {
+	if !s.done && c.Delivered && c.After.Account.Recipient == s.affiliate {
+		s.done = true
+		block := reward.Hold{Provider: reward.AgentRef, Recipient: s.affiliate, Held: true, At: t0.Add(time.Minute)}
+		if err := s.Store.SetHold(ctx, reward.EventRecord{Provider: reward.AgentRef, ID: "msg_block", ExpiresAt: t0.Add(time.Hour)}, block); err != nil {
+			return err
+		}
+	}
+	return s.Store.Apply(ctx, ev, c)
+}
+
+// TestABlockBetweenTheHoldReadAndTheWriteHoldsTheApproval: an approval
+// planned as the affiliate's hold was read is not posted when the
+// affiliate is blocked before it is written; planned again, it is held.
+func TestABlockBetweenTheHoldReadAndTheWriteHoldsTheApproval(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		store := &blockedBeforeTheWrite{Store: h.store, affiliate: reward.Affiliate("aff_1")}
+		h.p.Store = store
+		h.process(t, h.arEvent(t, "msg_conv", "conversion.created", map[string]any{"id": "c1", "affiliateId": "aff_1", "currency": "usd", "commissionAmount": 700, "status": "approved"}))
+		if !store.done {
+			t.Fatal("the approval was never about to be posted")
+		}
+		aff := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("aff_1"), Unit: reward.Cash, Currency: "usd"}
+		if b := h.balance(t, aff); b != (reward.Deltas{Pending: 700}) {
+			t.Errorf("balance %+v, want 700 held pending: the affiliate was blocked before the posting was written", b)
+		}
+		c, err := h.store.Commission(t.Context(), reward.AgentRef, "c1")
+		if err != nil || !c.HeldApproval {
+			t.Errorf("commission %+v %v, want its approval held", c, err)
+		}
+	})
+}

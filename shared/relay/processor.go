@@ -525,6 +525,12 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 				return change, err
 			}
 			guessed = false
+		case errors.Is(err, reward.ErrHoldChanged):
+			// The recipient was blocked or released since its hold was
+			// read: plan again with the hold as it is now.
+			if in.Held, err = p.Store.Held(ctx, in.Provider, in.Account.Recipient); err != nil {
+				return change, err
+			}
 		default:
 			return change, err
 		}
@@ -574,11 +580,8 @@ func (p *Processor) request(ctx context.Context, b *batchState, d webhook.Delive
 	case req.Intent != nil:
 		in := *req.Intent
 		in.EventID, in.At = d.EventID, p.Now()
-		if in.Posts() {
-			var err error
-			if in.Held, err = p.Store.Held(ctx, in.Provider, in.Account.Recipient); err != nil {
-				return err
-			}
+		if err := p.readHold(ctx, &in); err != nil {
+			return err
 		}
 		change, err := p.apply(ctx, b, d, in, log)
 		if err == nil && change.Outcome == reward.Stale && in.Target == reward.TargetApproved {
@@ -608,6 +611,20 @@ func (p *Processor) request(ctx context.Context, b *batchState, d webhook.Delive
 	}
 	// Nothing to change: the event is kept for reference as a record.
 	return p.record(ctx, b, d, reward.Duplicate, CountIgnored)
+}
+
+// readHold reads the recipient's hold into an intent that may post, whose
+// write then checks the hold is still so.
+func (p *Processor) readHold(ctx context.Context, in *reward.Intent) error {
+	if !in.Posts() {
+		return nil
+	}
+	held, err := p.Store.Held(ctx, in.Provider, in.Account.Recipient)
+	if err != nil {
+		return err
+	}
+	in.Held, in.HoldKnown = held, true
+	return nil
 }
 
 // payout plans and writes one payout intent, re-planning from the stored

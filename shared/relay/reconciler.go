@@ -643,10 +643,8 @@ func (rc *Reconciler) arConversions(ctx context.Context, r *run) error {
 					continue
 				}
 				in.At = p.Now()
-				if in.Posts() {
-					if in.Held, err = p.Store.Held(ctx, reward.AgentRef, in.Account.Recipient); err != nil {
-						return cursor, err
-					}
+				if err := p.readHold(ctx, &in); err != nil {
+					return cursor, err
 				}
 				change, err := p.apply(ctx, r.batchState, webhook.Delivery{}, in, r.log)
 				if permanent(err) {

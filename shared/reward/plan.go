@@ -30,7 +30,11 @@ type Intent struct {
 	// of it after the refund (0 for a full refund).
 	Amount int64
 	// Held means the recipient is on hold: an approval may not post.
-	Held bool
+	// HoldKnown means Held was read from the store: a change that posts,
+	// or holds an approval back, is then written only if the hold is still
+	// so (Change.Hold), since a block may land between the read and the
+	// write.
+	Held, HoldKnown bool
 	// Acknowledge means the platform must be told of a delivery (the
 	// commission enters the fulfilment outbox).
 	Acknowledge bool
@@ -67,6 +71,17 @@ type Change struct {
 	// covering what the entries take from it (a reward taken back out of
 	// available must still be there: not redeemed).
 	Covered bool
+	// Hold is the recipient's hold the change was planned with, when it
+	// depends on it: the write must find it unchanged (ErrHoldChanged).
+	Hold *HoldAssumption
+}
+
+// HoldAssumption is whether a recipient was on hold when a change was
+// planned.
+type HoldAssumption struct {
+	Provider  Provider
+	Recipient Recipient
+	Held      bool
 }
 
 // AccountChange is a commission whose platform account (recipient or unit)
@@ -153,6 +168,9 @@ func Plan(current *Commission, in Intent) (Change, error) {
 		c.Outcome = Applied
 	}
 	if c.Outcome == Applied {
+		if in.HoldKnown && in.Posts() {
+			c.Hold = &HoldAssumption{Provider: in.Provider, Recipient: in.Account.Recipient, Held: in.Held}
+		}
 		c.After.Version++
 		c.After.UpdatedAt = in.At
 		if c.Delivered && in.Acknowledge {

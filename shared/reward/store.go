@@ -51,6 +51,10 @@ var ErrDuplicateEvent = fmt.Errorf("reward: event already handled")
 // nothing was written.
 var ErrOutdated = errors.New("reward: a newer state is stored")
 
+// ErrHoldChanged is what Store.Apply returns when the recipient's hold is
+// no longer the one the change was planned with: read it and plan again.
+var ErrHoldChanged = errors.New("reward: the recipient's hold changed")
+
 // Hold says whether a recipient is on hold (nothing of theirs posts), as of
 // At: the platform's time of the event, or of the listing, that said so.
 type Hold struct {
@@ -89,7 +93,9 @@ type Store interface {
 	// or kept ev.ID; *Mismatch; ErrEntryConflict when an entry id exists with
 	// other content; ErrConflict when a concurrent write got in the way
 	// (retry); *Insufficient when change.Covered and the available balance
-	// does not cover the entries.
+	// does not cover the entries; ErrHoldChanged when change.Hold is set
+	// and the recipient's hold is no longer change.Hold.Held (checked
+	// after the commission's condition).
 	Apply(ctx context.Context, ev EventRecord, change Change) error
 	// ApplyPayout is Apply for payouts (*PayoutMismatch on a state change).
 	ApplyPayout(ctx context.Context, ev EventRecord, change PayoutChange) error
