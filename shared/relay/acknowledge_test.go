@@ -162,7 +162,7 @@ func TestProcessingErrorsNamingTheirCommission(t *testing.T) {
 		ids := span(1, 4)
 		h.sim.FailFulfilment(2, "payout missing")
 		h.sim.FailFulfilment(3, "payout missing")
-		h.p.FirstPromoter = namingPlatform{h.p.FirstPromoter, h}
+		setFP(h.p, namingPlatform{fpOf(h.p), h})
 		h.p.Process(t.Context(), h.approvals(ids...))
 		h.checkAcknowledged(t, ids, 1, 4)
 		for _, id := range []int64{2, 3} {
@@ -237,9 +237,9 @@ func TestRequestRefusedWholeIsSentAgainWithoutWhatCannotBeFulfilled(t *testing.T
 // reached for their acknowledgement: they wait in the outbox.
 func (h *harness) deliverUnacknowledged(t *testing.T, ids ...int64) {
 	t.Helper()
-	fp := h.p.FirstPromoter
-	h.p.FirstPromoter = crashAfterLedger{fp}
-	defer func() { h.p.FirstPromoter = fp }()
+	fp := fpOf(h.p)
+	setFP(h.p, crashAfterLedger{fp})
+	defer setFP(h.p, fp)
 	if res := h.p.Process(t.Context(), h.approvals(ids...)); len(res.Failed) > 0 || res.Counts[CountDelivered] != len(ids) {
 		t.Fatalf("delivery: %+v", res)
 	}

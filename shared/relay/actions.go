@@ -55,8 +55,9 @@ func (rc *Reconciler) Observed(dry bool) (*Reconciler, *Actions) {
 	p.Store = &observedStore{Store: p.Store, acts: acts, dry: dry}
 	if dry {
 		// The reconciler acknowledges through its own client; the
-		// processor's is used only by Process, which a run never calls.
-		p.FirstPromoter = nil
+		// processor's platforms are used only by Process, which a run
+		// never calls.
+		p.Platforms = nil
 	}
 	obs := *rc
 	obs.Processor = &p

@@ -16,12 +16,12 @@ func TestDryRunWritesNothingAndPlansWhatTheRunDoes(t *testing.T) {
 	// 1: delivered by its webhook, the platform unreachable for its
 	// acknowledgement: in the outbox.
 	h.fpCommission(1, "approved")
-	fp := h.p.FirstPromoter
-	h.p.FirstPromoter = crashAfterLedger{fp}
+	fp := fpOf(h.p)
+	setFP(h.p, crashAfterLedger{fp})
 	if res := h.p.Process(t.Context(), []Message{h.fpEvent("a1", "commission.updated", 1, "pending")}); len(res.Failed) > 0 {
 		t.Fatal(res)
 	}
-	h.p.FirstPromoter = fp
+	setFP(h.p, fp)
 	// 2, 3: approved with their webhooks lost; 4: pending and due for the
 	// approval policy; an AgentRef approval (never announced by webhook).
 	h.fpCommission(2, "approved")

@@ -243,7 +243,7 @@ func newDriver(t *testing.T, h *harness, seed uint64, cfg propertyConfig) *drive
 	h.p.Store = watchedStore{Store: h.store, d: d}
 	for i := range d.procs {
 		p := *h.p
-		p.FirstPromoter = turnProcessorFP{FirstPromoterAPI: p.FirstPromoter, turn: d.turn}
+		setFP(&p, turnProcessorFP{FirstPromoterAPI: fpOf(&p), turn: d.turn})
 		d.procs[i] = &p
 	}
 	turnProc := *h.p

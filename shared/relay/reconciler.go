@@ -266,7 +266,8 @@ func (rc *Reconciler) listFirstPromoter(ctx context.Context, r *run, list firstp
 // fpIntent turns a platform commission into a ledger intent; ok is false
 // for units this deployment does not deliver.
 func (rc *Reconciler) fpIntent(c firstpromoter.Commission, target reward.Target) (reward.Intent, bool) {
-	in, ok := rc.Processor.firstPromoterRules().Intent(c, target)
+	cfg := rc.Processor.Config
+	in, ok := firstpromoter.Rules{ReferralRewardIDs: cfg.ReferralRewardIDs, Units: cfg.Units}.Intent(c, target)
 	in.At = rc.Processor.Now()
 	return in, ok
 }
@@ -469,7 +470,7 @@ func (rc *Reconciler) pollBatches(ctx context.Context, r *run) error {
 
 // recorder stores a run's acknowledgements; a refusal is drift.
 func (rc *Reconciler) recorder(r *run) recorder {
-	return recorder{store: rc.Processor.Store, now: rc.Processor.Now(), count: r.count, log: r.log, refused: func(c reward.Commission, reason string) {
+	return recorder{provider: reward.FirstPromoter, store: rc.Processor.Store, now: rc.Processor.Now(), count: r.count, log: r.log, refused: func(c reward.Commission, reason string) {
 		r.drift(c.Provider, c.ID, refusedProblem(reason))
 	}}
 }

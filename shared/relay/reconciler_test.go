@@ -18,7 +18,7 @@ import (
 // reconciler wires a reconciler to the harness's store and simulator.
 func (h *harness) reconciler(t testing.TB) *Reconciler {
 	t.Helper()
-	fp := h.p.FirstPromoter.(*firstpromoter.Client)
+	fp := fpOf(h.p).(*firstpromoter.Client)
 	base := fp.BaseURL[:len(fp.BaseURL)-len("/firstpromoter/api/v2/company")]
 	return &Reconciler{
 		Processor:     h.p,
@@ -84,7 +84,7 @@ func TestReconcileReportsRefusedAcknowledgementsAndDrift(t *testing.T) {
 	// Fulfilled on the platform, but the ledger never delivered it.
 	c := h.fpCommission(3, "approved")
 	h.sim.PutCommission(c)
-	if _, err := h.p.FirstPromoter.MarkFulfilled(t.Context(), []int64{3}); err != nil {
+	if _, err := fpOf(h.p).MarkFulfilled(t.Context(), []int64{3}); err != nil {
 		t.Fatal(err)
 	}
 	rc := h.reconciler(t)
@@ -121,7 +121,7 @@ func TestReconcileReportsRefusedAcknowledgementsAndDrift(t *testing.T) {
 	}
 	// Fulfilled on the platform by hand: the next run books it.
 	h.sim.FailFulfilment(2, "")
-	if _, err := h.p.FirstPromoter.MarkFulfilled(t.Context(), []int64{2}); err != nil {
+	if _, err := fpOf(h.p).MarkFulfilled(t.Context(), []int64{2}); err != nil {
 		t.Fatal(err)
 	}
 	run = rc.Run(t.Context())

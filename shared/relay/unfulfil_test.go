@@ -149,7 +149,7 @@ func TestAnAcknowledgementThatArrivedAfterTheFailureIsTakenBack(t *testing.T) {
 		h.deliverUnacknowledged(t, 1)
 		// mark_fulfilled reached the platform, its answer never came back;
 		// then the merchant's delivery failed.
-		if _, err := h.p.FirstPromoter.MarkFulfilled(t.Context(), []int64{1}); err != nil {
+		if _, err := fpOf(h.p).MarkFulfilled(t.Context(), []int64{1}); err != nil {
 			t.Fatal(err)
 		}
 		h.undeliver(t, 1)
@@ -231,7 +231,7 @@ func TestAnAnswerAboutAnEarlierFailedDeliveryDoesNotSettleALaterOne(t *testing.T
 				}
 				meanwhile := func() {
 					h.redeliver(t, 1)
-					if _, err := h.p.FirstPromoter.MarkFulfilled(t.Context(), []int64{1}); err != nil {
+					if _, err := fpOf(h.p).MarkFulfilled(t.Context(), []int64{1}); err != nil {
 						t.Fatal(err)
 					}
 					ack, err := reward.Acknowledge(h.fulfilment(t, 1), "", t0)

@@ -36,13 +36,34 @@ func Processor(get func(string) string, db dynamo.API, table string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	p := &relay.Processor{Store: &dynamo.Store{Client: db, Table: table}, Config: cfg, Log: log, Now: time.Now}
-	if fp := FirstPromoter(get, db, table); fp != nil {
-		p.FirstPromoter = fp
+	var fp firstpromoter.ProcessAPI
+	if c := FirstPromoter(get, db, table); c != nil {
+		fp = c
 	} else {
 		log.Error("FIRSTPROMOTER_API_KEY or FIRSTPROMOTER_ACCOUNT_ID is not set: FirstPromoter events will fail and wait in the queue")
 	}
-	return p, nil
+	return &relay.Processor{Store: &dynamo.Store{Client: db, Table: table}, Platforms: Platforms(cfg, fp), Config: cfg, Log: log, Now: time.Now}, nil
+}
+
+// Platforms are the platforms the processor runs, one line each; fp is nil
+// when FirstPromoter's account is not configured.
+func Platforms(cfg relay.Config, fp firstpromoter.ProcessAPI) []reward.Platform {
+	return []reward.Platform{
+		&firstpromoter.Platform{API: fp, Rules: firstpromoter.Rules{ReferralRewardIDs: cfg.ReferralRewardIDs, Units: cfg.Units}},
+		&agentref.Platform{Currency: cfg.AgentRefCurrency},
+	}
+}
+
+// firstPromoterClient is the processor's FirstPromoter client; nil when
+// the account is not configured.
+func firstPromoterClient(p *relay.Processor) *firstpromoter.Client {
+	for _, pl := range p.Platforms {
+		if fp, ok := pl.(*firstpromoter.Platform); ok {
+			c, _ := fp.API.(*firstpromoter.Client)
+			return c
+		}
+	}
+	return nil
 }
 
 // FirstPromoter is the account's API client, drawing on the budget every
@@ -79,7 +100,7 @@ func Reconciler(get func(string) string, p *relay.Processor) (*relay.Reconciler,
 		}
 		rc.Lookback = d
 	}
-	if fp, ok := p.FirstPromoter.(*firstpromoter.Client); ok && fp != nil {
+	if fp := firstPromoterClient(p); fp != nil {
 		rc.FirstPromoter = fp
 	}
 	if key := get("AGENTREF_API_KEY"); key != "" {

@@ -36,11 +36,11 @@ func TestProcessor(t *testing.T) {
 		t.Errorf("no table: %v", err)
 	}
 	p, err := Processor(getter(nil), nil, "ledger", log)
-	if err != nil || p.FirstPromoter != nil || !strings.Contains(logs.String(), "FIRSTPROMOTER_API_KEY") {
+	if err != nil || firstPromoterClient(p) != nil || !strings.Contains(logs.String(), "FIRSTPROMOTER_API_KEY") {
 		t.Errorf("no account: %+v %v %s", p, err, logs)
 	}
 	p, err = Processor(getter(map[string]string{"FIRSTPROMOTER_API_KEY": "k", "FIRSTPROMOTER_ACCOUNT_ID": "a", "IDEMPOTENCY_TTL": "72h"}), nil, "ledger", log)
-	if err != nil || p.FirstPromoter == nil || p.Config.IdempotencyTTL != 72*time.Hour {
+	if err != nil || firstPromoterClient(p) == nil || p.Config.IdempotencyTTL != 72*time.Hour {
 		t.Errorf("configured: %+v %v", p, err)
 	}
 	if _, err := Processor(getter(map[string]string{"FIRSTPROMOTER_UNITS": "cash"}), nil, "ledger", log); err == nil {
