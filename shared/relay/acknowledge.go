@@ -40,7 +40,7 @@ func (p *Processor) acknowledge(ctx context.Context, b *batchState) {
 			if errors.Is(err, reward.ErrContract) {
 				b.count(CountContractBroken)
 			}
-			p.Log.WarnContext(ctx, "mark_fulfilled failed; the deliveries stay in the outbox for the reconciler", "provider", provider, "commissions", len(delivered), "error", err.Error())
+			p.Log.WarnContext(ctx, "telling the platform of the deliveries failed; they stay in the outbox for the reconciler", "provider", provider, "commissions", len(delivered), "error", err.Error())
 		}
 	}
 }

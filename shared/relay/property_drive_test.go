@@ -424,8 +424,8 @@ func (d *driver) run(ctx context.Context, deadline time.Duration) outcome {
 	p := *d.h.p
 	rc := *d.rc
 	rc.Processor = &p
-	rc.FirstPromoter = turnFP{ReconcileFirstPromoterAPI: rc.FirstPromoter, turn: d.turn}
-	rc.AgentRef = turnAR{AgentRefAPI: rc.AgentRef, turn: d.turn}
+	setRecFP(&rc, turnFP{ReconcileFirstPromoterAPI: fpRec(&rc).API, turn: d.turn})
+	setRecAR(&rc, turnAR{AgentRefAPI: arRec(&rc).API, turn: d.turn})
 	if deadline == 0 {
 		return outcome{run: rc.Run(ctx)}
 	}

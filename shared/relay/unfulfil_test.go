@@ -179,7 +179,7 @@ func TestTheOutboxAgeIncludesFailedDeliveriesThePlatformIsStillToBeToldOf(t *tes
 		}
 		h.undeliverAt(t, t0.Add(-time.Hour), 1)
 		rc := h.reconciler(t)
-		rc.FirstPromoter = unfulfilUnreachable{rc.FirstPromoter}
+		setRecFP(rc, unfulfilUnreachable{fpRec(rc).API})
 		run := rc.Run(t.Context())
 		if got := run.Counts[GaugeOutboxAge]; got != 3600 {
 			t.Errorf("outbox age %d s, want 3600 (%+v)", got, run)
@@ -244,7 +244,7 @@ func TestAnAnswerAboutAnEarlierFailedDeliveryDoesNotSettleALaterOne(t *testing.T
 					h.undeliver(t, 1)
 				}
 				rc := h.reconciler(t)
-				rc.FirstPromoter = unfulfilThenMeanwhile{rc.FirstPromoter, &meanwhile}
+				setRecFP(rc, unfulfilThenMeanwhile{fpRec(rc).API, &meanwhile})
 				rc.Run(t.Context())
 				if c := h.fulfilment(t, 1); c.Undeliveries != 2 || !c.Undelivered || !c.Fulfilment.Unfulfilling() {
 					t.Fatalf("after the answer about the first failure: %s (%s), undeliveries %d; want the second still to be told",

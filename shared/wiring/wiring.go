@@ -49,7 +49,7 @@ func Processor(get func(string) string, db dynamo.API, table string, log *slog.L
 // when FirstPromoter's account is not configured.
 func Platforms(cfg relay.Config, fp firstpromoter.ProcessAPI) []reward.Platform {
 	return []reward.Platform{
-		&firstpromoter.Platform{API: fp, Rules: firstpromoter.Rules{ReferralRewardIDs: cfg.ReferralRewardIDs, Units: cfg.Units}},
+		&firstpromoter.Platform{API: fp, Rules: firstPromoterRules(cfg)},
 		&agentref.Platform{Currency: cfg.AgentRefCurrency},
 	}
 }
@@ -80,33 +80,44 @@ func FirstPromoter(get func(string) string, db dynamo.API, table string) *firstp
 	}
 }
 
-// Reconciler builds the reconciler around a processor.
+// Reconciler builds the reconciler around a processor: it reconciles
+// FirstPromoter with the processor's client, and AgentRef when its API key
+// is set.
 func Reconciler(get func(string) string, p *relay.Processor) (*relay.Reconciler, error) {
-	rc := &relay.Reconciler{Processor: p, Lookback: 30 * 24 * time.Hour, Margin: 10 * time.Second}
+	rc := &relay.Reconciler{Processor: p, Margin: 10 * time.Second}
 	if rs, ok := p.Store.(reward.RedemptionStore); ok {
 		rc.Redemptions = rs
 	}
+	var autoApprove time.Duration
 	if v := get("FIRSTPROMOTER_AUTO_APPROVE_AFTER"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("FIRSTPROMOTER_AUTO_APPROVE_AFTER: %q is not a positive duration (e.g. 336h)", v)
 		}
-		rc.AutoApproveAfter = d
+		autoApprove = d
 	}
+	lookback := 30 * 24 * time.Hour
 	if v := get("RECONCILE_LOOKBACK"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("RECONCILE_LOOKBACK: %q is not a positive duration (e.g. 720h)", v)
 		}
-		rc.Lookback = d
+		lookback = d
 	}
+	cfg := p.Config
 	if fp := firstPromoterClient(p); fp != nil {
-		rc.FirstPromoter = fp
+		rc.Platforms = append(rc.Platforms, &firstpromoter.Reconciliation{API: fp, Rules: firstPromoterRules(cfg), AutoApproveAfter: autoApprove, Lookback: lookback})
 	}
 	if key := get("AGENTREF_API_KEY"); key != "" {
-		rc.AgentRef = &agentref.Client{BaseURL: get("AGENTREF_API_URL"), APIKey: key, HTTP: &http.Client{Timeout: 20 * time.Second, Transport: telemetry.PlatformAnswers}}
+		ar := &agentref.Client{BaseURL: get("AGENTREF_API_URL"), APIKey: key, HTTP: &http.Client{Timeout: 20 * time.Second, Transport: telemetry.PlatformAnswers}}
+		rc.Platforms = append(rc.Platforms, &agentref.Reconciliation{API: ar, Currency: cfg.AgentRefCurrency})
 	} else {
 		p.Log.Warn("AGENTREF_API_KEY is not set: AgentRef is not reconciled (and its approvals are never posted)")
 	}
 	return rc, nil
+}
+
+// firstPromoterRules are the configuration's FirstPromoter choices.
+func firstPromoterRules(cfg relay.Config) firstpromoter.Rules {
+	return firstpromoter.Rules{ReferralRewardIDs: cfg.ReferralRewardIDs, Units: cfg.Units}
 }
