@@ -24,6 +24,7 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/announce"
 	"github.com/rewardrelay/rewardrelay/shared/bus"
 	"github.com/rewardrelay/rewardrelay/shared/fake"
+	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/stack"
@@ -92,7 +93,7 @@ func writeLines(t *testing.T) functionLines {
 	var batch events.SQSEvent
 	readJSON(t, "../../events/sqs-agentref-batch.json", &batch)
 	out.deliveries = len(batch.Records)
-	ph := processorhandler.Handler{Processor: &relay.Processor{Store: fake.NewStore(), Platforms: wiring.Platforms(relay.DefaultConfig(), nil), Config: relay.DefaultConfig(), Log: log, Now: time.Now}, Log: log, Now: time.Now, Answers: &telemetry.Answers{}}
+	ph := processorhandler.Handler{Processor: &relay.Processor{Store: fake.NewStore(), Platforms: wiring.Platforms(firstpromoter.DefaultRules(), nil), Config: relay.DefaultConfig(), Log: log, Now: time.Now}, Log: log, Now: time.Now, Answers: &telemetry.Answers{}}
 	if _, err := ph.Handle(inLambda(t.Context()), batch); err != nil {
 		t.Fatal(err)
 	}

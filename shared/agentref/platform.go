@@ -7,6 +7,9 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
+// DefaultCurrency applies where a payload names none.
+const DefaultCurrency = "usd"
+
 // Platform is AgentRef behind the reward.Platform port: its webhook events
 // decoded once into what they ask of the ledger. Its deliveries need
 // nothing from the API, and AgentRef is not told of deliveries.

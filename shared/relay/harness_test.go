@@ -112,11 +112,17 @@ func newHarnessOn(t testing.TB, store reward.Store) *harness {
 		BaseURL: simulator.FirstPromoterURL(srv.URL), APIKey: sim.APIKey, AccountID: sim.AccountID,
 		Sleep: func(context.Context, time.Duration) error { return nil },
 	}
-	cfg := DefaultConfig()
-	cfg.ReferralRewardIDs = map[int64]bool{99: true}
 	return &harness{sim: sim, store: store, logs: logs, p: &Processor{
-		Store: store, Platforms: platforms(cfg, fp), Config: cfg, Log: telemetry.NewLogger(logs, "DEBUG"), Now: func() time.Time { return t0 },
+		Store: store, Platforms: platforms(fp), Config: DefaultConfig(), Log: telemetry.NewLogger(logs, "DEBUG"), Now: func() time.Time { return t0 },
 	}}
+}
+
+// rules are the harness's FirstPromoter rules: the default units, and
+// reward 99 rewards the referred customer.
+func rules() firstpromoter.Rules {
+	r := firstpromoter.DefaultRules()
+	r.ReferralRewardIDs = map[int64]bool{99: true}
+	return r
 }
 
 // FirstPromoterAPI is what the processor's FirstPromoter platform asks of
@@ -124,10 +130,10 @@ func newHarnessOn(t testing.TB, store reward.Store) *harness {
 type FirstPromoterAPI = firstpromoter.ProcessAPI
 
 // platforms are the processor's platforms, as the wiring builds them.
-func platforms(cfg Config, fp FirstPromoterAPI) []reward.Platform {
+func platforms(fp FirstPromoterAPI) []reward.Platform {
 	return []reward.Platform{
-		&firstpromoter.Platform{API: fp, Rules: firstpromoter.Rules{ReferralRewardIDs: cfg.ReferralRewardIDs, Units: cfg.Units}},
-		&agentref.Platform{Currency: cfg.AgentRefCurrency},
+		&firstpromoter.Platform{API: fp, Rules: rules()},
+		&agentref.Platform{Currency: agentref.DefaultCurrency},
 	}
 }
 

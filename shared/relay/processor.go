@@ -21,16 +21,8 @@ import (
 
 // Config is the processor's behaviour.
 type Config struct {
-	// ReferralRewardIDs are FirstPromoter reward ids whose commissions
-	// reward the referred customer instead of the promoter.
-	ReferralRewardIDs map[int64]bool
-	// Units are the FirstPromoter units this deployment delivers; cash
-	// never is.
-	Units map[reward.Unit]bool
 	// IdempotencyTTL is how long event ids are remembered.
 	IdempotencyTTL time.Duration
-	// AgentRefCurrency is used where an AgentRef payload names none.
-	AgentRefCurrency string
 	// Parallelism is how many recipients' events of a batch apply at once.
 	Parallelism int
 	// PlatformWait is how long after its acceptance a delivery may wait
@@ -38,15 +30,11 @@ type Config struct {
 	PlatformWait time.Duration
 }
 
-// DefaultConfig delivers the five non-monetary units, remembers event ids
-// for 7 days (longer than either platform retries), applies 8 recipients'
-// events at once and lets a delivery wait a day for its platform.
+// DefaultConfig remembers event ids for 7 days (longer than either
+// platform retries), applies 8 recipients' events at once and lets a
+// delivery wait a day for its platform.
 func DefaultConfig() Config {
-	units := map[reward.Unit]bool{}
-	for _, u := range reward.NonMonetary {
-		units[u] = true
-	}
-	return Config{Units: units, IdempotencyTTL: 7 * 24 * time.Hour, AgentRefCurrency: "usd", Parallelism: 8, PlatformWait: 24 * time.Hour}
+	return Config{IdempotencyTTL: 7 * 24 * time.Hour, Parallelism: 8, PlatformWait: 24 * time.Hour}
 }
 
 // Processor applies deliveries to the ledger.

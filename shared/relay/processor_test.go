@@ -289,7 +289,7 @@ func TestLanesKeepEachRecipientsOrder(t *testing.T) {
 		arMsg("e", "conversion.created", `{"id":"cv1","affiliateId":"aff1"}`), fpMsg("f", 99), arMsg("g", "payout.completed", `{"id":"po1","affiliateId":"aff2"}`),
 		fpMsg("h", 99), {ID: "i", Delivery: webhook.Delivery{Provider: webhook.AgentRef, Body: []byte("not json")}}, fpMsg("j", 1),
 	}
-	p := &Processor{Platforms: platforms(DefaultConfig(), listedPlatform{rows: fp}), Config: DefaultConfig(), Log: discard(), Now: func() time.Time { return t0 }}
+	p := &Processor{Platforms: platforms(listedPlatform{rows: fp}), Config: DefaultConfig(), Log: discard(), Now: func() time.Time { return t0 }}
 	b := &batchState{res: Result{Counts: map[string]int{}, Reasons: map[string]string{}}}
 	var got []string
 	for _, lane := range lanes(p.prepare(t.Context(), b, msgs)) {

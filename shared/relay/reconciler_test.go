@@ -21,11 +21,10 @@ func (h *harness) reconciler(t testing.TB) *Reconciler {
 	t.Helper()
 	fp := fpOf(h.p).(*firstpromoter.Client)
 	base := fp.BaseURL[:len(fp.BaseURL)-len("/firstpromoter/api/v2/company")]
-	cfg := h.p.Config
 	ar := &agentref.Client{BaseURL: simulator.AgentRefURL(base), APIKey: h.sim.AgentKey, Sleep: func(context.Context, time.Duration) error { return nil }}
 	return &Reconciler{Processor: h.p, Platforms: []reward.Reconcilable{
-		&firstpromoter.Reconciliation{API: fp, Rules: firstpromoter.Rules{ReferralRewardIDs: cfg.ReferralRewardIDs, Units: cfg.Units}, Lookback: 30 * 24 * time.Hour},
-		&agentref.Reconciliation{API: ar, Currency: cfg.AgentRefCurrency},
+		&firstpromoter.Reconciliation{API: fp, Rules: rules(), Lookback: 30 * 24 * time.Hour},
+		&agentref.Reconciliation{API: ar, Currency: agentref.DefaultCurrency},
 	}}
 }
 

@@ -36,32 +36,44 @@ func Processor(get func(string) string, db dynamo.API, table string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
+	rules, err := firstpromoter.ParseRules(get)
+	if err != nil {
+		return nil, err
+	}
 	var fp firstpromoter.ProcessAPI
 	if c := FirstPromoter(get, db, table); c != nil {
 		fp = c
 	} else {
 		log.Error("FIRSTPROMOTER_API_KEY or FIRSTPROMOTER_ACCOUNT_ID is not set: FirstPromoter events will fail and wait in the queue")
 	}
-	return &relay.Processor{Store: &dynamo.Store{Client: db, Table: table}, Platforms: Platforms(cfg, fp), Config: cfg, Log: log, Now: time.Now}, nil
+	return &relay.Processor{Store: &dynamo.Store{Client: db, Table: table}, Platforms: Platforms(rules, fp), Config: cfg, Log: log, Now: time.Now}, nil
 }
 
 // Platforms are the platforms the processor runs, one line each; fp is nil
 // when FirstPromoter's account is not configured.
-func Platforms(cfg relay.Config, fp firstpromoter.ProcessAPI) []reward.Platform {
+func Platforms(rules firstpromoter.Rules, fp firstpromoter.ProcessAPI) []reward.Platform {
 	return []reward.Platform{
-		&firstpromoter.Platform{API: fp, Rules: firstPromoterRules(cfg)},
-		&agentref.Platform{Currency: cfg.AgentRefCurrency},
+		&firstpromoter.Platform{API: fp, Rules: rules},
+		&agentref.Platform{Currency: agentref.DefaultCurrency},
 	}
+}
+
+// firstPromoter is the processor's FirstPromoter platform; nil without one.
+func firstPromoter(p *relay.Processor) *firstpromoter.Platform {
+	for _, pl := range p.Platforms {
+		if fp, ok := pl.(*firstpromoter.Platform); ok {
+			return fp
+		}
+	}
+	return nil
 }
 
 // firstPromoterClient is the processor's FirstPromoter client; nil when
 // the account is not configured.
 func firstPromoterClient(p *relay.Processor) *firstpromoter.Client {
-	for _, pl := range p.Platforms {
-		if fp, ok := pl.(*firstpromoter.Platform); ok {
-			c, _ := fp.API.(*firstpromoter.Client)
-			return c
-		}
+	if fp := firstPromoter(p); fp != nil {
+		c, _ := fp.API.(*firstpromoter.Client)
+		return c
 	}
 	return nil
 }
@@ -104,20 +116,14 @@ func Reconciler(get func(string) string, p *relay.Processor) (*relay.Reconciler,
 		}
 		lookback = d
 	}
-	cfg := p.Config
 	if fp := firstPromoterClient(p); fp != nil {
-		rc.Platforms = append(rc.Platforms, &firstpromoter.Reconciliation{API: fp, Rules: firstPromoterRules(cfg), AutoApproveAfter: autoApprove, Lookback: lookback})
+		rc.Platforms = append(rc.Platforms, &firstpromoter.Reconciliation{API: fp, Rules: firstPromoter(p).Rules, AutoApproveAfter: autoApprove, Lookback: lookback})
 	}
 	if key := get("AGENTREF_API_KEY"); key != "" {
 		ar := &agentref.Client{BaseURL: get("AGENTREF_API_URL"), APIKey: key, HTTP: &http.Client{Timeout: 20 * time.Second, Transport: telemetry.PlatformAnswers}}
-		rc.Platforms = append(rc.Platforms, &agentref.Reconciliation{API: ar, Currency: cfg.AgentRefCurrency})
+		rc.Platforms = append(rc.Platforms, &agentref.Reconciliation{API: ar, Currency: agentref.DefaultCurrency})
 	} else {
 		p.Log.Warn("AGENTREF_API_KEY is not set: AgentRef is not reconciled (and its approvals are never posted)")
 	}
 	return rc, nil
-}
-
-// firstPromoterRules are the configuration's FirstPromoter choices.
-func firstPromoterRules(cfg relay.Config) firstpromoter.Rules {
-	return firstpromoter.Rules{ReferralRewardIDs: cfg.ReferralRewardIDs, Units: cfg.Units}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/agentref"
 	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
+	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/telemetry"
 )
 
@@ -20,7 +21,7 @@ func TestReconcilerSettings(t *testing.T) {
 	if err != nil || len(rc.Platforms) != 0 {
 		t.Errorf("defaults %+v %v", rc, err)
 	}
-	p.Platforms = Platforms(p.Config, &firstpromoter.Client{})
+	p.Platforms = Platforms(firstpromoter.DefaultRules(), &firstpromoter.Client{})
 	rc, err = Reconciler(getter(nil), p)
 	if fp := fpOf(rc); err != nil || fp == nil || fp.AutoApproveAfter != 0 || fp.Lookback != 30*24*time.Hour || len(rc.Platforms) != 1 {
 		t.Errorf("FirstPromoter's defaults %+v %v", rc, err)
@@ -65,5 +66,24 @@ func TestProcessor(t *testing.T) {
 	}
 	if _, err := Processor(getter(map[string]string{"FIRSTPROMOTER_UNITS": "cash"}), nil, "ledger", log); err == nil {
 		t.Error("cash accepted as a unit")
+	}
+}
+
+// TestFirstPromoterRulesReachTheProcessorAndTheReconciler: the units and
+// referral rewards configured are the ones both read commissions with.
+func TestFirstPromoterRulesReachTheProcessorAndTheReconciler(t *testing.T) {
+	get := getter(map[string]string{"FIRSTPROMOTER_API_KEY": "k", "FIRSTPROMOTER_ACCOUNT_ID": "a", "FIRSTPROMOTER_UNITS": "credits", "FIRSTPROMOTER_REFERRAL_REWARD_IDS": "12"})
+	p, err := Processor(get, nil, "ledger", telemetry.NewLogger(&bytes.Buffer{}, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := Reconciler(get, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]firstpromoter.Rules{"processor": firstPromoter(p).Rules, "reconciler": fpOf(rc).Rules} {
+		if !r.Delivers(reward.Credits) || r.Delivers(reward.Points) || !r.ReferralRewardIDs[12] {
+			t.Errorf("%s's rules %+v, want credits only and referral reward 12", name, r)
+		}
 	}
 }
