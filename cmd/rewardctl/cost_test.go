@@ -24,11 +24,13 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/announce"
 	"github.com/rewardrelay/rewardrelay/shared/bus"
 	"github.com/rewardrelay/rewardrelay/shared/fake"
+	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/stack"
 	"github.com/rewardrelay/rewardrelay/shared/telemetry"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
+	"github.com/rewardrelay/rewardrelay/shared/wiring"
 )
 
 type discardQueue struct{}
@@ -91,7 +93,7 @@ func writeLines(t *testing.T) functionLines {
 	var batch events.SQSEvent
 	readJSON(t, "../../events/sqs-agentref-batch.json", &batch)
 	out.deliveries = len(batch.Records)
-	ph := processorhandler.Handler{Processor: &relay.Processor{Store: fake.NewStore(), Config: relay.DefaultConfig(), Log: log, Now: time.Now}, Log: log, Now: time.Now, Answers: &telemetry.Answers{}}
+	ph := processorhandler.Handler{Processor: &relay.Processor{Store: fake.NewStore(), Platforms: wiring.Platforms(firstpromoter.DefaultRules(), nil), Config: relay.DefaultConfig(), Log: log, Now: time.Now}, Log: log, Now: time.Now, Answers: &telemetry.Answers{}}
 	if _, err := ph.Handle(inLambda(t.Context()), batch); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -105,7 +106,7 @@ func buildReconciler(ctx context.Context, opts *options) (*relay.Reconciler, err
 	if err != nil {
 		return nil, err
 	}
-	if rc.FirstPromoter == nil && rc.AgentRef == nil {
+	if len(rc.Platforms) == 0 {
 		return nil, fmt.Errorf("no platform is configured: set FIRSTPROMOTER_API_KEY and FIRSTPROMOTER_ACCOUNT_ID, or AGENTREF_API_KEY (or start the local stack with make run)")
 	}
 	return rc, nil
@@ -191,10 +192,12 @@ func reportActions(a *relay.Actions) []actionReport {
 	}
 	for _, op := range []struct {
 		name string
-		ids  []int64
+		ids  []string
 	}{{"mark_fulfilled", a.Acknowledge}, {"approve", a.Approve}, {"mark_unfulfilled", a.Unfulfil}} {
-		for _, id := range slices.Sorted(slices.Values(op.ids)) {
-			out = append(out, actionReport{Provider: reward.FirstPromoter, ID: fmt.Sprint(id), To: op.name, PlatformOp: op.name})
+		// Numeric ids in their order: a shorter one is a smaller one.
+		ids := slices.SortedFunc(slices.Values(op.ids), func(x, y string) int { return cmp.Or(cmp.Compare(len(x), len(y)), strings.Compare(x, y)) })
+		for _, id := range ids {
+			out = append(out, actionReport{Provider: reward.FirstPromoter, ID: id, To: op.name, PlatformOp: op.name})
 		}
 	}
 	return out

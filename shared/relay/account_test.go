@@ -67,7 +67,7 @@ func TestReconcilerMovesAPendingCreditAndReportsIt(t *testing.T) {
 	promoter8 := reward.Account{Provider: reward.FirstPromoter, Recipient: reward.Promoter("8"), Unit: reward.Points}
 	h.sim.PutCommission(simulator.FPCommission{ID: 1, Status: "pending", Unit: "points", Amount: 500, PromoterID: 8, RewardID: 3, CreatedAt: t0})
 	rc := h.reconciler(t)
-	rc.AgentRef = nil
+	dropPlatform(rc, reward.AgentRef)
 	run := rc.Run(t.Context())
 	if len(run.Errors) > 0 || len(run.Drift) != 1 || run.Drift[0].CommissionID != "1" {
 		t.Fatalf("run: %+v", run)
@@ -105,7 +105,7 @@ func TestADeliveredRewardStaysWhereItWasDeliveredAndTheChangeIsDrift(t *testing.
 		t.Errorf("a later event naming another promoter: %+v", res)
 	}
 	rc := h.reconciler(t)
-	rc.AgentRef = nil
+	dropPlatform(rc, reward.AgentRef)
 	run := rc.Run(t.Context())
 	// The platform's refusal to mark it fulfilled is drift of its own.
 	moved := 0
@@ -131,7 +131,7 @@ func TestAnAgentRefConversionApprovedForAnotherAffiliatePostsThereAndIsDrift(t *
 	h.process(t, h.arEvent(t, "m1", "conversion.created", map[string]any{"id": "c1", "affiliateId": "a1", "currency": "usd", "commissionAmount": 1000, "status": "pending"}))
 	h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a9", Currency: "usd", CommissionAmount: 1000, Status: "approved"})
 	rc := h.reconciler(t)
-	rc.FirstPromoter = nil
+	dropPlatform(rc, reward.FirstPromoter)
 	run := rc.Run(t.Context())
 	if len(run.Errors) > 0 || len(run.Drift) != 1 || run.Drift[0].CommissionID != "c1" || !strings.Contains(run.Drift[0].Problem, "affiliate:a9") {
 		t.Fatalf("run: %+v", run)

@@ -6,28 +6,42 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
-// acknowledge tells FirstPromoter, in one call, about every reward this
-// batch delivered. The ledger is already right whatever happens here: on a
-// platform failure the commissions stay in the outbox for the reconciler,
-// and no message is failed for it (retrying the message would not help).
+// acknowledge tells each platform, in one call, about every reward this
+// batch delivered of it. The ledger is already right whatever happens here:
+// on a platform failure the commissions stay in the outbox for the
+// reconciler, and no message is failed for it (retrying the message would
+// not help).
 func (p *Processor) acknowledge(ctx context.Context, b *batchState) {
-	if len(b.delivered) == 0 || p.FirstPromoter == nil {
+	if len(b.delivered) == 0 {
 		return
 	}
-	var ack reward.Acknowledger = firstpromoter.Fulfilments{API: p.FirstPromoter}
-	s, err := ack.Acknowledge(ctx, commissionIDs(b.delivered))
-	rec := recorder{store: p.Store, now: p.Now(), count: b.count, log: p.Log}
-	rec.record(ctx, b.delivered, s)
-	if err != nil {
-		b.count(CountPlatformError)
-		if errors.Is(err, reward.ErrContract) {
-			b.count(CountContractBroken)
+	byProvider := map[reward.Provider][]reward.Commission{}
+	var order []reward.Provider
+	for _, c := range b.delivered {
+		if _, ok := byProvider[c.Provider]; !ok {
+			order = append(order, c.Provider)
 		}
-		p.Log.WarnContext(ctx, "mark_fulfilled failed; the deliveries stay in the outbox for the reconciler", "commissions", len(b.delivered), "error", err.Error())
+		byProvider[c.Provider] = append(byProvider[c.Provider], c)
+	}
+	for _, provider := range order {
+		ack, ok := p.platform(provider).(reward.Acknowledger)
+		if !ok {
+			continue
+		}
+		delivered := byProvider[provider]
+		s, err := ack.Acknowledge(ctx, commissionIDs(delivered))
+		rec := recorder{provider: provider, store: p.Store, now: p.Now(), count: b.count, log: p.Log}
+		rec.record(ctx, delivered, s)
+		if err != nil {
+			b.count(CountPlatformError)
+			if errors.Is(err, reward.ErrContract) {
+				b.count(CountContractBroken)
+			}
+			p.Log.WarnContext(ctx, "telling the platform of the deliveries failed; they stay in the outbox for the reconciler", "provider", provider, "commissions", len(delivered), "error", err.Error())
+		}
 	}
 }
 
@@ -42,8 +56,10 @@ func commissionIDs(cs []reward.Commission) []string {
 
 // recorder stores settlements in the ledger.
 type recorder struct {
-	store reward.Store
-	now   time.Time
+	// provider is the platform the settlements are of.
+	provider reward.Provider
+	store    reward.Store
+	now      time.Time
 	// count is called with the counter names of what happened.
 	count func(string)
 	// refused, when set, is told of each commission the platform refused
@@ -59,7 +75,7 @@ type recorder struct {
 // commissions stay in the outbox until then).
 func (r recorder) record(ctx context.Context, delivered []reward.Commission, s *reward.Settlement) {
 	for id, ids := range s.Batches {
-		b := reward.Batch{Provider: reward.FirstPromoter, ID: id, At: r.now, CommissionIDs: ids}
+		b := reward.Batch{Provider: r.provider, ID: id, At: r.now, CommissionIDs: ids}
 		if err := r.store.RecordBatch(ctx, b); err != nil {
 			r.log.WarnContext(ctx, "could not record the platform's batch; the reconciler will acknowledge from the outbox", "batch_id", b.ID, "error", err.Error())
 			continue

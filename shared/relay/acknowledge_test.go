@@ -87,7 +87,7 @@ func TestPolledBatchWithFailuresBooksOnlyWhatThePlatformConfirms(t *testing.T) {
 			t.Fatalf("counts %+v, want an asynchronous batch", res.Counts)
 		}
 		rc := h.reconciler(t)
-		rc.AgentRef = nil
+		dropPlatform(rc, reward.AgentRef)
 		run := rc.Run(t.Context())
 		if run.Counts[CountBatches] != 1 || run.Counts[CountAcknowledged] != 6 {
 			t.Errorf("run %+v", run.Counts)
@@ -115,10 +115,10 @@ func TestStoppedBatchBooksOnlyWhatThePlatformShowsFulfilled(t *testing.T) {
 		h.sim.FailFulfilment(5, "payout missing")
 		h.p.Process(t.Context(), h.approvals(ids...))
 		rc := h.reconciler(t)
-		rc.AgentRef = nil
-		rc.FirstPromoter = stoppingBatches{rc.FirstPromoter}
+		dropPlatform(rc, reward.AgentRef)
+		setRecFP(rc, stoppingBatches{fpRec(rc).API})
 		r := &run{batchState: &batchState{res: Result{Counts: map[string]int{}}}, log: discard()}
-		if err := rc.pollBatches(t.Context(), r); err != nil {
+		if err := rc.pollBatches(t.Context(), r, fpRec(rc), fpRec(rc)); err != nil {
 			t.Fatal(err)
 		}
 		h.checkAcknowledged(t, ids, 1, 2, 3, 4, 6, 7)
@@ -162,7 +162,7 @@ func TestProcessingErrorsNamingTheirCommission(t *testing.T) {
 		ids := span(1, 4)
 		h.sim.FailFulfilment(2, "payout missing")
 		h.sim.FailFulfilment(3, "payout missing")
-		h.p.FirstPromoter = namingPlatform{h.p.FirstPromoter, h}
+		setFP(h.p, namingPlatform{fpOf(h.p), h})
 		h.p.Process(t.Context(), h.approvals(ids...))
 		h.checkAcknowledged(t, ids, 1, 4)
 		for _, id := range []int64{2, 3} {
@@ -200,7 +200,7 @@ func TestOneRefusedCommissionDoesNotHoldBackTheOthers(t *testing.T) {
 			h.sim.RefuseWholeRequests(true)
 			h.sim.FailFulfilment(9, "payout missing")
 			rc := h.reconciler(t)
-			rc.AgentRef = nil
+			dropPlatform(rc, reward.AgentRef)
 			if run := rc.Run(t.Context()); run.Counts[CountDelivered] != 12 || len(run.Errors) > 0 {
 				t.Fatalf("first run %+v", run)
 			}
@@ -220,7 +220,7 @@ func TestRequestRefusedWholeIsSentAgainWithoutWhatCannotBeFulfilled(t *testing.T
 		h.sim.SetStatus(3, "pending")
 		h.sim.RefuseWholeRequests(true)
 		rc := h.reconciler(t)
-		rc.AgentRef = nil
+		dropPlatform(rc, reward.AgentRef)
 		posts := h.sim.CallCount("POST")
 		rc.Run(t.Context())
 		if n := h.sim.CallCount("POST") - posts; n != 2 {
@@ -237,9 +237,9 @@ func TestRequestRefusedWholeIsSentAgainWithoutWhatCannotBeFulfilled(t *testing.T
 // reached for their acknowledgement: they wait in the outbox.
 func (h *harness) deliverUnacknowledged(t *testing.T, ids ...int64) {
 	t.Helper()
-	fp := h.p.FirstPromoter
-	h.p.FirstPromoter = crashAfterLedger{fp}
-	defer func() { h.p.FirstPromoter = fp }()
+	fp := fpOf(h.p)
+	setFP(h.p, crashAfterLedger{fp})
+	defer setFP(h.p, fp)
 	if res := h.p.Process(t.Context(), h.approvals(ids...)); len(res.Failed) > 0 || res.Counts[CountDelivered] != len(ids) {
 		t.Fatalf("delivery: %+v", res)
 	}
@@ -258,7 +258,7 @@ func TestReversedDeliveryLeavesTheOutbox(t *testing.T) {
 			t.Fatalf("denial: %+v", res)
 		}
 		rc := h.reconciler(t)
-		rc.AgentRef = nil
+		dropPlatform(rc, reward.AgentRef)
 		posts := h.sim.CallCount("POST")
 		for range 2 {
 			run := rc.Run(t.Context())
@@ -306,8 +306,8 @@ func TestOutboxAgeCountsFromTheFirstDelivery(t *testing.T) {
 		h.p.Now = func() time.Time { return now }
 		h.deliverUnacknowledged(t, 1)
 		rc := h.reconciler(t)
-		rc.AgentRef = nil
-		rc.FirstPromoter = &stalledPlatform{ReconcileFirstPromoterAPI: rc.FirstPromoter, batches: map[string]int{}}
+		dropPlatform(rc, reward.AgentRef)
+		setRecFP(rc, &stalledPlatform{ReconcileFirstPromoterAPI: fpRec(rc).API, batches: map[string]int{}})
 		for hour := 1; hour <= 3; hour++ {
 			now = t0.Add(time.Duration(hour) * time.Hour)
 			run := rc.Run(t.Context())
@@ -335,11 +335,11 @@ func TestRefusedAcknowledgementIsDriftAndTransientFailuresAreRetried(t *testing.
 		h.deliverUnacknowledged(t, 1, 2)
 		h.sim.FailFulfilment(2, "payout missing")
 		rc := h.reconciler(t)
-		rc.AgentRef = nil
-		real := rc.FirstPromoter
+		dropPlatform(rc, reward.AgentRef)
+		real := fpRec(rc).API
 
 		// Unreachable: nothing is refused, both stay in the outbox.
-		rc.FirstPromoter = unreachablePlatform{real}
+		setRecFP(rc, unreachablePlatform{real})
 		run := rc.Run(t.Context())
 		if len(run.Drift) != 0 || run.Counts[CountPlatformError] != 1 {
 			t.Errorf("unreachable: %+v", run)
@@ -351,7 +351,7 @@ func TestRefusedAcknowledgementIsDriftAndTransientFailuresAreRetried(t *testing.
 		}
 
 		// Reachable: 1 is acknowledged, 2 refused for good, reported as drift.
-		rc.FirstPromoter = real
+		setRecFP(rc, real)
 		run = rc.Run(t.Context())
 		if len(run.Drift) != 1 || run.Drift[0].CommissionID != "2" || run.Drift[0].Problem != "the platform refuses to mark the delivery fulfilled: payout missing" {
 			t.Errorf("drift %+v, want commission 2 refused", run.Drift)

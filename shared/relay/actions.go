@@ -3,10 +3,8 @@ package relay
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 
-	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
@@ -18,12 +16,13 @@ type Actions struct {
 	Changes []reward.Change
 	// Payouts are the payout changes.
 	Payouts []reward.PayoutChange
-	// Acknowledge and Approve are the FirstPromoter commission ids sent to
-	// mark_fulfilled and approve.
-	Acknowledge []int64
-	Approve     []int64
-	// Unfulfil are the commission ids sent to mark_unfulfilled.
-	Unfulfil []int64
+	// Acknowledge and Approve are the commission ids the platform was
+	// told were delivered, and asked to approve.
+	Acknowledge []string
+	Approve     []string
+	// Unfulfil are the commission ids the platform was told of failed
+	// deliveries.
+	Unfulfil []string
 }
 
 // planned is the last state planned for a commission.
@@ -47,23 +46,23 @@ func (a *Actions) add(f func()) {
 // Observed returns a copy of rc whose ledger writes and platform actions
 // collect in the returned Actions. With dry set the copy reads the ledger
 // and the platforms as rc does but writes nothing: no ledger change, event,
-// cursor or run summary, no mark_fulfilled, mark_unfulfilled or approval; its outbox
-// includes the deliveries it planned, as the real run's would.
+// cursor or run summary, no acknowledgement, failed delivery told or
+// approval; its outbox includes the deliveries it planned, as the real
+// run's would.
 func (rc *Reconciler) Observed(dry bool) (*Reconciler, *Actions) {
 	acts := &Actions{}
 	p := *rc.Processor
 	p.Store = &observedStore{Store: p.Store, acts: acts, dry: dry}
 	if dry {
 		// The reconciler acknowledges through its own client; the
-		// processor's is used only by Process, which a run never calls.
-		p.FirstPromoter = nil
+		// processor's platforms are used only by Process, which a run
+		// never calls.
+		p.Platforms = nil
 	}
 	obs := *rc
 	obs.Processor = &p
 	obs.dry = dry
-	if rc.FirstPromoter != nil {
-		obs.FirstPromoter = observedFP{ReconcileFirstPromoterAPI: rc.FirstPromoter, acts: acts, dry: dry}
-	}
+	obs.acts = acts
 	return &obs, acts
 }
 
@@ -208,32 +207,4 @@ func (s *observedStore) SetCursor(ctx context.Context, name, value string) error
 }
 func (s *observedStore) RecordRun(ctx context.Context, r reward.Run) error {
 	return s.write(func() error { return s.Store.RecordRun(ctx, r) })
-}
-
-// observedFP records FirstPromoter's actions; dry, it pretends they
-// completed without calling.
-type observedFP struct {
-	ReconcileFirstPromoterAPI
-	acts *Actions
-	dry  bool
-}
-
-func (f observedFP) act(ctx context.Context, ids []int64, call func(context.Context, []int64) (firstpromoter.BatchResult, error), to *[]int64) (firstpromoter.BatchResult, error) {
-	res := firstpromoter.BatchResult{Status: "completed", Total: len(ids), ProcessedCount: len(ids)}
-	if !f.dry {
-		var err error
-		if res, err = call(ctx, ids); err != nil {
-			return res, err
-		}
-	}
-	f.acts.add(func() { *to = append(*to, slices.Clone(ids)...) })
-	return res, nil
-}
-
-func (f observedFP) MarkFulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error) {
-	return f.act(ctx, ids, f.ReconcileFirstPromoterAPI.MarkFulfilled, &f.acts.Acknowledge)
-}
-
-func (f observedFP) Approve(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error) {
-	return f.act(ctx, ids, f.ReconcileFirstPromoterAPI.Approve, &f.acts.Approve)
 }

@@ -16,12 +16,12 @@ func TestDryRunWritesNothingAndPlansWhatTheRunDoes(t *testing.T) {
 	// 1: delivered by its webhook, the platform unreachable for its
 	// acknowledgement: in the outbox.
 	h.fpCommission(1, "approved")
-	fp := h.p.FirstPromoter
-	h.p.FirstPromoter = crashAfterLedger{fp}
+	fp := fpOf(h.p)
+	setFP(h.p, crashAfterLedger{fp})
 	if res := h.p.Process(t.Context(), []Message{h.fpEvent("a1", "commission.updated", 1, "pending")}); len(res.Failed) > 0 {
 		t.Fatal(res)
 	}
-	h.p.FirstPromoter = fp
+	setFP(h.p, fp)
 	// 2, 3: approved with their webhooks lost; 4: pending and due for the
 	// approval policy; an AgentRef approval (never announced by webhook).
 	h.fpCommission(2, "approved")
@@ -29,8 +29,8 @@ func TestDryRunWritesNothingAndPlansWhatTheRunDoes(t *testing.T) {
 	h.sim.PutCommission(simulator.FPCommission{ID: 4, Status: "pending", Unit: "points", Amount: 5, PromoterID: 7, CreatedAt: t0.Add(-20 * 24 * time.Hour), FraudCheck: "no_suspicion"})
 	h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", Currency: "usd", CommissionAmount: 700, Status: "approved"})
 	rc := h.reconciler(t)
-	rc.AutoApproveAfter = 14 * 24 * time.Hour
-	rc.Lookback = 60 * 24 * time.Hour
+	fpRec(rc).AutoApproveAfter = 14 * 24 * time.Hour
+	fpRec(rc).Lookback = 60 * 24 * time.Hour
 
 	before, err := h.store.Ledger(t.Context())
 	if err != nil {
@@ -78,7 +78,7 @@ func TestDryRunWritesNothingAndPlansWhatTheRunDoes(t *testing.T) {
 		t.Errorf("planned %v, want %v", planned, want)
 	}
 	// The deliveries it plans are acknowledged in the same run.
-	if ack := slices.Sorted(slices.Values(plan.Acknowledge)); !slices.Equal(ack, []int64{1, 2, 3}) || !slices.Equal(plan.Approve, []int64{4}) {
+	if ack := slices.Sorted(slices.Values(plan.Acknowledge)); !slices.Equal(ack, []string{"1", "2", "3"}) || !slices.Equal(plan.Approve, []string{"4"}) {
 		t.Errorf("planned acknowledge %v approve %v; want [1 2 3] and [4]", ack, plan.Approve)
 	}
 
@@ -118,10 +118,10 @@ func summary(a *Actions) string {
 		lines = append(lines, fmt.Sprintf("%s %s %s %+v", c.After.ID, c.After.Status, c.After.Fulfilment, c.Deltas()))
 	}
 	for _, id := range a.Acknowledge {
-		lines = append(lines, fmt.Sprintf("acknowledge %d", id))
+		lines = append(lines, fmt.Sprintf("acknowledge %s", id))
 	}
 	for _, id := range a.Approve {
-		lines = append(lines, fmt.Sprintf("approve %d", id))
+		lines = append(lines, fmt.Sprintf("approve %s", id))
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")

@@ -4,24 +4,22 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
 func TestConfig(t *testing.T) {
 	get := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	cfg, err := ParseConfig(get(map[string]string{"FIRSTPROMOTER_REFERRAL_REWARD_IDS": "3, 9", "FIRSTPROMOTER_UNITS": "points,credits", "IDEMPOTENCY_TTL": "72h", "PROCESSOR_PARALLELISM": "3"}))
+	cfg, err := ParseConfig(get(map[string]string{"IDEMPOTENCY_TTL": "72h", "PROCESSOR_PARALLELISM": "3"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.ReferralRewardIDs[9] || len(cfg.Units) != 2 || cfg.IdempotencyTTL != 72*time.Hour || cfg.Parallelism != 3 {
+	if cfg.IdempotencyTTL != 72*time.Hour || cfg.Parallelism != 3 {
 		t.Errorf("config %+v", cfg)
 	}
 	cfg, _ = ParseConfig(get(nil))
-	if len(cfg.Units) != 5 || cfg.Units[reward.Cash] || cfg.IdempotencyTTL != 7*24*time.Hour || cfg.Parallelism != 8 {
+	if cfg.IdempotencyTTL != 7*24*time.Hour || cfg.Parallelism != 8 {
 		t.Errorf("defaults %+v", cfg)
 	}
-	for k, v := range map[string]string{"FIRSTPROMOTER_REFERRAL_REWARD_IDS": "abc", "FIRSTPROMOTER_UNITS": "cash", "IDEMPOTENCY_TTL": "5m", "PROCESSOR_PARALLELISM": "0"} {
+	for k, v := range map[string]string{"IDEMPOTENCY_TTL": "5m", "PROCESSOR_PARALLELISM": "0"} {
 		if _, err := ParseConfig(get(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: %v, want an error naming it", k, v, err)
 		}

@@ -93,7 +93,7 @@ func TestAgentRefAmountsAreNumbersReadAsCents(t *testing.T) {
 		h.sim.PutConversion(simulator.Conversion{ID: "c3", AffiliateID: "a1", CommissionNumber: "3e2", Status: "approved"})
 		h.sim.PutPayout(simulator.Payout{ID: "p1", AffiliateID: "a1", Amount: 100, Status: "completed"})
 		rc := h.reconciler(t)
-		rc.FirstPromoter = nil
+		dropPlatform(rc, reward.FirstPromoter)
 		run := rc.Run(t.Context())
 		if len(run.Errors) > 0 {
 			t.Fatalf("run errors: %v", run.Errors)
@@ -116,7 +116,7 @@ func TestARefusedConversionStatusDoesNotStopTheOthers(t *testing.T) {
 		h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", CommissionAmount: 700, Status: "approved"})
 		h.sim.PutConversion(simulator.Conversion{ID: "c2", AffiliateID: "a1", CommissionAmount: 300, Status: "partially_refunded"})
 		rc := h.reconciler(t)
-		rc.FirstPromoter = nil
+		dropPlatform(rc, reward.FirstPromoter)
 		run := rc.Run(t.Context())
 		if b := h.balance(t, affiliateA1); b.Available != 700+300 {
 			t.Errorf("a1: %+v, want the approved and the partially refunded conversions delivered", b)
@@ -136,7 +136,7 @@ func TestAgentRefListsPageByNumberWithoutCursors(t *testing.T) {
 			h.sim.PutConversion(simulator.Conversion{ID: fmt.Sprintf("c%03d", i), AffiliateID: "a1", CommissionAmount: 1, Status: "approved"})
 		}
 		rc := h.reconciler(t)
-		rc.FirstPromoter = nil
+		dropPlatform(rc, reward.FirstPromoter)
 		if run := rc.Run(t.Context()); len(run.Errors) > 0 {
 			t.Fatalf("run errors: %v", run.Errors)
 		}
@@ -156,7 +156,7 @@ func TestAListCutShortIsInTheRunSummary(t *testing.T) {
 			h.sim.PutConversion(simulator.Conversion{ID: fmt.Sprintf("c%03d", i), AffiliateID: "a1", CommissionAmount: 1, Status: "approved"})
 		}
 		rc := h.reconciler(t)
-		rc.FirstPromoter = nil
+		dropPlatform(rc, reward.FirstPromoter)
 		run := rc.Run(t.Context())
 		if run.Counts[CountCutShort] != 1 {
 			t.Errorf("%s = %d, want 1", CountCutShort, run.Counts[CountCutShort])

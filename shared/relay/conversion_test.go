@@ -30,7 +30,7 @@ func TestPartialRefundAfterAnUnseenApprovalDeliversTheRest(t *testing.T) {
 		h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", Currency: "usd", CommissionAmount: 600, Status: "partially_refunded"})
 		h.sim.PutConversion(simulator.Conversion{ID: "c3", AffiliateID: "a2", Currency: "usd", CommissionAmount: 300, Status: "partially_refunded"})
 		rc := h.reconciler(t)
-		rc.FirstPromoter = nil
+		dropPlatform(rc, reward.FirstPromoter)
 		if run := rc.Run(t.Context()); len(run.Errors) > 0 {
 			t.Fatalf("run: %+v", run)
 		}
@@ -67,7 +67,7 @@ func TestApprovalAfterRejectionIsReportedAsDrift(t *testing.T) {
 		h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", Currency: "usd", CommissionAmount: 1000, Status: "rejected"})
 		h.sim.PutConversion(simulator.Conversion{ID: "c2", AffiliateID: "a1", Currency: "usd", CommissionAmount: 500, Status: "rejected"})
 		rc := h.reconciler(t)
-		rc.FirstPromoter = nil
+		dropPlatform(rc, reward.FirstPromoter)
 		if run := rc.Run(t.Context()); len(run.Drift) > 0 || len(run.Errors) > 0 {
 			t.Fatalf("rejection: %+v", run)
 		}
@@ -115,7 +115,7 @@ func TestConversionPaidBeforeAnyRunIsDelivered(t *testing.T) {
 		h.processBatches(t, []Message{h.arEvent(t, "c1-created", "conversion.created", conversion("c1", "a1", "pending", 1000))})
 		h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", Currency: "usd", CommissionAmount: 1000, Status: "paid"})
 		rc := h.reconciler(t)
-		rc.FirstPromoter = nil
+		dropPlatform(rc, reward.FirstPromoter)
 		if run := rc.Run(t.Context()); len(run.Errors) > 0 || len(run.Drift) > 0 {
 			t.Fatalf("run: %+v", run)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/rewardrelay/rewardrelay/shared/agentref"
 	"github.com/rewardrelay/rewardrelay/shared/awstest"
 	"github.com/rewardrelay/rewardrelay/shared/dynamo"
 	"github.com/rewardrelay/rewardrelay/shared/fake"
@@ -110,11 +112,53 @@ func newHarnessOn(t testing.TB, store reward.Store) *harness {
 		BaseURL: simulator.FirstPromoterURL(srv.URL), APIKey: sim.APIKey, AccountID: sim.AccountID,
 		Sleep: func(context.Context, time.Duration) error { return nil },
 	}
-	cfg := DefaultConfig()
-	cfg.ReferralRewardIDs = map[int64]bool{99: true}
 	return &harness{sim: sim, store: store, logs: logs, p: &Processor{
-		Store: store, FirstPromoter: fp, Config: cfg, Log: telemetry.NewLogger(logs, "DEBUG"), Now: func() time.Time { return t0 },
+		Store: store, Platforms: platforms(fp), Config: DefaultConfig(), Log: telemetry.NewLogger(logs, "DEBUG"), Now: func() time.Time { return t0 },
 	}}
+}
+
+// rules are the harness's FirstPromoter rules: the default units, and
+// reward 99 rewards the referred customer.
+func rules() firstpromoter.Rules {
+	r := firstpromoter.DefaultRules()
+	r.ReferralRewardIDs = map[int64]bool{99: true}
+	return r
+}
+
+// FirstPromoterAPI is what the processor's FirstPromoter platform asks of
+// the platform, as tests wrap it.
+type FirstPromoterAPI = firstpromoter.ProcessAPI
+
+// platforms are the processor's platforms, as the wiring builds them.
+func platforms(fp FirstPromoterAPI) []reward.Platform {
+	return []reward.Platform{
+		&firstpromoter.Platform{API: fp, Rules: rules()},
+		&agentref.Platform{Currency: agentref.DefaultCurrency},
+	}
+}
+
+// fpOf is p's FirstPromoter client.
+func fpOf(p *Processor) FirstPromoterAPI {
+	for _, pl := range p.Platforms {
+		if fp, ok := pl.(*firstpromoter.Platform); ok {
+			return fp.API
+		}
+	}
+	return nil
+}
+
+// setFP has p's FirstPromoter platform use api, on a platform of p's own:
+// a copy of p made before keeps its client.
+func setFP(p *Processor, api FirstPromoterAPI) {
+	ps := slices.Clone(p.Platforms)
+	for i, pl := range ps {
+		if fp, ok := pl.(*firstpromoter.Platform); ok {
+			c := *fp
+			c.API = api
+			ps[i] = &c
+		}
+	}
+	p.Platforms = ps
 }
 
 // fpCommission puts a commission on the platform: promoter 7, 500 points.

@@ -123,7 +123,7 @@ func TestTheReconcilerHealsLostHoldWebhooks(t *testing.T) {
 		return reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate(id), Unit: reward.Cash, Currency: "usd"}
 	}
 	rc := h.reconciler(t)
-	rc.FirstPromoter = nil
+	dropPlatform(rc, reward.FirstPromoter)
 	run := rc.Run(t.Context())
 	if len(run.Errors) > 0 {
 		t.Fatalf("run: %+v", run)
@@ -194,13 +194,13 @@ func TestAFlagConfirmedWhileTheReconcilerListsHoldsKeepsItsAffiliateHeld(t *test
 		h.sim.PutAffiliate(simulator.Affiliate{ID: "a1", Status: "approved"})
 		h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", Currency: "usd", CommissionAmount: 100, Status: "approved"})
 		rc := h.reconciler(t)
-		rc.FirstPromoter = nil
-		rc.AgentRef = &listingPlatform{AgentRefAPI: rc.AgentRef, between: func() {
+		dropPlatform(rc, reward.FirstPromoter)
+		setRecAR(rc, &listingPlatform{AgentRefAPI: arRec(rc).API, between: func() {
 			resolved := platformNow.Add(time.Minute)
 			h.sim.PutFlag(simulator.Flag{ID: "f1", AffiliateID: "a1", Type: "self_referral", Status: "confirmed", ResolvedAt: &resolved})
 			h.process(t, h.arEventAt(t, "msg_flag", "flag.resolved", map[string]any{"id": "f1", "affiliateId": "a1", "status": "confirmed"}, resolved))
 			platformNow = platformNow.Add(2 * time.Minute)
-		}}
+		}})
 		for i := range 2 {
 			if run := rc.Run(t.Context()); len(run.Errors) > 0 {
 				t.Fatalf("run %d: %+v", i+1, run)
@@ -241,16 +241,16 @@ func TestARunThatCannotReadHoldsPostsNoApproval(t *testing.T) {
 		h.sim.PutFlag(simulator.Flag{ID: "f1", AffiliateID: "a1", Type: "self_referral", Status: "confirmed", ResolvedAt: &flagged})
 		h.sim.PutConversion(simulator.Conversion{ID: "c1", AffiliateID: "a1", Currency: "usd", CommissionAmount: 100, Status: "approved"})
 		rc := h.reconciler(t)
-		rc.FirstPromoter = nil
-		working := rc.AgentRef
-		rc.AgentRef = unreadableHolds{working}
+		dropPlatform(rc, reward.FirstPromoter)
+		working := arRec(rc).API
+		setRecAR(rc, unreadableHolds{working})
 		if run := rc.Run(t.Context()); len(run.Errors) == 0 {
 			t.Errorf("a run that could not read the holds reports no error: %+v", run)
 		}
 		if b := h.balance(t, a1); b != (reward.Deltas{Pending: 100}) {
 			t.Fatalf("a1 after a run that could not read the holds: %+v, want the approval pending", b)
 		}
-		rc.AgentRef = working
+		setRecAR(rc, working)
 		if run := rc.Run(t.Context()); len(run.Errors) > 0 {
 			t.Fatalf("run: %+v", run)
 		}

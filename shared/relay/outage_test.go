@@ -94,7 +94,7 @@ func (downPlatform) Standings(context.Context, []int64) (map[int64]firstpromoter
 }
 
 func TestWaitingForThePlatformBacksOffAndEnds(t *testing.T) {
-	p := &Processor{Store: fake.NewStore(), FirstPromoter: downPlatform{}, Config: DefaultConfig(), Log: discard(), Now: func() time.Time { return t0 }}
+	p := &Processor{Store: fake.NewStore(), Platforms: platforms(downPlatform{}), Config: DefaultConfig(), Log: discard(), Now: func() time.Time { return t0 }}
 	for _, tt := range []struct {
 		name     string
 		received time.Time

@@ -94,7 +94,7 @@ func TestReconcilePayoutsConvergeToThePlatform(t *testing.T) {
 		h.processBatches(t, []Message{h.payoutEvent(t, "po3-c1", "po3", "completed", 1), h.payoutEvent(t, "po3-f", "po3", "failed", 2), h.payoutEvent(t, "po3-c2", "po3", "completed", 3)})
 		h.sim.PutPayout(simulator.Payout{ID: "po3", AffiliateID: "a1", Amount: 300, Status: "completed", CreatedAt: t0, CompletedAt: at(3)})
 		rc := h.reconciler(t)
-		rc.FirstPromoter = nil
+		dropPlatform(rc, reward.FirstPromoter)
 		run := rc.Run(t.Context())
 		if len(run.Errors) > 0 {
 			t.Fatalf("run: %+v", run)

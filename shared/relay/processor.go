@@ -15,31 +15,14 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/rewardrelay/rewardrelay/shared/agentref"
-	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
 )
 
-// FirstPromoterAPI is what the processor asks of FirstPromoter.
-type FirstPromoterAPI interface {
-	Commissions(ctx context.Context, ids []int64) ([]firstpromoter.Commission, error)
-	MarkFulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error)
-	Standings(ctx context.Context, ids []int64) (map[int64]firstpromoter.Standing, error)
-}
-
 // Config is the processor's behaviour.
 type Config struct {
-	// ReferralRewardIDs are FirstPromoter reward ids whose commissions
-	// reward the referred customer instead of the promoter.
-	ReferralRewardIDs map[int64]bool
-	// Units are the FirstPromoter units this deployment delivers; cash
-	// never is.
-	Units map[reward.Unit]bool
 	// IdempotencyTTL is how long event ids are remembered.
 	IdempotencyTTL time.Duration
-	// AgentRefCurrency is used where an AgentRef payload names none.
-	AgentRefCurrency string
 	// Parallelism is how many recipients' events of a batch apply at once.
 	Parallelism int
 	// PlatformWait is how long after its acceptance a delivery may wait
@@ -47,24 +30,22 @@ type Config struct {
 	PlatformWait time.Duration
 }
 
-// DefaultConfig delivers the five non-monetary units, remembers event ids
-// for 7 days (longer than either platform retries), applies 8 recipients'
-// events at once and lets a delivery wait a day for its platform.
+// DefaultConfig remembers event ids for 7 days (longer than either
+// platform retries), applies 8 recipients' events at once and lets a
+// delivery wait a day for its platform.
 func DefaultConfig() Config {
-	units := map[reward.Unit]bool{}
-	for _, u := range reward.NonMonetary {
-		units[u] = true
-	}
-	return Config{Units: units, IdempotencyTTL: 7 * 24 * time.Hour, AgentRefCurrency: "usd", Parallelism: 8, PlatformWait: 24 * time.Hour}
+	return Config{IdempotencyTTL: 7 * 24 * time.Hour, Parallelism: 8, PlatformWait: 24 * time.Hour}
 }
 
 // Processor applies deliveries to the ledger.
 type Processor struct {
-	Store         reward.Store
-	FirstPromoter FirstPromoterAPI
-	Config        Config
-	Log           *slog.Logger
-	Now           func() time.Time
+	Store reward.Store
+	// Platforms decode their deliveries; a delivery of a provider none of
+	// them is fails.
+	Platforms []reward.Platform
+	Config    Config
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 // Message is one queued delivery.
@@ -124,10 +105,6 @@ const (
 	maxPlatformDelay = 15 * time.Minute
 )
 
-// errPlatformDown means a message cannot be applied until the platform's
-// API answers again.
-var errPlatformDown = errors.New("the platform's API is unreachable")
-
 // maxAttempts bounds the plan-apply loop: each retry follows a concurrent
 // change, which at most a few other events can cause.
 const maxAttempts = 6
@@ -135,7 +112,7 @@ const maxAttempts = 6
 type batchState struct {
 	mu        sync.Mutex
 	res       Result
-	delivered []reward.Commission // FirstPromoter commissions to acknowledge
+	delivered []reward.Commission // commissions to acknowledge
 }
 
 func (b *batchState) count(k string) {
@@ -171,18 +148,13 @@ func (b *batchState) deliver(c reward.Commission) {
 // they were queued, and never contend for one balance.
 func (p *Processor) Process(ctx context.Context, msgs []Message) Result {
 	b := &batchState{res: Result{Counts: map[string]int{}, Reasons: map[string]string{}}}
-	items := decode(msgs)
-	fp, fpErr := p.enrich(ctx, items)
-	if errors.Is(fpErr, reward.ErrContract) {
-		b.count(CountContractBroken)
-		p.Log.ErrorContext(ctx, "the platform's answer breaks its contract; its events wait for the platform", "error", fpErr.Error())
-	}
+	items := p.prepare(ctx, b, msgs)
 	var g errgroup.Group
 	g.SetLimit(max(1, p.Config.Parallelism))
-	for _, lane := range lanes(items, fp) {
+	for _, lane := range lanes(items) {
 		g.Go(func() error {
 			for _, it := range lane {
-				p.handle(ctx, b, it, fp, fpErr)
+				p.handle(ctx, b, it)
 			}
 			return nil
 		})
@@ -192,46 +164,86 @@ func (p *Processor) Process(ctx context.Context, msgs []Message) Result {
 	return b.res
 }
 
-// item is a message with its body decoded, once, for its platform.
-type item struct {
-	Message
-	fp  *firstpromoter.Event
-	ar  *agentref.Event
-	err error // the body cannot be decoded, or names no platform
+// platform is the platform named provider; nil when none is.
+func (p *Processor) platform(provider reward.Provider) reward.Platform {
+	for _, pl := range p.Platforms {
+		if pl.Provider() == provider {
+			return pl
+		}
+	}
+	return nil
 }
 
-// decode decodes each message's body once, for its platform.
-func decode(msgs []Message) []item {
+// item is a message with its body decoded, once, by its platform.
+type item struct {
+	Message
+	batch reward.Prepared // nil: the message names no platform
+	i     int             // its index in batch
+	down  bool            // its platform's view could not be read
+}
+
+// prepare has each platform decode its messages of the batch, each once,
+// and read what they need of it in one go.
+func (p *Processor) prepare(ctx context.Context, b *batchState, msgs []Message) []item {
 	items := make([]item, len(msgs))
+	type group struct {
+		ds    []reward.Delivery
+		items []int
+	}
+	groups := map[reward.Platform]*group{}
+	var order []reward.Platform
 	for i, m := range msgs {
 		items[i].Message = m
-		switch m.Delivery.Provider {
-		case webhook.FirstPromoter:
-			ev, err := firstpromoter.ParseEvent(m.Delivery.Body)
-			items[i].fp, items[i].err = &ev, err
-		case webhook.AgentRef:
-			ev, err := agentref.ParseEvent(m.Delivery.Body)
-			items[i].ar, items[i].err = &ev, err
-		default:
-			items[i].err = fmt.Errorf("provider %q: %w", m.Delivery.Provider, reward.ErrInvalid)
+		pl := p.platform(reward.Provider(m.Delivery.Provider))
+		if pl == nil {
+			continue
+		}
+		g := groups[pl]
+		if g == nil {
+			g = &group{}
+			groups[pl] = g
+			order = append(order, pl)
+		}
+		received := m.Delivery.ReceivedAt
+		if received.IsZero() {
+			received = p.Now()
+		}
+		items[i].i = len(g.ds)
+		g.ds = append(g.ds, reward.Delivery{Body: m.Delivery.Body, ReceivedAt: received})
+		g.items = append(g.items, i)
+	}
+	for _, pl := range order {
+		g := groups[pl]
+		batch, err := pl.Prepare(ctx, g.ds)
+		if errors.Is(err, reward.ErrContract) {
+			b.count(CountContractBroken)
+			p.Log.ErrorContext(ctx, "the platform's answer breaks its contract; its events wait for the platform", "provider", pl.Provider(), "error", err.Error())
+		}
+		for _, i := range g.items {
+			items[i].batch, items[i].down = batch, err != nil
 		}
 	}
 	return items
 }
 
 // handle applies one message, recording it as failed when it cannot.
-func (p *Processor) handle(ctx context.Context, b *batchState, it item, fp map[int64]firstpromoter.Commission, fpErr error) {
+func (p *Processor) handle(ctx context.Context, b *batchState, it item) {
 	m := it.Message
 	log := p.Log.With("message_id", m.ID, "provider", m.Delivery.Provider, "event_id", m.Delivery.EventID, "event_type", m.Delivery.EventType)
-	err := it.err
-	switch {
-	case err != nil:
-	case it.fp != nil:
-		err = p.firstPromoter(ctx, b, m, *it.fp, fp, fpErr, log)
-	case it.ar != nil:
-		err = p.agentRef(ctx, b, m, *it.ar, log)
+	var err error
+	if it.batch == nil {
+		err = fmt.Errorf("provider %q: %w", m.Delivery.Provider, reward.ErrInvalid)
+	} else {
+		var req reward.Request
+		req, err = it.batch.Request(ctx, it.i, p.Store)
+		if it.down && (req.Offline || errors.Is(err, reward.ErrPlatformDown)) {
+			b.count(CountPlatformError)
+		}
+		if err == nil {
+			err = p.request(ctx, b, m.Delivery, req, log)
+		}
 	}
-	if errors.Is(err, errPlatformDown) {
+	if errors.Is(err, reward.ErrPlatformDown) {
 		if after, ok := p.platformDelay(m.Delivery); ok {
 			b.later(m.ID, after)
 			log.Info("event waits for the platform; queued again", "retry_in", after.String(), "error", err.Error())
@@ -265,15 +277,18 @@ func (p *Processor) platformDelay(d webhook.Delivery) (time.Duration, bool) {
 	return min(maxPlatformDelay, max(minPlatformDelay, waited)), true
 }
 
-// lanes groups messages, in their order, by whom they concern: a
-// FirstPromoter promoter (a commission the platform did not return is its
-// own lane) or an AgentRef affiliate (a hold and the conversions it holds
-// share one). A message that names neither is a lane of its own.
-func lanes(items []item, fp map[int64]firstpromoter.Commission) [][]item {
+// lanes groups messages, in their order, by whom they concern, as their
+// platform names them (a FirstPromoter promoter, an AgentRef affiliate):
+// events of one commission or one recipient apply one after another. A
+// message its platform names no one for is a lane of its own.
+func lanes(items []item) [][]item {
 	index := map[string]int{}
 	var out [][]item
 	for i, it := range items {
-		key := laneKey(it, fp)
+		key := ""
+		if it.batch != nil {
+			key = it.batch.Lane(it.i)
+		}
 		if key == "" {
 			key = "message#" + strconv.Itoa(i)
 		}
@@ -286,59 +301,6 @@ func lanes(items []item, fp map[int64]firstpromoter.Commission) [][]item {
 		out[n] = append(out[n], it)
 	}
 	return out
-}
-
-func laneKey(it item, fp map[int64]firstpromoter.Commission) string {
-	switch {
-	case it.err != nil:
-		return ""
-	case it.fp != nil:
-		id, err := it.fp.CommissionID()
-		if err != nil {
-			return ""
-		}
-		if c, ok := fp[id]; ok && c.PromoterID() != 0 {
-			return "firstpromoter#promoter#" + strconv.FormatInt(c.PromoterID(), 10)
-		}
-		return "firstpromoter#commission#" + strconv.FormatInt(id, 10)
-	case it.ar != nil:
-		if who := it.ar.Recipient(); who != "" {
-			return "agentref#affiliate#" + who
-		}
-	}
-	return ""
-}
-
-// enrich fetches every FirstPromoter commission of the batch in one request
-// (chunks of 100): the webhook lacks the promoter and the reward, and the
-// platform's current status defends against reordered deliveries.
-func (p *Processor) enrich(ctx context.Context, items []item) (map[int64]firstpromoter.Commission, error) {
-	var ids []int64
-	seen := map[int64]bool{}
-	for _, it := range items {
-		if it.fp == nil || it.err != nil || it.fp.Data.Test {
-			continue
-		}
-		if id, err := it.fp.CommissionID(); err == nil && it.fp.IsCommission() && !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	if p.FirstPromoter == nil {
-		return nil, errors.New("no FirstPromoter API configured (FIRSTPROMOTER_API_KEY, FIRSTPROMOTER_ACCOUNT_ID)")
-	}
-	rows, err := p.FirstPromoter.Commissions(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]firstpromoter.Commission, len(rows))
-	for _, c := range rows {
-		out[c.ID] = c
-	}
-	return out, nil
 }
 
 func (p *Processor) record(ctx context.Context, b *batchState, d webhook.Delivery, outcome reward.Outcome, counter string) error {
@@ -376,83 +338,6 @@ func (p *Processor) eventRecord(d webhook.Delivery, outcome reward.Outcome) rewa
 		Provider: reward.Provider(d.Provider), ID: d.EventID, Type: d.EventType, Outcome: outcome,
 		ReceivedAt: received, ExpiresAt: p.Now().Add(p.Config.IdempotencyTTL),
 	}
-}
-
-func (p *Processor) firstPromoter(ctx context.Context, b *batchState, m Message, env firstpromoter.Event, api map[int64]firstpromoter.Commission, apiErr error, log *slog.Logger) error {
-	if env.Data.Test {
-		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
-	}
-	if !env.IsCommission() {
-		// payout.updated / payout.completed echo our own mark_fulfilled: the
-		// acknowledgement was recorded when the call answered.
-		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
-	}
-	id, err := env.CommissionID()
-	if err != nil {
-		return err
-	}
-	if apiErr != nil {
-		b.count(CountPlatformError)
-		return p.withoutPlatform(ctx, b, m, env, id, fmt.Errorf("read commission %d from firstpromoter: %w: %w", id, errPlatformDown, apiErr), log)
-	}
-	c, known := api[id]
-	in, verdict, err := p.firstPromoterRules().EventIntent(env, id, c, known)
-	if err != nil {
-		return err
-	}
-	in.EventID, in.At = m.Delivery.EventID, p.Now()
-	switch verdict {
-	case firstpromoter.Ignore:
-		log.Info("commission unit is not delivered by this deployment", "commission_id", id, "unit", in.Account.Unit)
-		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
-	case firstpromoter.NotListed:
-		// Deleted since the event (a deletion follows it) or not listed
-		// yet; retrying it would only end in the dead-letter queue.
-		log.Info("commission not returned by the platform: acknowledged, not applied", "commission_id", id)
-		return p.record(ctx, b, m.Delivery, reward.Stale, CountStale)
-	case firstpromoter.StoredAccount:
-		stored, err := p.Store.Commission(ctx, reward.FirstPromoter, in.CommissionID)
-		if errors.Is(err, reward.ErrNotFound) {
-			return p.record(ctx, b, m.Delivery, reward.Stale, CountStale)
-		}
-		if err != nil {
-			return err
-		}
-		in.Account = stored.Account
-	}
-	_, err = p.apply(ctx, b, m.Delivery, in, log)
-	return err
-}
-
-// withoutPlatform applies what a FirstPromoter event can do while the
-// platform's API is unreachable: a denial or deletion of a commission the
-// ledger has needs nothing from it (a denial is final, and the stored
-// account is the one its entries were written to). Anything else waits
-// for the platform, whose view decides it: down is returned.
-func (p *Processor) withoutPlatform(ctx context.Context, b *batchState, m Message, env firstpromoter.Event, id int64, down error, log *slog.Logger) error {
-	if env.Target() != reward.TargetDenied {
-		return down
-	}
-	in := reward.Intent{Provider: reward.FirstPromoter, CommissionID: strconv.FormatInt(id, 10), EventID: m.Delivery.EventID, Target: reward.TargetDenied, Acknowledge: true, At: p.Now()}
-	stored, err := p.stored(ctx, in)
-	if err != nil {
-		return err
-	}
-	if stored == nil {
-		return down
-	}
-	if u := stored.Account.Unit; !p.firstPromoterRules().Delivers(u) {
-		log.Info("commission unit is not delivered by this deployment", "commission_id", id, "unit", u)
-		return p.record(ctx, b, m.Delivery, reward.Duplicate, CountIgnored)
-	}
-	in.Account, in.Amount = stored.Account, stored.Amount
-	_, err = p.apply(ctx, b, m.Delivery, in, log)
-	return err
-}
-
-// firstPromoterRules are the configuration's FirstPromoter choices.
-func (p *Processor) firstPromoterRules() firstpromoter.Rules {
-	return firstpromoter.Rules{ReferralRewardIDs: p.Config.ReferralRewardIDs, Units: p.Config.Units}
 }
 
 // guess is the state a transition most likely starts from: assuming it
@@ -562,27 +447,12 @@ func (p *Processor) stored(ctx context.Context, in reward.Intent) (*reward.Commi
 	return &c, nil
 }
 
-func (p *Processor) agentRef(ctx context.Context, b *batchState, m Message, env agentref.Event, log *slog.Logger) error {
-	received := m.Delivery.ReceivedAt
-	if received.IsZero() {
-		received = p.Now()
-	}
-	req, err := env.Request(p.Config.AgentRefCurrency, received)
-	if err != nil {
-		return err
-	}
-	return p.request(ctx, b, m.Delivery, req, log)
-}
-
 // request applies what a platform event asks of the ledger.
 func (p *Processor) request(ctx context.Context, b *batchState, d webhook.Delivery, req reward.Request, log *slog.Logger) error {
 	switch {
 	case req.Intent != nil:
 		in := *req.Intent
 		in.EventID, in.At = d.EventID, p.Now()
-		if err := p.readHold(ctx, &in); err != nil {
-			return err
-		}
 		change, err := p.apply(ctx, b, d, in, log)
 		if err == nil && change.Outcome == reward.Stale && in.Target == reward.TargetApproved {
 			log.Warn("approval after a rejection not applied: the reconciler reports it as drift while the platform says approved", "commission_id", in.CommissionID, "recipient", in.Account.Recipient, "status", change.After.Status)
@@ -609,22 +479,14 @@ func (p *Processor) request(ctx context.Context, b *batchState, d webhook.Delive
 		in.EventID = d.EventID
 		return p.payout(ctx, b, d, in, log)
 	}
+	if req.Note != "" {
+		log.Info(req.Note)
+	}
+	if req.Stale {
+		return p.record(ctx, b, d, reward.Stale, CountStale)
+	}
 	// Nothing to change: the event is kept for reference as a record.
 	return p.record(ctx, b, d, reward.Duplicate, CountIgnored)
-}
-
-// readHold reads the recipient's hold into an intent that may post, whose
-// write then checks the hold is still so.
-func (p *Processor) readHold(ctx context.Context, in *reward.Intent) error {
-	if !in.Posts() {
-		return nil
-	}
-	held, err := p.Store.Held(ctx, in.Provider, in.Account.Recipient)
-	if err != nil {
-		return err
-	}
-	in.Held, in.HoldKnown = held, true
-	return nil
 }
 
 // payout plans and writes one payout intent, re-planning from the stored

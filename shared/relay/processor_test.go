@@ -125,8 +125,8 @@ func TestCrashBetweenLedgerAndMarkFulfilledKeepsTheWork(t *testing.T) {
 	h := newHarness(t)
 	h.fpCommission(1, "approved")
 	msg := h.fpEvent("a1", "commission.updated", 1, "pending")
-	real := h.p.FirstPromoter
-	h.p.FirstPromoter = crashAfterLedger{real}
+	real := fpOf(h.p)
+	setFP(h.p, crashAfterLedger{real})
 	res := h.p.Process(t.Context(), []Message{msg})
 	if len(res.Failed) != 0 {
 		t.Errorf("a platform failure after delivery failed the message: %+v", res)
@@ -136,7 +136,7 @@ func TestCrashBetweenLedgerAndMarkFulfilledKeepsTheWork(t *testing.T) {
 		t.Fatalf("outbox %v %v, want commission 1", out, err)
 	}
 	// Redelivery after the crash changes nothing and delivers nothing twice.
-	h.p.FirstPromoter = real
+	setFP(h.p, real)
 	res = h.p.Process(t.Context(), []Message{msg})
 	if res.Counts[CountDuplicate] != 1 || res.Counts[CountDelivered] != 0 {
 		t.Errorf("redelivery: %+v", res.Counts)
@@ -253,6 +253,22 @@ func TestUndecodableAndConflictingEventsFail(t *testing.T) {
 	}
 }
 
+// listedPlatform lists the commissions of rows.
+type listedPlatform struct {
+	FirstPromoterAPI
+	rows map[int64]firstpromoter.Commission
+}
+
+func (l listedPlatform) Commissions(_ context.Context, ids []int64) ([]firstpromoter.Commission, error) {
+	var out []firstpromoter.Commission
+	for _, id := range ids {
+		if c, ok := l.rows[id]; ok {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
 func TestLanesKeepEachRecipientsOrder(t *testing.T) {
 	fp := map[int64]firstpromoter.Commission{}
 	for _, c := range []struct{ id, promoter int64 }{{1, 7}, {2, 7}, {3, 8}} {
@@ -273,8 +289,10 @@ func TestLanesKeepEachRecipientsOrder(t *testing.T) {
 		arMsg("e", "conversion.created", `{"id":"cv1","affiliateId":"aff1"}`), fpMsg("f", 99), arMsg("g", "payout.completed", `{"id":"po1","affiliateId":"aff2"}`),
 		fpMsg("h", 99), {ID: "i", Delivery: webhook.Delivery{Provider: webhook.AgentRef, Body: []byte("not json")}}, fpMsg("j", 1),
 	}
+	p := &Processor{Platforms: platforms(listedPlatform{rows: fp}), Config: DefaultConfig(), Log: discard(), Now: func() time.Time { return t0 }}
+	b := &batchState{res: Result{Counts: map[string]int{}, Reasons: map[string]string{}}}
 	var got []string
-	for _, lane := range lanes(decode(msgs), fp) {
+	for _, lane := range lanes(p.prepare(t.Context(), b, msgs)) {
 		var ids []string
 		for _, m := range lane {
 			ids = append(ids, m.ID)

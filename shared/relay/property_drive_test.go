@@ -243,7 +243,7 @@ func newDriver(t *testing.T, h *harness, seed uint64, cfg propertyConfig) *drive
 	h.p.Store = watchedStore{Store: h.store, d: d}
 	for i := range d.procs {
 		p := *h.p
-		p.FirstPromoter = turnProcessorFP{FirstPromoterAPI: p.FirstPromoter, turn: d.turn}
+		setFP(&p, turnProcessorFP{FirstPromoterAPI: fpOf(&p), turn: d.turn})
 		d.procs[i] = &p
 	}
 	turnProc := *h.p
@@ -424,8 +424,8 @@ func (d *driver) run(ctx context.Context, deadline time.Duration) outcome {
 	p := *d.h.p
 	rc := *d.rc
 	rc.Processor = &p
-	rc.FirstPromoter = turnFP{ReconcileFirstPromoterAPI: rc.FirstPromoter, turn: d.turn}
-	rc.AgentRef = turnAR{AgentRefAPI: rc.AgentRef, turn: d.turn}
+	setRecFP(&rc, turnFP{ReconcileFirstPromoterAPI: fpRec(&rc).API, turn: d.turn})
+	setRecAR(&rc, turnAR{AgentRefAPI: arRec(&rc).API, turn: d.turn})
 	if deadline == 0 {
 		return outcome{run: rc.Run(ctx)}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
 )
 
@@ -24,9 +25,9 @@ func BenchmarkReconcile10000(b *testing.B) {
 			h.sim.PutCommission(simulator.FPCommission{ID: id, Status: "approved", Unit: "points", Amount: 10, PromoterID: 1 + id%500, RewardID: 3, CreatedAt: t0.Add(time.Duration(id) * time.Second)})
 		}
 		rc := h.reconciler(b)
-		rc.AgentRef = nil
+		dropPlatform(rc, reward.AgentRef)
 		rc.OutboxLimit = n
-		rc.Lookback = 0
+		fpRec(rc).Lookback = 0
 		b.StartTimer()
 		start := time.Now()
 		run := rc.Run(b.Context())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -18,14 +19,72 @@ import (
 // reconciler wires a reconciler to the harness's store and simulator.
 func (h *harness) reconciler(t testing.TB) *Reconciler {
 	t.Helper()
-	fp := h.p.FirstPromoter.(*firstpromoter.Client)
+	fp := fpOf(h.p).(*firstpromoter.Client)
 	base := fp.BaseURL[:len(fp.BaseURL)-len("/firstpromoter/api/v2/company")]
-	return &Reconciler{
-		Processor:     h.p,
-		FirstPromoter: fp,
-		AgentRef:      &agentref.Client{BaseURL: simulator.AgentRefURL(base), APIKey: h.sim.AgentKey, Sleep: func(context.Context, time.Duration) error { return nil }},
-		Lookback:      30 * 24 * time.Hour,
+	ar := &agentref.Client{BaseURL: simulator.AgentRefURL(base), APIKey: h.sim.AgentKey, Sleep: func(context.Context, time.Duration) error { return nil }}
+	return &Reconciler{Processor: h.p, Platforms: []reward.Reconcilable{
+		&firstpromoter.Reconciliation{API: fp, Rules: rules(), Lookback: 30 * 24 * time.Hour},
+		&agentref.Reconciliation{API: ar, Currency: agentref.DefaultCurrency},
+	}}
+}
+
+// ReconcileFirstPromoterAPI and AgentRefAPI are what the reconciler asks
+// of the platforms, as tests wrap them.
+type (
+	ReconcileFirstPromoterAPI = firstpromoter.ReconcileAPI
+	AgentRefAPI               = agentref.ReconcileAPI
+)
+
+// fpRec is rc's FirstPromoter reconciliation; nil without one.
+func fpRec(rc *Reconciler) *firstpromoter.Reconciliation {
+	for _, pl := range rc.Platforms {
+		if fp, ok := pl.(*firstpromoter.Reconciliation); ok {
+			return fp
+		}
 	}
+	return nil
+}
+
+// arRec is rc's AgentRef reconciliation; nil without one.
+func arRec(rc *Reconciler) *agentref.Reconciliation {
+	for _, pl := range rc.Platforms {
+		if ar, ok := pl.(*agentref.Reconciliation); ok {
+			return ar
+		}
+	}
+	return nil
+}
+
+// setRecFP has rc reconcile FirstPromoter through api, on a platform of
+// rc's own: a copy of rc made before keeps its client.
+func setRecFP(rc *Reconciler, api ReconcileFirstPromoterAPI) {
+	ps := slices.Clone(rc.Platforms)
+	for i, pl := range ps {
+		if fp, ok := pl.(*firstpromoter.Reconciliation); ok {
+			c := *fp
+			c.API = api
+			ps[i] = &c
+		}
+	}
+	rc.Platforms = ps
+}
+
+// setRecAR has rc reconcile AgentRef through api, as setRecFP does.
+func setRecAR(rc *Reconciler, api AgentRefAPI) {
+	ps := slices.Clone(rc.Platforms)
+	for i, pl := range ps {
+		if ar, ok := pl.(*agentref.Reconciliation); ok {
+			c := *ar
+			c.API = api
+			ps[i] = &c
+		}
+	}
+	rc.Platforms = ps
+}
+
+// dropPlatform has rc no longer reconcile the provider's platform.
+func dropPlatform(rc *Reconciler, p reward.Provider) {
+	rc.Platforms = slices.DeleteFunc(slices.Clone(rc.Platforms), func(pl reward.Reconcilable) bool { return pl.Provider() == p })
 }
 
 func TestReconcileRepairsMissedFirstPromoterWebhooks(t *testing.T) {
@@ -84,7 +143,7 @@ func TestReconcileReportsRefusedAcknowledgementsAndDrift(t *testing.T) {
 	// Fulfilled on the platform, but the ledger never delivered it.
 	c := h.fpCommission(3, "approved")
 	h.sim.PutCommission(c)
-	if _, err := h.p.FirstPromoter.MarkFulfilled(t.Context(), []int64{3}); err != nil {
+	if _, err := fpOf(h.p).MarkFulfilled(t.Context(), []int64{3}); err != nil {
 		t.Fatal(err)
 	}
 	rc := h.reconciler(t)
@@ -121,7 +180,7 @@ func TestReconcileReportsRefusedAcknowledgementsAndDrift(t *testing.T) {
 	}
 	// Fulfilled on the platform by hand: the next run books it.
 	h.sim.FailFulfilment(2, "")
-	if _, err := h.p.FirstPromoter.MarkFulfilled(t.Context(), []int64{2}); err != nil {
+	if _, err := fpOf(h.p).MarkFulfilled(t.Context(), []int64{2}); err != nil {
 		t.Fatal(err)
 	}
 	run = rc.Run(t.Context())
@@ -152,7 +211,7 @@ func TestReconcileAgentRef(t *testing.T) {
 	h.sim.PutConversion(simulator.Conversion{ID: "c4", AffiliateID: "a2", Currency: "usd", CommissionAmount: 900, Status: "approved"})
 	h.sim.PutPayout(simulator.Payout{ID: "p1", AffiliateID: "a1", Amount: 200, Status: "completed"})
 	rc := h.reconciler(t)
-	rc.FirstPromoter = nil
+	dropPlatform(rc, reward.FirstPromoter)
 	run := rc.Run(t.Context())
 	if len(run.Errors) > 0 {
 		t.Fatalf("run: %+v", run)
@@ -189,8 +248,8 @@ func TestApprovalPolicy(t *testing.T) {
 			h.sim.PutCommission(simulator.FPCommission{ID: 3, Status: "pending", Unit: "points", Amount: 5, PromoterID: 7, CreatedAt: t0.Add(-time.Hour), FraudCheck: "no_suspicion"})
 			h.sim.PutCommission(simulator.FPCommission{ID: 4, Status: "pending", Unit: "cash", Amount: 5, PromoterID: 7, CreatedAt: old, FraudCheck: "no_suspicion"})
 			rc := h.reconciler(t)
-			rc.AutoApproveAfter = tt.after
-			rc.Lookback = 60 * 24 * time.Hour
+			fpRec(rc).AutoApproveAfter = tt.after
+			fpRec(rc).Lookback = 60 * 24 * time.Hour
 			rc.Run(t.Context())
 			var approved []int64
 			for id := int64(1); id <= 4; id++ {
@@ -214,7 +273,7 @@ func TestReconcilePaginationEdgesAndResume(t *testing.T) {
 				h.sim.PutCommission(simulator.FPCommission{ID: id, Status: "pending", Unit: "points", Amount: 1, PromoterID: 7, CreatedAt: clock.Now().Add(time.Duration(id-int64(n)) * time.Second)})
 			}
 			rc := h.reconciler(t)
-			rc.AgentRef = nil
+			dropPlatform(rc, reward.AgentRef)
 			// A deadline that leaves room for part of the first page.
 			rc.Margin = 5 * time.Second
 			ctx, cancel := context.WithDeadline(t.Context(), clock.Now().Add(rc.Margin+time.Second))
@@ -244,7 +303,7 @@ func TestTwoRunsAtOnceChangeNothingTwice(t *testing.T) {
 		h.fpCommission(id, status)
 	}
 	rc := h.reconciler(t)
-	rc.AgentRef = nil
+	dropPlatform(rc, reward.AgentRef)
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Add(1)
@@ -262,7 +321,7 @@ func TestReconcileSurvives429Storms(t *testing.T) {
 	h.fpCommission(1, "approved")
 	h.sim.InjectFaults(simulator.Fault{Status: 429, RetryAfter: "1"}, simulator.Fault{Status: 429}, simulator.Fault{Status: 503})
 	rc := h.reconciler(t)
-	rc.AgentRef = nil
+	dropPlatform(rc, reward.AgentRef)
 	run := rc.Run(t.Context())
 	if len(run.Errors) > 0 || run.Counts[CountDelivered] != 1 || run.Counts[CountAcknowledged] != 1 {
 		t.Errorf("run through a 429 storm: %+v", run)
@@ -292,8 +351,8 @@ func TestReconcileARepeatedPageChangesNothingTwice(t *testing.T) {
 		h.fpCommission(id, status)
 	}
 	rc := h.reconciler(t)
-	rc.AgentRef = nil
-	rc.FirstPromoter = repeatingPages{rc.FirstPromoter}
+	dropPlatform(rc, reward.AgentRef)
+	setRecFP(rc, repeatingPages{fpRec(rc).API})
 	rc.Run(t.Context())
 	rc.Run(t.Context())
 	if b := h.balance(t, promoter7); b != (reward.Deltas{Pending: 75 * 500, Available: 75 * 500, Fulfilled: 75 * 500}) {

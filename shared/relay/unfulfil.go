@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
@@ -15,21 +14,16 @@ const (
 	CountUnfulfilRefused = "unfulfilment_refused"
 )
 
-// unfulfilChunk is how many ids one mark_unfulfilled carries: at most
-// FirstPromoter's synchronous limit, so that every answer says what
-// happened and no batch process has to be recorded and polled. Failed
-// deliveries are rare: the requests this costs are few.
-const unfulfilChunk = firstpromoter.SyncBatchLimit
-
-// unfulfil tells FirstPromoter of the failed deliveries waiting in the
-// outbox's second lane, in chunks, and records what it answered.
-func (rc *Reconciler) unfulfil(ctx context.Context, r *run) error {
+// unfulfil tells a platform of the failed deliveries waiting in the
+// outbox's second lane, in chunks of the platform's size, and records
+// what it answered.
+func (rc *Reconciler) unfulfil(ctx context.Context, r *run, pl reward.Reconcilable, un reward.Unfulfiller) error {
 	store := rc.Processor.Store
 	limit := rc.OutboxLimit
 	if limit <= 0 {
 		limit = 1000
 	}
-	todo, err := store.UnfulfilOutbox(ctx, reward.FirstPromoter, limit)
+	todo, err := store.UnfulfilOutbox(ctx, pl.Provider(), limit)
 	if err != nil || len(todo) == 0 {
 		return err
 	}
@@ -37,13 +31,14 @@ func (rc *Reconciler) unfulfil(ctx context.Context, r *run) error {
 	if age := int(rc.Processor.Now().Sub(todo[0].RequestedAt).Seconds()); age > r.res.Counts[GaugeOutboxAge] {
 		r.res.Counts[GaugeOutboxAge] = age
 	}
-	for start := 0; start < len(todo); start += unfulfilChunk {
+	_, size := pl.Chunk()
+	size = max(size, 1)
+	for start := 0; start < len(todo); start += size {
 		if err := rc.timeLeft(ctx); err != nil {
 			return err
 		}
-		chunk := todo[start:min(start+unfulfilChunk, len(todo))]
-		var unfulfil reward.Unfulfiller = firstpromoter.Unfulfilments{API: rc.FirstPromoter}
-		s, err := unfulfil.Unfulfil(ctx, commissionIDs(chunk))
+		chunk := todo[start:min(start+size, len(todo))]
+		s, err := rc.tellUnfulfilled(ctx, un, commissionIDs(chunk))
 		rc.recordUnfulfilled(ctx, r, chunk, s)
 		if err != nil {
 			r.count(CountPlatformError)
@@ -82,7 +77,7 @@ func (rc *Reconciler) recordUnfulfilled(ctx context.Context, r *run, cs []reward
 			continue // redelivered, or a concurrent run got there first
 		}
 		if err != nil {
-			r.log.Warn("could not record the platform's answer to mark_unfulfilled; the next run sends it again", "commission_id", c.ID, "error", err.Error())
+			r.log.Warn("could not record the platform's answer about a failed delivery; the next run tells it again", "commission_id", c.ID, "error", err.Error())
 			continue
 		}
 		if refused {
@@ -120,13 +115,7 @@ func (rc *Reconciler) confirmUnfulfilled(ctx context.Context, r *run, c reward.C
 			c = *mm.Current
 			continue
 		}
-		r.log.Warn("could not record the platform's confirmation of mark_unfulfilled; the next run sends it again", "commission_id", c.ID, "error", err.Error())
+		r.log.Warn("could not record the platform's confirmation of a failed delivery; the next run tells it again", "commission_id", c.ID, "error", err.Error())
 		return
 	}
-}
-
-// MarkUnfulfilled records the request; dry, it pretends it completed
-// without calling.
-func (f observedFP) MarkUnfulfilled(ctx context.Context, ids []int64) (firstpromoter.BatchResult, error) {
-	return f.act(ctx, ids, f.ReconcileFirstPromoterAPI.MarkUnfulfilled, &f.acts.Unfulfil)
 }

@@ -149,7 +149,7 @@ func TestAnAcknowledgementThatArrivedAfterTheFailureIsTakenBack(t *testing.T) {
 		h.deliverUnacknowledged(t, 1)
 		// mark_fulfilled reached the platform, its answer never came back;
 		// then the merchant's delivery failed.
-		if _, err := h.p.FirstPromoter.MarkFulfilled(t.Context(), []int64{1}); err != nil {
+		if _, err := fpOf(h.p).MarkFulfilled(t.Context(), []int64{1}); err != nil {
 			t.Fatal(err)
 		}
 		h.undeliver(t, 1)
@@ -179,7 +179,7 @@ func TestTheOutboxAgeIncludesFailedDeliveriesThePlatformIsStillToBeToldOf(t *tes
 		}
 		h.undeliverAt(t, t0.Add(-time.Hour), 1)
 		rc := h.reconciler(t)
-		rc.FirstPromoter = unfulfilUnreachable{rc.FirstPromoter}
+		setRecFP(rc, unfulfilUnreachable{fpRec(rc).API})
 		run := rc.Run(t.Context())
 		if got := run.Counts[GaugeOutboxAge]; got != 3600 {
 			t.Errorf("outbox age %d s, want 3600 (%+v)", got, run)
@@ -231,7 +231,7 @@ func TestAnAnswerAboutAnEarlierFailedDeliveryDoesNotSettleALaterOne(t *testing.T
 				}
 				meanwhile := func() {
 					h.redeliver(t, 1)
-					if _, err := h.p.FirstPromoter.MarkFulfilled(t.Context(), []int64{1}); err != nil {
+					if _, err := fpOf(h.p).MarkFulfilled(t.Context(), []int64{1}); err != nil {
 						t.Fatal(err)
 					}
 					ack, err := reward.Acknowledge(h.fulfilment(t, 1), "", t0)
@@ -244,7 +244,7 @@ func TestAnAnswerAboutAnEarlierFailedDeliveryDoesNotSettleALaterOne(t *testing.T
 					h.undeliver(t, 1)
 				}
 				rc := h.reconciler(t)
-				rc.FirstPromoter = unfulfilThenMeanwhile{rc.FirstPromoter, &meanwhile}
+				setRecFP(rc, unfulfilThenMeanwhile{fpRec(rc).API, &meanwhile})
 				rc.Run(t.Context())
 				if c := h.fulfilment(t, 1); c.Undeliveries != 2 || !c.Undelivered || !c.Fulfilment.Unfulfilling() {
 					t.Fatalf("after the answer about the first failure: %s (%s), undeliveries %d; want the second still to be told",

@@ -36,13 +36,46 @@ func Processor(get func(string) string, db dynamo.API, table string, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	p := &relay.Processor{Store: &dynamo.Store{Client: db, Table: table}, Config: cfg, Log: log, Now: time.Now}
-	if fp := FirstPromoter(get, db, table); fp != nil {
-		p.FirstPromoter = fp
+	rules, err := firstpromoter.ParseRules(get)
+	if err != nil {
+		return nil, err
+	}
+	var fp firstpromoter.ProcessAPI
+	if c := FirstPromoter(get, db, table); c != nil {
+		fp = c
 	} else {
 		log.Error("FIRSTPROMOTER_API_KEY or FIRSTPROMOTER_ACCOUNT_ID is not set: FirstPromoter events will fail and wait in the queue")
 	}
-	return p, nil
+	return &relay.Processor{Store: &dynamo.Store{Client: db, Table: table}, Platforms: Platforms(rules, fp), Config: cfg, Log: log, Now: time.Now}, nil
+}
+
+// Platforms are the platforms the processor runs, one line each; fp is nil
+// when FirstPromoter's account is not configured.
+func Platforms(rules firstpromoter.Rules, fp firstpromoter.ProcessAPI) []reward.Platform {
+	return []reward.Platform{
+		&firstpromoter.Platform{API: fp, Rules: rules},
+		&agentref.Platform{Currency: agentref.DefaultCurrency},
+	}
+}
+
+// firstPromoter is the processor's FirstPromoter platform; nil without one.
+func firstPromoter(p *relay.Processor) *firstpromoter.Platform {
+	for _, pl := range p.Platforms {
+		if fp, ok := pl.(*firstpromoter.Platform); ok {
+			return fp
+		}
+	}
+	return nil
+}
+
+// firstPromoterClient is the processor's FirstPromoter client; nil when
+// the account is not configured.
+func firstPromoterClient(p *relay.Processor) *firstpromoter.Client {
+	if fp := firstPromoter(p); fp != nil {
+		c, _ := fp.API.(*firstpromoter.Client)
+		return c
+	}
+	return nil
 }
 
 // FirstPromoter is the account's API client, drawing on the budget every
@@ -59,31 +92,36 @@ func FirstPromoter(get func(string) string, db dynamo.API, table string) *firstp
 	}
 }
 
-// Reconciler builds the reconciler around a processor.
+// Reconciler builds the reconciler around a processor: it reconciles
+// FirstPromoter with the processor's client, and AgentRef when its API key
+// is set.
 func Reconciler(get func(string) string, p *relay.Processor) (*relay.Reconciler, error) {
-	rc := &relay.Reconciler{Processor: p, Lookback: 30 * 24 * time.Hour, Margin: 10 * time.Second}
+	rc := &relay.Reconciler{Processor: p, Margin: 10 * time.Second}
 	if rs, ok := p.Store.(reward.RedemptionStore); ok {
 		rc.Redemptions = rs
 	}
+	var autoApprove time.Duration
 	if v := get("FIRSTPROMOTER_AUTO_APPROVE_AFTER"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("FIRSTPROMOTER_AUTO_APPROVE_AFTER: %q is not a positive duration (e.g. 336h)", v)
 		}
-		rc.AutoApproveAfter = d
+		autoApprove = d
 	}
+	lookback := 30 * 24 * time.Hour
 	if v := get("RECONCILE_LOOKBACK"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return nil, fmt.Errorf("RECONCILE_LOOKBACK: %q is not a positive duration (e.g. 720h)", v)
 		}
-		rc.Lookback = d
+		lookback = d
 	}
-	if fp, ok := p.FirstPromoter.(*firstpromoter.Client); ok && fp != nil {
-		rc.FirstPromoter = fp
+	if fp := firstPromoterClient(p); fp != nil {
+		rc.Platforms = append(rc.Platforms, &firstpromoter.Reconciliation{API: fp, Rules: firstPromoter(p).Rules, AutoApproveAfter: autoApprove, Lookback: lookback})
 	}
 	if key := get("AGENTREF_API_KEY"); key != "" {
-		rc.AgentRef = &agentref.Client{BaseURL: get("AGENTREF_API_URL"), APIKey: key, HTTP: &http.Client{Timeout: 20 * time.Second, Transport: telemetry.PlatformAnswers}}
+		ar := &agentref.Client{BaseURL: get("AGENTREF_API_URL"), APIKey: key, HTTP: &http.Client{Timeout: 20 * time.Second, Transport: telemetry.PlatformAnswers}}
+		rc.Platforms = append(rc.Platforms, &agentref.Reconciliation{API: ar, Currency: agentref.DefaultCurrency})
 	} else {
 		p.Log.Warn("AGENTREF_API_KEY is not set: AgentRef is not reconciled (and its approvals are never posted)")
 	}

@@ -15,17 +15,19 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rewardrelay/rewardrelay/shared/fake"
+	"github.com/rewardrelay/rewardrelay/shared/firstpromoter"
 	"github.com/rewardrelay/rewardrelay/shared/queue"
 	"github.com/rewardrelay/rewardrelay/shared/relay"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/telemetry"
+	"github.com/rewardrelay/rewardrelay/shared/wiring"
 )
 
 var now = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
 func newHandler(store reward.Store, logs *bytes.Buffer) Handler {
 	log := telemetry.NewLogger(logs, "DEBUG")
-	return Handler{Processor: &relay.Processor{Store: store, Config: relay.DefaultConfig(), Log: log, Now: func() time.Time { return now }}, Log: log, Now: func() time.Time { return now }}
+	return Handler{Processor: &relay.Processor{Store: store, Platforms: wiring.Platforms(firstpromoter.DefaultRules(), nil), Config: relay.DefaultConfig(), Log: log, Now: func() time.Time { return now }}, Log: log, Now: func() time.Time { return now }}
 }
 
 func message(id, provider, eventID, eventType, body string) events.SQSMessage {
@@ -121,7 +123,7 @@ func TestBatchLineIsAValidMetricRecordAtEveryLogLevel(t *testing.T) {
 		t.Run(level, func(t *testing.T) {
 			logs := &bytes.Buffer{}
 			log := telemetry.New(logs, telemetry.Options{Level: level, Stack: "rewardrelay-prod"})
-			h := Handler{Processor: &relay.Processor{Store: fake.NewStore(), Config: relay.DefaultConfig(), Log: log, Now: func() time.Time { return now }}, Log: log, Now: func() time.Time { return now }, Answers: &telemetry.Answers{}}
+			h := Handler{Processor: &relay.Processor{Store: fake.NewStore(), Platforms: wiring.Platforms(firstpromoter.DefaultRules(), nil), Config: relay.DefaultConfig(), Log: log, Now: func() time.Time { return now }}, Log: log, Now: func() time.Time { return now }, Answers: &telemetry.Answers{}}
 			_, err := h.Handle(t.Context(), events.SQSEvent{Records: []events.SQSMessage{
 				message("ok-1", "agentref", "msg_1", "conversion.created", conversion),
 				message("bad-json", "agentref", "msg_2", "conversion.created", `{"id":`),

@@ -29,6 +29,7 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/stack"
 	"github.com/rewardrelay/rewardrelay/shared/telemetry"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
+	"github.com/rewardrelay/rewardrelay/shared/wiring"
 )
 
 // clock is the simulated time of an outage test.
@@ -220,7 +221,7 @@ func newOutage(t *testing.T, store reward.Store, start time.Time, down time.Dura
 	fp := &firstpromoter.Client{BaseURL: simulator.FirstPromoterURL(srv.URL), APIKey: sim.APIKey, AccountID: sim.AccountID,
 		Sleep: func(context.Context, time.Duration) error { return nil }}
 	log := telemetry.NewLogger(&bytes.Buffer{}, "ERROR")
-	p := &relay.Processor{Store: store, FirstPromoter: fp, Config: relay.DefaultConfig(), Log: log, Now: c.Now}
+	p := &relay.Processor{Store: store, Platforms: wiring.Platforms(firstpromoter.DefaultRules(), fp), Config: relay.DefaultConfig(), Log: log, Now: c.Now}
 	return &outage{clock: c, q: q, sender: &queue.Sender{Client: q, URL: "event-queue"}, sim: sim, store: store, batch: batch, recovery: recovery,
 		h: Handler{Processor: p, Queue: &queue.Requeuer{Client: q, URL: "event-queue"}, Log: log, Now: c.Now}}
 }
@@ -468,7 +469,7 @@ func TestMessagesWaitingForThePlatformAreQueuedAgainNotFailed(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHandler(fake.NewStore(), &bytes.Buffer{})
-			h.Processor.(*relay.Processor).FirstPromoter = unreachable{}
+			h.Processor.(*relay.Processor).Platforms = wiring.Platforms(firstpromoter.DefaultRules(), unreachable{})
 			if tt.queue != nil {
 				h.Queue = tt.queue
 			}
