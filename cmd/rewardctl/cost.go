@@ -27,7 +27,8 @@ type costCounts struct {
 	// for a record of its own.
 	DeliveryItems float64
 	// OtherRequestsPerDelivery is the rest of the 1.73 DynamoDB requests per
-	// delivery, counted as one-item writes.
+	// delivery, counted as one-item writes (an event kept on a commission
+	// whose delivery is in the outbox index writes the index too: 2 units).
 	OtherRequestsPerDelivery float64
 	// AckItems is the items of an acknowledgement transaction: commission,
 	// entry, balance.

@@ -1,7 +1,9 @@
 package dynamo
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +150,57 @@ func TestACommissionItemWithItsEventIdsStaysUnderOneKilobyte(t *testing.T) {
 	t.Logf("commission item: %d bytes with 6 event ids", size)
 	if size >= 1024 {
 		t.Errorf("a commission item is %d bytes: its transaction writes cost 4 units and keeping an event 2, not 2 and 1", size)
+	}
+}
+
+// capacityAPI records the write units each UpdateItem consumed, the
+// indexes' included.
+type capacityAPI struct {
+	API
+	units []float64
+}
+
+func (c *capacityAPI) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityIndexes
+	out, err := c.API.UpdateItem(ctx, in, optFns...)
+	if out != nil && out.ConsumedCapacity != nil {
+		c.units = append(c.units, aws.ToFloat64(out.ConsumedCapacity.CapacityUnits))
+	}
+	return out, err
+}
+
+// TestKeepingAnEventOnACommissionAwaitingAcknowledgementWritesTheOutbox:
+// an event kept on a pending commission is one write unit, as the record
+// it replaced was; kept on a commission whose delivery awaits the
+// platform's acknowledgement it is two, the outbox index (which projects
+// the whole commission) written too. The cost model counts one.
+func TestKeepingAnEventOnACommissionAwaitingAcknowledgementWritesTheOutbox(t *testing.T) {
+	client, table := awstest.Table(t)
+	api := &capacityAPI{API: client}
+	s := &Store{Client: api, Table: table}
+	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	acct := reward.Account{Provider: reward.FirstPromoter, Recipient: reward.Promoter("7"), Unit: reward.Points}
+	for _, c := range []struct {
+		id     string
+		target reward.Target
+	}{{"1", reward.TargetPending}, {"2", reward.TargetApproved}} {
+		change, err := reward.Plan(nil, reward.Intent{Provider: reward.FirstPromoter, CommissionID: c.id, Target: c.target, Account: acct, Amount: 500, Acknowledge: true, At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Apply(t.Context(), reward.EventRecord{Provider: reward.FirstPromoter, ID: "applied-" + c.id}, change); err != nil {
+			t.Fatal(err)
+		}
+		kept := reward.EventRecord{Provider: reward.FirstPromoter, ID: "kept-" + c.id, Type: "commission.updated", CommissionID: c.id, ReceivedAt: at, ExpiresAt: at.Add(time.Hour)}
+		if err := s.RecordEvent(t.Context(), kept); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := s.Outbox(t.Context(), reward.FirstPromoter, 10)
+	if err != nil || len(out) != 1 || out[0].ID != "2" {
+		t.Fatalf("outbox %+v %v: want the approved commission alone", out, err)
+	}
+	if want := []float64{1, 2}; !slices.Equal(api.units, want) {
+		t.Errorf("write units of the events kept on a pending and on an approved commission: %v, want %v", api.units, want)
 	}
 }
