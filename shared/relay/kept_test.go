@@ -115,3 +115,28 @@ func TestTheReconcilerAndAnApprovalAtOnceDeliverOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestAnEventKeptBeforeItsBatchAcknowledgesTheDeliveryLeavesItAcknowledged:
+// FirstPromoter's two webhooks of one approved commission in one batch: the
+// first delivers it, the second is kept on the commission while the
+// delivery waits in the outbox; the batch's acknowledgement still settles
+// it.
+func TestAnEventKeptBeforeItsBatchAcknowledgesTheDeliveryLeavesItAcknowledged(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		h.fpCommission(1, "approved")
+		res := h.p.Process(t.Context(), []Message{h.fpEvent("e1", "commission.created", 1, ""), h.fpEvent("e2", "commission.updated", 1, "pending")})
+		if len(res.Failed) != 0 || res.Counts[CountDelivered] != 1 || res.Counts[CountDuplicate] != 1 || res.Counts[CountAcknowledged] != 1 {
+			t.Errorf("one batch of both webhooks: %+v, want one delivery acknowledged and a duplicate", res.Counts)
+		}
+		if b := h.balance(t, promoter7); b != (reward.Deltas{Available: 500, Fulfilled: 500}) {
+			t.Errorf("%+v, want one delivery, acknowledged", b)
+		}
+		c, err := h.store.Commission(t.Context(), reward.FirstPromoter, "1")
+		if err != nil || c.Fulfilment != reward.Acknowledged {
+			t.Errorf("commission %+v %v, want acknowledged", c, err)
+		}
+		if out, _ := h.store.Outbox(t.Context(), reward.FirstPromoter, 10); len(out) != 0 {
+			t.Errorf("outbox still holds %d", len(out))
+		}
+	})
+}
