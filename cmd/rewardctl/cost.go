@@ -31,7 +31,8 @@ type costCounts struct {
 	// run's 1,000 conversions for 3,000 commissions), one item each.
 	HoldChecksPerReward float64
 	// OtherRequestsPerDelivery is the rest of the 1.73 DynamoDB requests per
-	// delivery, counted as one-item writes.
+	// delivery, counted as one-item writes (an event kept on a commission
+	// whose delivery is in the outbox index writes the index too: 2 units).
 	OtherRequestsPerDelivery float64
 	// AckItems is the items of an acknowledgement transaction: commission,
 	// entry, balance.

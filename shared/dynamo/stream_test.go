@@ -142,3 +142,43 @@ func TestOneWriteOfTwoEntriesToOneAccountBooksEachWithItsOwnBalance(t *testing.T
 		t.Errorf("balances after each entry (-want +got):\n%s", diff)
 	}
 }
+
+// TestAnEventKeptOnItsCommissionAnnouncesNothing: keeping an event that
+// changed nothing updates the commission item only; its stream record is
+// no balance item's, so it reads as no ledger entries, and the balance
+// items' records are those of the state change alone.
+func TestAnEventKeptOnItsCommissionAnnouncesNothing(t *testing.T) {
+	client, table := awstest.Table(t)
+	s := &Store{Client: client, Table: table}
+	arn, err := StreamARN(t.Context(), client, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := &StreamReader{Client: awstest.Streams(t), ARN: arn}
+	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	acct := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("a1"), Unit: reward.Cash, Currency: "usd"}
+	c, err := reward.Plan(nil, reward.Intent{Provider: reward.AgentRef, CommissionID: "conv_1", Target: reward.TargetPending, Account: acct, Amount: 1000, At: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(t.Context(), reward.EventRecord{Provider: reward.AgentRef, ID: "e1"}, c); err != nil {
+		t.Fatal(err)
+	}
+	applied := len(readStream(t, reader))
+	kept := reward.EventRecord{Provider: reward.AgentRef, ID: "e1b", Type: "conversion.created", CommissionID: "conv_1", ReceivedAt: at, ExpiresAt: at.Add(time.Hour)}
+	if err := s.RecordEvent(t.Context(), kept); err != nil {
+		t.Fatal(err)
+	}
+	recs := readStream(t, reader)
+	if applied == 0 || len(recs) != 1 {
+		t.Fatalf("%d stream records after the state change, %d after keeping an event: want some, then the commission's one", applied, len(recs))
+	}
+	for _, rec := range recs {
+		if booked, err := Booked(rec.Change.NewImage); !errors.Is(err, ErrNotLedger) {
+			t.Errorf("stream record of an event kept on its commission reads as %v, %v: want no ledger entries", booked, err)
+		}
+		if ty := rec.Change.NewImage["type"].String(); ty == StreamItemType {
+			t.Errorf("keeping an event wrote a %s item: the events function would read it", ty)
+		}
+	}
+}

@@ -202,6 +202,89 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) reward.Store) {
 		}
 	})
 
+	t.Run("an event kept on its commission changes nothing else of it", func(t *testing.T) {
+		s := newStore(t)
+		apply(t, s, ev("created"), plan(t, nil, in(reward.TargetPending, 500)))
+		pending, _ := s.Commission(t.Context(), reward.FirstPromoter, "41")
+		apply(t, s, ev("approved"), plan(t, &pending, in(reward.TargetApproved, 500)))
+		before, beforeEntries, err := s.History(t.Context(), reward.FirstPromoter, "41")
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := ev("approved again")
+		kept.CommissionID = "41"
+		if err := s.RecordEvent(t.Context(), kept); err != nil {
+			t.Fatal(err)
+		}
+		after, afterEntries, err := s.History(t.Context(), reward.FirstPromoter, "41")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprintf("%+v", after) != fmt.Sprintf("%+v", before) {
+			t.Errorf("commission after an event kept on it:\n%+v\nwant as before:\n%+v", after, before)
+		}
+		if len(afterEntries) != len(beforeEntries) {
+			t.Errorf("%d entries after an event kept on the commission, want %d", len(afterEntries), len(beforeEntries))
+		}
+		out, err := s.Outbox(t.Context(), reward.FirstPromoter, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != 1 || out[0].ID != "41" || out[0].Fulfilment != reward.Requested {
+			t.Errorf("outbox after an event kept on the commission: %+v, want commission 41 requested", out)
+		}
+		if b := balance(t, s); b != (reward.Deltas{Available: 500}) {
+			t.Errorf("balance %+v, want 500 available", b)
+		}
+	})
+
+	t.Run("an event kept and applied at the same time is taken once", func(t *testing.T) {
+		for round := range 5 {
+			s := newStore(t)
+			apply(t, s, ev("created"), plan(t, nil, in(reward.TargetPending, 500)))
+			pending, _ := s.Commission(t.Context(), reward.FirstPromoter, "41")
+			id := fmt.Sprintf("copy%d", round)
+			kept := ev(id)
+			kept.CommissionID = "41"
+			approval := plan(t, &pending, in(reward.TargetApproved, 500))
+			// Each side retries what the port calls transient, as the
+			// processor's queue does.
+			try := func(write func() error) (err error) {
+				for range 50 {
+					err = write()
+					var mm *reward.Mismatch
+					if err == nil || errors.Is(err, reward.ErrDuplicateEvent) || errors.As(err, &mm) {
+						return err
+					}
+				}
+				return err
+			}
+			var wg sync.WaitGroup
+			var keepErr, applyErr error
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				keepErr = try(func() error { return s.RecordEvent(context.Background(), kept) })
+			}()
+			go func() {
+				defer wg.Done()
+				applyErr = try(func() error { return s.Apply(context.Background(), ev(id), approval) })
+			}()
+			wg.Wait()
+			if (keepErr == nil) == (applyErr == nil) {
+				t.Fatalf("round %d: kept %v, applied %v: want exactly one to take the event", round, keepErr, applyErr)
+			}
+			got, _ := s.Commission(t.Context(), reward.FirstPromoter, "41")
+			want, version := reward.Deltas{Pending: 500}, int64(1)
+			if applyErr == nil {
+				want, version = reward.Deltas{Available: 500}, 2
+			}
+			if b := balance(t, s); b != want || got.Version != version {
+				t.Errorf("round %d: balance %+v at version %d, want %+v", round, b, got.Version, want)
+			}
+		}
+	})
+
 	t.Run("a change planned on an old state is refused with the current one", func(t *testing.T) {
 		s := newStore(t)
 		apply(t, s, ev("e1"), plan(t, nil, in(reward.TargetPending, 500)))
