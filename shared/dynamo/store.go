@@ -479,11 +479,16 @@ func (s *Store) keepOnCommission(ctx context.Context, ev reward.EventRecord) err
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
+	var busy *types.TransactionConflictException
 	switch {
 	case errors.As(err, &ccf) && len(ccf.Item) == 0:
 		return errNoCommission
 	case errors.As(err, &ccf):
 		return reward.ErrDuplicateEvent
+	case errors.As(err, &busy):
+		// A transaction on the commission is in flight (the SDK does not
+		// retry this): the caller plans again from what it writes.
+		return fmt.Errorf("record event %s/%s on commission %s: %w", ev.Provider, ev.ID, ev.CommissionID, reward.ErrConflict)
 	case err != nil:
 		return fmt.Errorf("record event %s/%s on commission %s: %w", ev.Provider, ev.ID, ev.CommissionID, err)
 	}

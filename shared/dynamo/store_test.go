@@ -2,6 +2,7 @@ package dynamo
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rewardrelay/rewardrelay/shared/awstest"
 	"github.com/rewardrelay/rewardrelay/shared/fake"
@@ -152,5 +154,25 @@ func TestAStateChangeIsOneTransactionOfThreeItems(t *testing.T) {
 	}
 	if api.puts != 0 || api.updates != 1 {
 		t.Errorf("an event that changed nothing: %d PutItem and %d UpdateItem, want the commission's one UpdateItem", api.puts, api.updates)
+	}
+}
+
+// busyAPI answers UpdateItem as DynamoDB does while a transaction is in
+// flight on the item.
+type busyAPI struct{ API }
+
+func (busyAPI) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return nil, &types.TransactionConflictException{Message: aws.String("Transaction is ongoing for the item")}
+}
+
+// TestKeepingAnEventDuringATransactionOnItsCommissionIsAConflict: the
+// SDK does not retry TransactionConflictException; the store says
+// reward.ErrConflict, which the processor plans again from.
+func TestKeepingAnEventDuringATransactionOnItsCommissionIsAConflict(t *testing.T) {
+	client, table := awstest.Table(t)
+	s := &Store{Client: busyAPI{client}, Table: table}
+	ev := reward.EventRecord{Provider: reward.FirstPromoter, ID: "e1", CommissionID: "41", ExpiresAt: time.Now().Add(time.Hour)}
+	if err := s.RecordEvent(t.Context(), ev); !errors.Is(err, reward.ErrConflict) {
+		t.Errorf("RecordEvent during a transaction: %v, want ErrConflict", err)
 	}
 }

@@ -1,6 +1,9 @@
 package relay
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -137,6 +140,53 @@ func TestAnEventKeptBeforeItsBatchAcknowledgesTheDeliveryLeavesItAcknowledged(t 
 		}
 		if out, _ := h.store.Outbox(t.Context(), reward.FirstPromoter, 10); len(out) != 0 {
 			t.Errorf("outbox still holds %d", len(out))
+		}
+	})
+}
+
+// busyCommission is a store where a transaction is in flight on the
+// commission the first time an event is kept on it.
+type busyCommission struct {
+	reward.Store
+	busy int
+}
+
+func (s *busyCommission) RecordEvent(ctx context.Context, ev reward.EventRecord) error {
+	if ev.CommissionID != "" && s.busy > 0 {
+		s.busy--
+		return fmt.Errorf("record event %s: %w", ev.ID, reward.ErrConflict)
+	}
+	return s.Store.RecordEvent(ctx, ev)
+}
+
+// TestAnEventKeptWhileATransactionIsOnItsCommissionIsPlannedAgain: keeping
+// an event that changed nothing meets a transaction in flight on its
+// commission (DynamoDB's TransactionConflictException, which the SDK does
+// not retry); the processor plans it again from the stored state and keeps
+// it, instead of failing the message.
+func TestAnEventKeptWhileATransactionIsOnItsCommissionIsPlannedAgain(t *testing.T) {
+	onBothStores(t, func(t *testing.T, h *harness) {
+		h.fpCommission(1, "pending")
+		created := h.fpEvent("e1", "commission.created", 1, "")
+		h.process(t, created)
+		h.p.Store = &busyCommission{Store: h.store, busy: 1}
+		again := h.fpEvent("e1-again", "commission.created", 1, "")
+		res := h.p.Process(t.Context(), []Message{again})
+		if len(res.Failed) != 0 || res.Counts[CountDuplicate]+res.Counts[CountStale] != 1 {
+			t.Fatalf("the event that changed nothing, after a conflict: %+v failed %v, want it kept once", res.Counts, res.Failed)
+		}
+		h.p.Store = h.store
+		pending, err := h.store.Commission(t.Context(), reward.FirstPromoter, "1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		approve := reward.Intent{Provider: reward.FirstPromoter, CommissionID: "1", Target: reward.TargetApproved, Account: pending.Account, Amount: pending.Amount, At: t0}
+		c, err := reward.Plan(&pending, approve)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.store.Apply(t.Context(), reward.EventRecord{Provider: reward.FirstPromoter, ID: "e1-again"}, c); !errors.Is(err, reward.ErrDuplicateEvent) {
+			t.Errorf("the kept event applied later: %v, want ErrDuplicateEvent", err)
 		}
 	})
 }

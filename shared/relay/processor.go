@@ -368,16 +368,27 @@ func (p *Processor) apply(ctx context.Context, b *batchState, d webhook.Delivery
 			continue
 		}
 		if change.Outcome != reward.Applied {
-			if change.Outcome == reward.Stale {
-				log.Info("stale transition acknowledged", "commission_id", in.CommissionID, "recipient", in.Account.Recipient, "reason", change.Reason)
-			}
-			accountChanged(b, in, change, log)
 			counter := CountDuplicate
 			if change.Outcome == reward.Stale {
 				counter = CountStale
 			}
 			// Kept on the commission: a later change cannot apply it.
-			return change, p.recordOn(ctx, b, d, in.CommissionID, change.Outcome, counter)
+			err := p.recordOn(ctx, b, d, in.CommissionID, change.Outcome, counter)
+			if errors.Is(err, reward.ErrConflict) {
+				// A write on the commission got in the way: what it wrote
+				// may make the event apply after all.
+				if cur, err = p.stored(ctx, in); err != nil {
+					return change, err
+				}
+				continue
+			}
+			if err == nil && change.Outcome == reward.Stale {
+				log.Info("stale transition acknowledged", "commission_id", in.CommissionID, "recipient", in.Account.Recipient, "reason", change.Reason)
+			}
+			if err == nil {
+				accountChanged(b, in, change, log)
+			}
+			return change, err
 		}
 		err = p.Store.Apply(ctx, p.eventRecord(d, reward.Applied), change)
 		var mm *reward.Mismatch

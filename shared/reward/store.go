@@ -105,7 +105,9 @@ type Store interface {
 	// commission with the ids it applied (Apply refuses it later; no item
 	// of its own, so that no state change needs to check one); otherwise
 	// it is a record of its own that expires at ev.ExpiresAt.
-	// ErrDuplicateEvent if the commission has the id or the record exists.
+	// ErrDuplicateEvent if the commission has the id or the record exists;
+	// ErrConflict when a write on the commission got in the way (plan
+	// again from the stored state).
 	RecordEvent(ctx context.Context, ev EventRecord) error
 	// SetHold records whether a recipient is on hold, with its event
 	// (skipped when ev.ID is empty), only if h supersedes the stored hold.
