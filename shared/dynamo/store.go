@@ -472,12 +472,7 @@ func (s *Store) keepOnCommission(ctx context.Context, ev reward.EventRecord) err
 	if err != nil {
 		return err
 	}
-	_, err = s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Table), Key: key(commissionPK(ev.Provider, ev.CommissionID), skState),
-		UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
-		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	err = s.updateCommission(ctx, ev.Provider, ev.CommissionID, e)
 	var ccf *types.ConditionalCheckFailedException
 	var busy *types.TransactionConflictException
 	switch {
@@ -623,6 +618,18 @@ func (s *Store) Payout(ctx context.Context, p reward.Provider, id string) (rewar
 	return item.payout(), nil
 }
 
+// updateCommission runs one conditional UpdateItem of a commission's
+// item; a failed condition returns the stored item.
+func (s *Store) updateCommission(ctx context.Context, p reward.Provider, id string, e expression.Expression) error {
+	_, err := s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.Table), Key: key(commissionPK(p, id), skState),
+		UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	return err
+}
+
 // SetFulfilment implements reward.Store.
 func (s *Store) SetFulfilment(ctx context.Context, c reward.Commission, from reward.Fulfilment) error {
 	upd := fulfilmentUpdate(expression.
@@ -638,12 +645,7 @@ func (s *Store) SetFulfilment(ctx context.Context, c reward.Commission, from rew
 	if err != nil {
 		return err
 	}
-	_, err = s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.Table), Key: key(commissionPK(c.Provider, c.ID), skState),
-		UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
-		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
+	err = s.updateCommission(ctx, c.Provider, c.ID, e)
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
 		return mismatch(ccf.Item)

@@ -12,6 +12,17 @@ import (
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 )
 
+// streamedStore is a store on a new table and a reader of its stream.
+func streamedStore(t *testing.T) (*Store, *StreamReader) {
+	t.Helper()
+	client, table := awstest.Table(t)
+	arn, err := StreamARN(t.Context(), client, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Store{Client: client, Table: table}, &StreamReader{Client: awstest.Streams(t), ARN: arn}
+}
+
 // readStream reads every record of the table's stream written so far.
 func readStream(t *testing.T, r *StreamReader) []events.DynamoDBEventRecord {
 	t.Helper()
@@ -32,13 +43,7 @@ func readStream(t *testing.T, r *StreamReader) []events.DynamoDBEventRecord {
 // items' records announce every entry once, with the account's balances
 // right after it, and no other item's record reads as ledger entries.
 func TestTheBalanceStreamCarriesEachEntryWithTheBalanceAfterIt(t *testing.T) {
-	client, table := awstest.Table(t)
-	s := &Store{Client: client, Table: table}
-	arn, err := StreamARN(t.Context(), client, table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader := &StreamReader{Client: awstest.Streams(t), ARN: arn}
+	s, reader := streamedStore(t)
 	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 	first := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("a1"), Unit: reward.Cash, Currency: "usd"}
 	second := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("a2"), Unit: reward.Cash, Currency: "usd"}
@@ -98,13 +103,7 @@ func TestTheBalanceStreamCarriesEachEntryWithTheBalanceAfterIt(t *testing.T) {
 // rest in one write to one balance item; each entry's balance is the one
 // right after it.
 func TestOneWriteOfTwoEntriesToOneAccountBooksEachWithItsOwnBalance(t *testing.T) {
-	client, table := awstest.Table(t)
-	s := &Store{Client: client, Table: table}
-	arn, err := StreamARN(t.Context(), client, table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader := &StreamReader{Client: awstest.Streams(t), ARN: arn}
+	s, reader := streamedStore(t)
 	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 	a := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("a1"), Unit: reward.Cash, Currency: "usd"}
 	pending, err := reward.Plan(nil, reward.Intent{Provider: reward.AgentRef, CommissionID: "c", Target: reward.TargetPending, Account: a, Amount: 1000, At: at})
@@ -148,13 +147,7 @@ func TestOneWriteOfTwoEntriesToOneAccountBooksEachWithItsOwnBalance(t *testing.T
 // no balance item's, so it reads as no ledger entries, and the balance
 // items' records are those of the state change alone.
 func TestAnEventKeptOnItsCommissionAnnouncesNothing(t *testing.T) {
-	client, table := awstest.Table(t)
-	s := &Store{Client: client, Table: table}
-	arn, err := StreamARN(t.Context(), client, table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader := &StreamReader{Client: awstest.Streams(t), ARN: arn}
+	s, reader := streamedStore(t)
 	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 	acct := reward.Account{Provider: reward.AgentRef, Recipient: reward.Affiliate("a1"), Unit: reward.Cash, Currency: "usd"}
 	c, err := reward.Plan(nil, reward.Intent{Provider: reward.AgentRef, CommissionID: "conv_1", Target: reward.TargetPending, Account: acct, Amount: 1000, At: at})
