@@ -150,15 +150,21 @@ func fpOf(p *Processor) FirstPromoterAPI {
 // setFP has p's FirstPromoter platform use api, on a platform of p's own:
 // a copy of p made before keeps its client.
 func setFP(p *Processor, api FirstPromoterAPI) {
-	ps := slices.Clone(p.Platforms)
-	for i, pl := range ps {
-		if fp, ok := pl.(*firstpromoter.Platform); ok {
-			c := *fp
-			c.API = api
-			ps[i] = &c
+	p.Platforms = swapped(p.Platforms, func(c *firstpromoter.Platform) { c.API = api })
+}
+
+// swapped returns a copy of ps in which each platform of type *P is a
+// copy that set changed: what held ps keeps its platforms.
+func swapped[T any, P any](ps []T, set func(*P)) []T {
+	out := slices.Clone(ps)
+	for i, pl := range out {
+		if p, ok := any(pl).(*P); ok {
+			c := *p
+			set(&c)
+			out[i] = any(&c).(T)
 		}
 	}
-	p.Platforms = ps
+	return out
 }
 
 // fpCommission puts a commission on the platform: promoter 7, 500 points.

@@ -58,28 +58,12 @@ func arRec(rc *Reconciler) *agentref.Reconciliation {
 // setRecFP has rc reconcile FirstPromoter through api, on a platform of
 // rc's own: a copy of rc made before keeps its client.
 func setRecFP(rc *Reconciler, api ReconcileFirstPromoterAPI) {
-	ps := slices.Clone(rc.Platforms)
-	for i, pl := range ps {
-		if fp, ok := pl.(*firstpromoter.Reconciliation); ok {
-			c := *fp
-			c.API = api
-			ps[i] = &c
-		}
-	}
-	rc.Platforms = ps
+	rc.Platforms = swapped(rc.Platforms, func(c *firstpromoter.Reconciliation) { c.API = api })
 }
 
 // setRecAR has rc reconcile AgentRef through api, as setRecFP does.
 func setRecAR(rc *Reconciler, api AgentRefAPI) {
-	ps := slices.Clone(rc.Platforms)
-	for i, pl := range ps {
-		if ar, ok := pl.(*agentref.Reconciliation); ok {
-			c := *ar
-			c.API = api
-			ps[i] = &c
-		}
-	}
-	rc.Platforms = ps
+	rc.Platforms = swapped(rc.Platforms, func(c *agentref.Reconciliation) { c.API = api })
 }
 
 // dropPlatform has rc no longer reconcile the provider's platform.
