@@ -16,13 +16,28 @@ type Actions struct {
 	Changes []reward.Change
 	// Payouts are the payout changes.
 	Payouts []reward.PayoutChange
-	// Acknowledge and Approve are the commission ids the platform was
-	// told were delivered, and asked to approve.
-	Acknowledge []string
-	Approve     []string
-	// Unfulfil are the commission ids the platform was told of failed
+	// Acknowledge and Approve are the commissions a platform was told
+	// were delivered, and asked to approve.
+	Acknowledge []Told
+	Approve     []Told
+	// Unfulfil are the commissions a platform was told of failed
 	// deliveries.
-	Unfulfil []string
+	Unfulfil []Told
+}
+
+// Told is a commission of a platform that a run told or asked something.
+type Told struct {
+	Provider reward.Provider
+	ID       string
+}
+
+// told names ids of provider p.
+func told(p reward.Provider, ids []string) []Told {
+	out := make([]Told, len(ids))
+	for i, id := range ids {
+		out[i] = Told{Provider: p, ID: id}
+	}
+	return out
 }
 
 // planned is the last state planned for a commission.

@@ -78,8 +78,10 @@ func TestDryRunWritesNothingAndPlansWhatTheRunDoes(t *testing.T) {
 		t.Errorf("planned %v, want %v", planned, want)
 	}
 	// The deliveries it plans are acknowledged in the same run.
-	if ack := slices.Sorted(slices.Values(plan.Acknowledge)); !slices.Equal(ack, []string{"1", "2", "3"}) || !slices.Equal(plan.Approve, []string{"4"}) {
-		t.Errorf("planned acknowledge %v approve %v; want [1 2 3] and [4]", ack, plan.Approve)
+	ofFP := func(ids ...string) []Told { return told(reward.FirstPromoter, ids) }
+	ack := slices.SortedFunc(slices.Values(plan.Acknowledge), func(x, y Told) int { return strings.Compare(x.ID, y.ID) })
+	if !slices.Equal(ack, ofFP("1", "2", "3")) || !slices.Equal(plan.Approve, ofFP("4")) {
+		t.Errorf("planned acknowledge %v approve %v; want FirstPromoter's [1 2 3] and [4]", ack, plan.Approve)
 	}
 
 	// The real run does what was planned, and reports the same actions.
@@ -117,11 +119,11 @@ func summary(a *Actions) string {
 	for _, c := range a.Changes {
 		lines = append(lines, fmt.Sprintf("%s %s %s %+v", c.After.ID, c.After.Status, c.After.Fulfilment, c.Deltas()))
 	}
-	for _, id := range a.Acknowledge {
-		lines = append(lines, fmt.Sprintf("acknowledge %s", id))
+	for _, t := range a.Acknowledge {
+		lines = append(lines, fmt.Sprintf("acknowledge %s %s", t.Provider, t.ID))
 	}
-	for _, id := range a.Approve {
-		lines = append(lines, fmt.Sprintf("approve %s", id))
+	for _, t := range a.Approve {
+		lines = append(lines, fmt.Sprintf("approve %s %s", t.Provider, t.ID))
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
