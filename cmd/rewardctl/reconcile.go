@@ -192,12 +192,15 @@ func reportActions(a *relay.Actions) []actionReport {
 	}
 	for _, op := range []struct {
 		name string
-		ids  []string
+		refs []relay.CommissionRef
 	}{{"mark_fulfilled", a.Acknowledge}, {"approve", a.Approve}, {"mark_unfulfilled", a.Unfulfil}} {
-		// Numeric ids in their order: a shorter one is a smaller one.
-		ids := slices.SortedFunc(slices.Values(op.ids), func(x, y string) int { return cmp.Or(cmp.Compare(len(x), len(y)), strings.Compare(x, y)) })
-		for _, id := range ids {
-			out = append(out, actionReport{Provider: reward.FirstPromoter, ID: id, To: op.name, PlatformOp: op.name})
+		// By platform, numeric ids in their order: a shorter one is a
+		// smaller one.
+		refs := slices.SortedFunc(slices.Values(op.refs), func(x, y relay.CommissionRef) int {
+			return cmp.Or(strings.Compare(string(x.Provider), string(y.Provider)), cmp.Compare(len(x.ID), len(y.ID)), strings.Compare(x.ID, y.ID))
+		})
+		for _, r := range refs {
+			out = append(out, actionReport{Provider: r.Provider, ID: r.ID, To: op.name, PlatformOp: op.name})
 		}
 	}
 	return out

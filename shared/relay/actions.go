@@ -16,13 +16,28 @@ type Actions struct {
 	Changes []reward.Change
 	// Payouts are the payout changes.
 	Payouts []reward.PayoutChange
-	// Acknowledge and Approve are the commission ids the platform was
+	// Acknowledge and Approve are the commissions their platform was
 	// told were delivered, and asked to approve.
-	Acknowledge []string
-	Approve     []string
-	// Unfulfil are the commission ids the platform was told of failed
+	Acknowledge []CommissionRef
+	Approve     []CommissionRef
+	// Unfulfil are the commissions their platform was told of failed
 	// deliveries.
-	Unfulfil []string
+	Unfulfil []CommissionRef
+}
+
+// CommissionRef names a commission of a platform.
+type CommissionRef struct {
+	Provider reward.Provider
+	ID       string
+}
+
+// refs names ids of provider's commissions.
+func refs(provider reward.Provider, ids []string) []CommissionRef {
+	out := make([]CommissionRef, len(ids))
+	for i, id := range ids {
+		out[i] = CommissionRef{Provider: provider, ID: id}
+	}
+	return out
 }
 
 // planned is the last state planned for a commission.

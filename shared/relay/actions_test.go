@@ -78,7 +78,9 @@ func TestDryRunWritesNothingAndPlansWhatTheRunDoes(t *testing.T) {
 		t.Errorf("planned %v, want %v", planned, want)
 	}
 	// The deliveries it plans are acknowledged in the same run.
-	if ack := slices.Sorted(slices.Values(plan.Acknowledge)); !slices.Equal(ack, []string{"1", "2", "3"}) || !slices.Equal(plan.Approve, []string{"4"}) {
+	fpRefs := func(ids ...string) []CommissionRef { return refs(reward.FirstPromoter, ids) }
+	ack := slices.SortedFunc(slices.Values(plan.Acknowledge), func(x, y CommissionRef) int { return strings.Compare(x.ID, y.ID) })
+	if !slices.Equal(ack, fpRefs("1", "2", "3")) || !slices.Equal(plan.Approve, fpRefs("4")) {
 		t.Errorf("planned acknowledge %v approve %v; want [1 2 3] and [4]", ack, plan.Approve)
 	}
 
@@ -117,11 +119,11 @@ func summary(a *Actions) string {
 	for _, c := range a.Changes {
 		lines = append(lines, fmt.Sprintf("%s %s %s %+v", c.After.ID, c.After.Status, c.After.Fulfilment, c.Deltas()))
 	}
-	for _, id := range a.Acknowledge {
-		lines = append(lines, fmt.Sprintf("acknowledge %s", id))
+	for _, r := range a.Acknowledge {
+		lines = append(lines, fmt.Sprintf("acknowledge %s %s", r.Provider, r.ID))
 	}
-	for _, id := range a.Approve {
-		lines = append(lines, fmt.Sprintf("approve %s", id))
+	for _, r := range a.Approve {
+		lines = append(lines, fmt.Sprintf("approve %s %s", r.Provider, r.ID))
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")

@@ -158,7 +158,7 @@ func (rc *Reconciler) steps() []runStep {
 		}
 		for _, s := range pl.Steps() {
 			steps = append(steps, runStep{name: s.Name, needs: s.Needs, do: func(ctx context.Context, r *run) error {
-				return s.Run(ctx, &reconciling{rc: rc, r: r})
+				return s.Run(ctx, &reconciling{rc: rc, r: r, provider: pl.Provider()})
 			}})
 		}
 		if ack, ok := pl.(reward.Acknowledger); ok {
@@ -323,7 +323,7 @@ func (rc *Reconciler) outbox(ctx context.Context, r *run, pl reward.Reconcilable
 			return err
 		}
 		chunk := todo[start:min(start+size, len(todo))]
-		s, err := rc.acknowledge(ctx, ack, commissionIDs(chunk))
+		s, err := rc.acknowledge(ctx, pl.Provider(), ack, commissionIDs(chunk))
 		rc.recorder(r, pl.Provider()).record(ctx, chunk, s)
 		if err != nil {
 			r.count(CountPlatformError)

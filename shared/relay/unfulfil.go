@@ -38,7 +38,7 @@ func (rc *Reconciler) unfulfil(ctx context.Context, r *run, pl reward.Reconcilab
 			return err
 		}
 		chunk := todo[start:min(start+size, len(todo))]
-		s, err := rc.tellUnfulfilled(ctx, un, commissionIDs(chunk))
+		s, err := rc.tellUnfulfilled(ctx, pl.Provider(), un, commissionIDs(chunk))
 		rc.recordUnfulfilled(ctx, r, chunk, s)
 		if err != nil {
 			r.count(CountPlatformError)
