@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
+	"github.com/rewardrelay/rewardrelay/shared/fake"
 	"github.com/rewardrelay/rewardrelay/shared/reward"
 	"github.com/rewardrelay/rewardrelay/shared/webhook"
 )
@@ -136,4 +138,27 @@ func TestAnUnreachablePlatformWithoutASettlementKeepsAFailedDeliveryToTell(t *te
 			t.Errorf("failed deliveries to tell %v, want c1", lane)
 		}
 	})
+}
+
+// unpreparedPlatform is a platform that cannot be reached, and answers Prepare
+// with no batch at all beside its error.
+type unpreparedPlatform struct{ otherPlatform }
+
+func (unpreparedPlatform) Prepare(context.Context, []reward.Delivery) (reward.Prepared, error) {
+	return nil, errOtherDown
+}
+
+// A platform that cannot be reached to prepare its deliveries, and says so
+// with no batch, has them wait for it like any platform's, not fail.
+func TestDeliveriesOfAPlatformThatPreparesNoBatchWaitForIt(t *testing.T) {
+	p := &Processor{Store: fake.NewStore(), Platforms: []reward.Platform{unpreparedPlatform{}}, Config: DefaultConfig(), Log: discard(), Now: func() time.Time { return t0 }}
+	res := p.Process(t.Context(), []Message{{ID: "m-1", Delivery: webhook.Delivery{
+		Provider: webhook.Provider(otherProvider), EventID: "o-1", EventType: "approved", ReceivedAt: t0, Body: []byte("c1"),
+	}}})
+	if len(res.Failed) != 0 || len(res.Later) != 1 || res.Later[0].ID != "m-1" {
+		t.Errorf("failed %v (%v), later %v: want m-1 to wait for its platform", res.Failed, res.Reasons, res.Later)
+	}
+	if got := res.Counts[CountPlatformError]; got != 1 {
+		t.Errorf("platform errors %d, want 1", got)
+	}
 }
