@@ -497,6 +497,9 @@ func (p *Processor) request(ctx context.Context, b *batchState, d webhook.Delive
 		return p.payout(ctx, b, d, in, log)
 	}
 	if req.Note != "" {
+		if req.CommissionID != "" {
+			log = log.With("commission_id", req.CommissionID)
+		}
 		log.Info(req.Note)
 	}
 	if req.Stale {
