@@ -192,15 +192,15 @@ func reportActions(a *relay.Actions) []actionReport {
 	}
 	for _, op := range []struct {
 		name string
-		told []relay.Told
+		refs []relay.CommissionRef
 	}{{"mark_fulfilled", a.Acknowledge}, {"approve", a.Approve}, {"mark_unfulfilled", a.Unfulfil}} {
 		// By platform, numeric ids in their order: a shorter one is a
 		// smaller one.
-		told := slices.SortedFunc(slices.Values(op.told), func(x, y relay.Told) int {
+		refs := slices.SortedFunc(slices.Values(op.refs), func(x, y relay.CommissionRef) int {
 			return cmp.Or(strings.Compare(string(x.Provider), string(y.Provider)), cmp.Compare(len(x.ID), len(y.ID)), strings.Compare(x.ID, y.ID))
 		})
-		for _, t := range told {
-			out = append(out, actionReport{Provider: t.Provider, ID: t.ID, To: op.name, PlatformOp: op.name})
+		for _, r := range refs {
+			out = append(out, actionReport{Provider: r.Provider, ID: r.ID, To: op.name, PlatformOp: op.name})
 		}
 	}
 	return out

@@ -72,8 +72,10 @@ type recorder struct {
 // acknowledged ones leave the outbox with their fulfilled balance, refused
 // ones leave it with their reason, unconfirmed ones stay in it with
 // theirs, and each asynchronous batch is recorded once for polling (its
-// commissions stay in the outbox until then).
+// commissions stay in the outbox until then). A nil settlement is an
+// empty one: the platform said nothing of any of them.
 func (r recorder) record(ctx context.Context, delivered []reward.Commission, s *reward.Settlement) {
+	s = settled(s)
 	for id, ids := range s.Batches {
 		b := reward.Batch{Provider: r.provider, ID: id, At: r.now, CommissionIDs: ids}
 		if err := r.store.RecordBatch(ctx, b); err != nil {
@@ -151,4 +153,14 @@ func (r recorder) acknowledged(ctx context.Context, c reward.Commission) {
 		r.log.WarnContext(ctx, "could not record the platform's acknowledgement; the reconciler will retry it", "commission_id", c.ID, "error", err.Error())
 		return
 	}
+}
+
+// settled is s, or an empty settlement when the platform returned none (an
+// Acknowledger or Unfulfiller that could not be reached may answer nil
+// beside its error).
+func settled(s *reward.Settlement) *reward.Settlement {
+	if s == nil {
+		return reward.NewSettlement()
+	}
+	return s
 }

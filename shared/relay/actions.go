@@ -16,26 +16,26 @@ type Actions struct {
 	Changes []reward.Change
 	// Payouts are the payout changes.
 	Payouts []reward.PayoutChange
-	// Acknowledge and Approve are the commissions a platform was told
-	// were delivered, and asked to approve.
-	Acknowledge []Told
-	Approve     []Told
-	// Unfulfil are the commissions a platform was told of failed
+	// Acknowledge and Approve are the commissions their platform was
+	// told were delivered, and asked to approve.
+	Acknowledge []CommissionRef
+	Approve     []CommissionRef
+	// Unfulfil are the commissions their platform was told of failed
 	// deliveries.
-	Unfulfil []Told
+	Unfulfil []CommissionRef
 }
 
-// Told is a commission of a platform that a run told or asked something.
-type Told struct {
+// CommissionRef names a commission of a platform.
+type CommissionRef struct {
 	Provider reward.Provider
 	ID       string
 }
 
-// told names ids of provider p.
-func told(p reward.Provider, ids []string) []Told {
-	out := make([]Told, len(ids))
+// refs names ids of provider's commissions.
+func refs(provider reward.Provider, ids []string) []CommissionRef {
+	out := make([]CommissionRef, len(ids))
 	for i, id := range ids {
-		out[i] = Told{Provider: p, ID: id}
+		out[i] = CommissionRef{Provider: provider, ID: id}
 	}
 	return out
 }

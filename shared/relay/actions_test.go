@@ -78,10 +78,10 @@ func TestDryRunWritesNothingAndPlansWhatTheRunDoes(t *testing.T) {
 		t.Errorf("planned %v, want %v", planned, want)
 	}
 	// The deliveries it plans are acknowledged in the same run.
-	ofFP := func(ids ...string) []Told { return told(reward.FirstPromoter, ids) }
-	ack := slices.SortedFunc(slices.Values(plan.Acknowledge), func(x, y Told) int { return strings.Compare(x.ID, y.ID) })
-	if !slices.Equal(ack, ofFP("1", "2", "3")) || !slices.Equal(plan.Approve, ofFP("4")) {
-		t.Errorf("planned acknowledge %v approve %v; want FirstPromoter's [1 2 3] and [4]", ack, plan.Approve)
+	fpRefs := func(ids ...string) []CommissionRef { return refs(reward.FirstPromoter, ids) }
+	ack := slices.SortedFunc(slices.Values(plan.Acknowledge), func(x, y CommissionRef) int { return strings.Compare(x.ID, y.ID) })
+	if !slices.Equal(ack, fpRefs("1", "2", "3")) || !slices.Equal(plan.Approve, fpRefs("4")) {
+		t.Errorf("planned acknowledge %v approve %v; want [1 2 3] and [4]", ack, plan.Approve)
 	}
 
 	// The real run does what was planned, and reports the same actions.
@@ -119,11 +119,11 @@ func summary(a *Actions) string {
 	for _, c := range a.Changes {
 		lines = append(lines, fmt.Sprintf("%s %s %s %+v", c.After.ID, c.After.Status, c.After.Fulfilment, c.Deltas()))
 	}
-	for _, t := range a.Acknowledge {
-		lines = append(lines, fmt.Sprintf("acknowledge %s %s", t.Provider, t.ID))
+	for _, r := range a.Acknowledge {
+		lines = append(lines, fmt.Sprintf("acknowledge %s %s", r.Provider, r.ID))
 	}
-	for _, t := range a.Approve {
-		lines = append(lines, fmt.Sprintf("approve %s %s", t.Provider, t.ID))
+	for _, r := range a.Approve {
+		lines = append(lines, fmt.Sprintf("approve %s %s", r.Provider, r.ID))
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")

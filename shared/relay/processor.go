@@ -177,9 +177,9 @@ func (p *Processor) platform(provider reward.Provider) reward.Platform {
 // item is a message with its body decoded, once, by its platform.
 type item struct {
 	Message
-	batch reward.Prepared // nil: the message names no platform
+	batch reward.Prepared // nil: the message names no platform, or its platform prepared none
 	i     int             // its index in batch
-	down  bool            // its platform's view could not be read
+	down  error           // why its platform's view could not be read
 }
 
 // prepare has each platform decode its messages of the batch, each once,
@@ -220,7 +220,7 @@ func (p *Processor) prepare(ctx context.Context, b *batchState, msgs []Message) 
 			p.Log.ErrorContext(ctx, "the platform's answer breaks its contract; its events wait for the platform", "provider", pl.Provider(), "error", err.Error())
 		}
 		for _, i := range g.items {
-			items[i].batch, items[i].down = batch, err != nil
+			items[i].batch, items[i].down = batch, err
 		}
 	}
 	return items
@@ -231,12 +231,18 @@ func (p *Processor) handle(ctx context.Context, b *batchState, it item) {
 	m := it.Message
 	log := p.Log.With("message_id", m.ID, "provider", m.Delivery.Provider, "event_id", m.Delivery.EventID, "event_type", m.Delivery.EventType)
 	var err error
-	if it.batch == nil {
+	switch {
+	case it.batch == nil && it.down != nil:
+		// Its platform could not be read and prepared nothing: the
+		// delivery waits for it.
+		b.count(CountPlatformError)
+		err = fmt.Errorf("provider %q: %w: %w", m.Delivery.Provider, reward.ErrPlatformDown, it.down)
+	case it.batch == nil:
 		err = fmt.Errorf("provider %q: %w", m.Delivery.Provider, reward.ErrInvalid)
-	} else {
+	default:
 		var req reward.Request
 		req, err = it.batch.Request(ctx, it.i, p.Store)
-		if it.down && (req.Offline || errors.Is(err, reward.ErrPlatformDown)) {
+		if it.down != nil && (req.Offline || errors.Is(err, reward.ErrPlatformDown)) {
 			b.count(CountPlatformError)
 		}
 		if err == nil {
@@ -491,6 +497,9 @@ func (p *Processor) request(ctx context.Context, b *batchState, d webhook.Delive
 		return p.payout(ctx, b, d, in, log)
 	}
 	if req.Note != "" {
+		if req.CommissionID != "" {
+			log = log.With("commission_id", req.CommissionID)
+		}
 		log.Info(req.Note)
 	}
 	if req.Stale {

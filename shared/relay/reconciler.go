@@ -158,7 +158,7 @@ func (rc *Reconciler) steps() []runStep {
 		}
 		for _, s := range pl.Steps() {
 			steps = append(steps, runStep{name: s.Name, needs: s.Needs, do: func(ctx context.Context, r *run) error {
-				return s.Run(ctx, &reconciling{rc: rc, r: r, p: pl.Provider()})
+				return s.Run(ctx, &reconciling{rc: rc, r: r, provider: pl.Provider()})
 			}})
 		}
 		if ack, ok := pl.(reward.Acknowledger); ok {

@@ -15,8 +15,8 @@ import (
 type reconciling struct {
 	rc *Reconciler
 	r  *run
-	// p is the platform whose step runs.
-	p reward.Provider
+	// provider is the platform whose steps run.
+	provider reward.Provider
 }
 
 var _ reward.Reconciling = (*reconciling)(nil)
@@ -90,7 +90,7 @@ func (x *reconciling) Approve(ctx context.Context, ids []string, send func(conte
 		}
 	}
 	if a := x.rc.acts; a != nil {
-		a.add(func() { a.Approve = append(a.Approve, told(x.p, ids)...) })
+		a.add(func() { a.Approve = append(a.Approve, refs(x.provider, ids)...) })
 	}
 	x.r.res.Counts[CountAutoApprove] += len(ids)
 	x.r.log.Info("approved by policy; delivery follows through the normal path", "commissions", len(ids))
@@ -116,28 +116,28 @@ func (x *reconciling) SetHold(ctx context.Context, h reward.Hold) error {
 // acknowledge tells a platform of delivered rewards; an observed run
 // records the ids, and a dry one takes them as acknowledged without
 // telling.
-func (rc *Reconciler) acknowledge(ctx context.Context, p reward.Provider, ack reward.Acknowledger, ids []string) (*reward.Settlement, error) {
-	return rc.act(ctx, p, ids, ack.Acknowledge, func(a *Actions) *[]Told { return &a.Acknowledge })
+func (rc *Reconciler) acknowledge(ctx context.Context, provider reward.Provider, ack reward.Acknowledger, ids []string) (*reward.Settlement, error) {
+	return rc.act(ctx, provider, ids, ack.Acknowledge, func(a *Actions) *[]CommissionRef { return &a.Acknowledge })
 }
 
 // tellUnfulfilled tells a platform of failed deliveries, as acknowledge
 // does.
-func (rc *Reconciler) tellUnfulfilled(ctx context.Context, p reward.Provider, un reward.Unfulfiller, ids []string) (*reward.Settlement, error) {
-	return rc.act(ctx, p, ids, un.Unfulfil, func(a *Actions) *[]Told { return &a.Unfulfil })
+func (rc *Reconciler) tellUnfulfilled(ctx context.Context, provider reward.Provider, un reward.Unfulfiller, ids []string) (*reward.Settlement, error) {
+	return rc.act(ctx, provider, ids, un.Unfulfil, func(a *Actions) *[]CommissionRef { return &a.Unfulfil })
 }
 
-func (rc *Reconciler) act(ctx context.Context, p reward.Provider, ids []string, call func(context.Context, []string) (*reward.Settlement, error), to func(*Actions) *[]Told) (*reward.Settlement, error) {
+func (rc *Reconciler) act(ctx context.Context, provider reward.Provider, ids []string, call func(context.Context, []string) (*reward.Settlement, error), to func(*Actions) *[]CommissionRef) (*reward.Settlement, error) {
 	if rc.dry {
 		s := reward.NewSettlement()
 		for _, id := range ids {
 			s.Acknowledged[id] = true
 		}
-		rc.acts.add(func() { *to(rc.acts) = append(*to(rc.acts), told(p, ids)...) })
+		rc.acts.add(func() { *to(rc.acts) = append(*to(rc.acts), refs(provider, ids)...) })
 		return s, nil
 	}
 	s, err := call(ctx, ids)
 	if err == nil && rc.acts != nil {
-		rc.acts.add(func() { *to(rc.acts) = append(*to(rc.acts), told(p, ids)...) })
+		rc.acts.add(func() { *to(rc.acts) = append(*to(rc.acts), refs(provider, ids)...) })
 	}
 	return s, err
 }

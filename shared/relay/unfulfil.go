@@ -55,6 +55,7 @@ func (rc *Reconciler) unfulfil(ctx context.Context, r *run, pl reward.Reconcilab
 // stay as they were.
 func (rc *Reconciler) recordUnfulfilled(ctx context.Context, r *run, cs []reward.Commission, s *reward.Settlement) {
 	store, now := rc.Processor.Store, rc.Processor.Now()
+	s = settled(s)
 	for _, c := range cs {
 		if s.Acknowledged[c.ID] {
 			rc.confirmUnfulfilled(ctx, r, c)

@@ -28,7 +28,8 @@ type Platform interface {
 	// and reads from the platform, in as few requests as it can, what they
 	// need. The error is that read's (it wraps ErrContract for an answer
 	// that breaks its contract): the returned Prepared then answers what
-	// can be done without the platform.
+	// can be done without the platform (with none, every delivery waits
+	// for the platform).
 	Prepare(ctx context.Context, ds []Delivery) (Prepared, error)
 }
 

@@ -31,8 +31,8 @@ type Acknowledger interface {
 	// Acknowledge tells the platform that the commissions were delivered
 	// and settles its answer. The error is the platform's when it could not
 	// be reached or asked: the ids it concerns are in no part of the
-	// settlement. A platform answer that breaks its contract wraps
-	// ErrContract.
+	// settlement (a nil settlement has none). A platform answer that
+	// breaks its contract wraps ErrContract.
 	Acknowledge(ctx context.Context, commissionIDs []string) (*Settlement, error)
 }
 
