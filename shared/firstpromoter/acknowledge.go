@@ -43,22 +43,14 @@ var _ reward.Acknowledger = Fulfilments{}
 // asked: the ids it concerns have no verdict. Ids that are not FirstPromoter
 // ids are left out.
 func (f Fulfilments) Acknowledge(ctx context.Context, ids []string) (*reward.Settlement, error) {
-	s := newSettlement(ids)
-	if len(s.ids) == 0 {
-		return s.out, nil
-	}
-	return s.out, s.send(ctx, f.API, s.ids, nil)
+	return settled(ids, func(s *settlement) error { return s.send(ctx, f.API, s.ids, nil) })
 }
 
 // SettleBatch settles a finished asynchronous mark_fulfilled batch that
 // covered ids, as Acknowledge settles a synchronous answer: the whole batch
 // at once, so that its failure count is read against every id it covered.
 func SettleBatch(ctx context.Context, api StandingsAPI, ids []string, res BatchResult) (*reward.Settlement, error) {
-	s := newSettlement(ids)
-	if len(s.ids) == 0 {
-		return s.out, nil
-	}
-	return s.out, s.settle(ctx, api, s.ids, answerOf(res))
+	return settled(ids, func(s *settlement) error { return s.settle(ctx, api, s.ids, answerOf(res)) })
 }
 
 // Unfulfilments tells FirstPromoter of failed deliveries through API.
@@ -72,11 +64,7 @@ var _ reward.Unfulfiller = Unfulfilments{}
 // (422) is sent again with the ids it still shows fulfilled, in halves,
 // until the id it refuses is alone.
 func (u Unfulfilments) Unfulfil(ctx context.Context, ids []string) (*reward.Settlement, error) {
-	s := newSettlement(ids)
-	if len(s.ids) == 0 {
-		return s.out, nil
-	}
-	return s.out, s.sendUnfulfil(ctx, u.API, s.ids, nil)
+	return settled(ids, func(s *settlement) error { return s.sendUnfulfil(ctx, u.API, s.ids, nil) })
 }
 
 // settlement builds a reward.Settlement from the platform's integer ids,
@@ -85,6 +73,17 @@ type settlement struct {
 	ids   []int64
 	names map[int64]string
 	out   *reward.Settlement
+}
+
+// settled has f settle the FirstPromoter ids among ids (none: nothing to
+// settle) and returns the settlement it built, beside f's error.
+func settled(ids []string, f func(s *settlement) error) (*reward.Settlement, error) {
+	s := newSettlement(ids)
+	if len(s.ids) == 0 {
+		return s.out, nil
+	}
+	err := f(s)
+	return s.out, err
 }
 
 func newSettlement(ids []string) *settlement {
