@@ -136,11 +136,11 @@ func (b *batch) Request(ctx context.Context, i int, ledger reward.LedgerReader) 
 	}
 	switch verdict {
 	case Ignore:
-		return reward.Request{Note: fmt.Sprintf("commission %d: unit %s is not delivered by this deployment", id, in.Account.Unit), CommissionID: in.CommissionID}, nil
+		return reward.Request{Note: "commission unit is not delivered by this deployment", CommissionID: in.CommissionID, Unit: in.Account.Unit}, nil
 	case NotListed:
 		// Deleted since the event (a deletion follows it) or not listed
 		// yet; retrying it would only end in the dead-letter queue.
-		return reward.Request{Stale: true, Note: fmt.Sprintf("commission %d not returned by the platform: acknowledged, not applied", id), CommissionID: strconv.FormatInt(id, 10)}, nil
+		return reward.Request{Stale: true, Note: "commission not returned by the platform: acknowledged, not applied", CommissionID: strconv.FormatInt(id, 10)}, nil
 	case StoredAccount:
 		stored, err := ledger.Commission(ctx, reward.FirstPromoter, in.CommissionID)
 		if errors.Is(err, reward.ErrNotFound) {
@@ -173,7 +173,7 @@ func (b *batch) offline(ctx context.Context, env Event, id int64, ledger reward.
 		return reward.Request{}, err
 	}
 	if u := stored.Account.Unit; !b.rules.Delivers(u) {
-		return reward.Request{Offline: true, Note: fmt.Sprintf("commission %d: unit %s is not delivered by this deployment", id, u), CommissionID: in.CommissionID}, nil
+		return reward.Request{Offline: true, Note: "commission unit is not delivered by this deployment", CommissionID: in.CommissionID, Unit: u}, nil
 	}
 	in.Account, in.Amount = stored.Account, stored.Amount
 	return reward.Request{Intent: &in, Offline: true}, nil

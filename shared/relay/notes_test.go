@@ -3,6 +3,7 @@ package relay
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/rewardrelay/rewardrelay/shared/simulator"
@@ -30,6 +31,9 @@ func TestAnEventThatChangesNothingIsLoggedWithItsCommission(t *testing.T) {
 			if !loggedAt(h.logs, "INFO", id) {
 				t.Errorf("no INFO line with commission_id %s:\n%s", id, h.logs)
 			}
+		}
+		if !strings.Contains(h.logs.String(), `"commission_id":"31","unit":"cash"`) {
+			t.Errorf("the unit line without its unit field:\n%s", h.logs)
 		}
 	})
 }

@@ -500,6 +500,9 @@ func (p *Processor) request(ctx context.Context, b *batchState, d webhook.Delive
 		if req.CommissionID != "" {
 			log = log.With("commission_id", req.CommissionID)
 		}
+		if req.Unit != "" {
+			log = log.With("unit", req.Unit)
+		}
 		log.Info(req.Note)
 	}
 	if req.Stale {

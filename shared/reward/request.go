@@ -13,9 +13,10 @@ type Request struct {
 	Stale bool
 	// Note, when set, says why the event changes nothing (logged).
 	Note string
-	// CommissionID, when set, is the commission such an event concerns:
-	// logged with the note.
+	// CommissionID and Unit, when set, are the commission and the unit
+	// such an event concerns: logged with the note.
 	CommissionID string
+	Unit         Unit
 	// Offline: decided without the platform's view, which could not be
 	// read (the failed read is counted).
 	Offline bool
