@@ -159,17 +159,25 @@ func (s *settlement) refusedWhole(ctx context.Context, api FulfilmentAPI, ids []
 			open = append(open, id)
 		}
 	}
+	return s.narrow(ctx, len(ids), open, reason, func(ctx context.Context, ids []int64) error { return s.send(ctx, api, ids, standing) })
+}
+
+// narrow goes on with the ids of a refused request the platform's
+// standing leaves open: sent again if the standing settled some of the
+// asked ones, refused if one is left alone, else sent again in two halves,
+// so that one refused id never holds back the others.
+func (s *settlement) narrow(ctx context.Context, asked int, open []int64, reason string, send func(context.Context, []int64) error) error {
 	switch {
 	case len(open) == 0:
 		return nil
-	case len(open) < len(ids):
-		return s.send(ctx, api, open, standing)
+	case len(open) < asked:
+		return send(ctx, open)
 	case len(open) == 1:
 		s.refused(open[0], reason)
 		return nil
 	}
 	half := len(open) / 2
-	return errors.Join(s.send(ctx, api, open[:half], standing), s.send(ctx, api, open[half:], standing))
+	return errors.Join(send(ctx, open[:half]), send(ctx, open[half:]))
 }
 
 // answer is what the platform said of a set of ids.
@@ -322,15 +330,5 @@ func (s *settlement) unfulfilRefusedWhole(ctx context.Context, api UnfulfilmentA
 			s.acknowledged(id)
 		}
 	}
-	switch {
-	case len(open) == 0:
-		return nil
-	case len(open) < len(ids):
-		return s.sendUnfulfil(ctx, api, open, standing)
-	case len(open) == 1:
-		s.refused(open[0], reason)
-		return nil
-	}
-	half := len(open) / 2
-	return errors.Join(s.sendUnfulfil(ctx, api, open[:half], standing), s.sendUnfulfil(ctx, api, open[half:], standing))
+	return s.narrow(ctx, len(ids), open, reason, func(ctx context.Context, ids []int64) error { return s.sendUnfulfil(ctx, api, ids, standing) })
 }
