@@ -24,20 +24,7 @@ func TestBatchAnswersAreTheDocumentedShape(t *testing.T) {
 	}
 	sim.SetStatus(2, "denied")
 	post := func(body string) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, FirstPromoterURL(srv.URL)+"/commissions/mark_fulfilled", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+sim.APIKey)
-		req.Header.Set("Account-ID", sim.AccountID)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, out
+		return postFP(t, sim, srv.URL, "/commissions/mark_fulfilled", body)
 	}
 
 	status, got := post(`{"ids":[1,2,3]}`)
@@ -257,4 +244,23 @@ func TestUpdateCommissionKeepsWhatMarkFulfilledRecorded(t *testing.T) {
 	if sim.UpdateCommission(2, func(*FPCommission) {}) {
 		t.Error("a commission that does not exist was changed")
 	}
+}
+
+// postFP posts body to a FirstPromoter path of the simulator at url, with
+// its credentials, and decodes the JSON answer.
+func postFP(t *testing.T, sim *Simulator, url, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, FirstPromoterURL(url)+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+sim.APIKey)
+	req.Header.Set("Account-ID", sim.AccountID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, out
 }

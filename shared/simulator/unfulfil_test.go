@@ -1,9 +1,7 @@
 package simulator
 
 import (
-	"encoding/json"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -20,20 +18,7 @@ func TestMarkUnfulfilledWorksOnNonMonetaryCommissionsOnly(t *testing.T) {
 	sim.PutCommission(FPCommission{ID: 1, Status: "approved", Unit: "points", Amount: 1, PromoterID: 9, Fulfilled: true})
 	sim.PutCommission(FPCommission{ID: 2, Status: "approved", Unit: "cash", Amount: 1, PromoterID: 9})
 	post := func(body string) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, FirstPromoterURL(srv.URL)+"/commissions/mark_unfulfilled", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+sim.APIKey)
-		req.Header.Set("Account-ID", sim.AccountID)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, out
+		return postFP(t, sim, srv.URL, "/commissions/mark_unfulfilled", body)
 	}
 	status, got := post(`{"ids":[1,2,3]}`)
 	if status != http.StatusOK || got["status"] != "completed" || got["failed_count"] != 2.0 || got["processed_count"] != 1.0 || got["action_label"] != "commission/mark_unfulfilled" {
